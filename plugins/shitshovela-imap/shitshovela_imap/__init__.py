@@ -1,0 +1,1 @@
+"""ShitShovela provider: imap."""

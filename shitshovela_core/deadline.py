@@ -1,0 +1,147 @@
+"""The time budget of a run (I5): from the process start to ``MAX_RUNTIME``.
+
+The start is read from the operating system (``/proc/self/stat``), not taken
+when the code happens to run, so slow imports count against the budget.
+Every step checks the budget; every network call's timeout is clipped to the
+time left; no item is started that is not expected to fit; and a `Watchdog`
+thread ends the process just before the deadline if anything ignored all that.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from .errors import DeadlineReached
+
+
+def process_age() -> float:
+    """Seconds since this process started, read from the OS (Linux ``/proc``).
+
+    Where ``/proc`` cannot be read (not Linux) it returns 0: the budget then
+    starts when the `Budget` is made, which is documented as the fallback.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat_file:
+            stat = stat_file.read()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        start_ticks = int(fields[19])  # field 22 of proc(5): starttime, clock ticks after boot
+        with open("/proc/uptime", encoding="ascii") as uptime_file:
+            uptime = float(uptime_file.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def default_margin(max_runtime: float) -> float:
+    """The safety margin kept before the deadline: 5 % of the runtime, 0.5-10 s."""
+    return min(10.0, max(0.5, 0.05 * max_runtime), max_runtime / 2)
+
+
+class Budget:
+    """How much time the run has left.
+
+    ``deadline`` is ``process start + max_runtime`` on the monotonic clock.
+    Work stops at ``stop_at = deadline - margin``; the watchdog fires between
+    the two. Times are monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        max_runtime: float,
+        *,
+        started: float | None = None,
+        margin: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self.max_runtime = max_runtime
+        self.started = clock() - process_age() if started is None else started
+        self.margin = default_margin(max_runtime) if margin is None else margin
+        self.deadline = self.started + max_runtime
+        self.stop_at = self.deadline - self.margin
+        self._durations: deque[float] = deque(maxlen=20)
+
+    def elapsed(self) -> float:
+        """Seconds since the process started."""
+        return self.clock() - self.started
+
+    def remaining(self) -> float:
+        """Seconds left before work must stop (may be negative)."""
+        return self.stop_at - self.clock()
+
+    def check(self, step: str) -> None:
+        """Raise `DeadlineReached` if no time is left for ``step``."""
+        if self.remaining() <= 0:
+            raise DeadlineReached(f"deadline reached before {step}")
+
+    def timeout(self, preferred: float, step: str = "a network call") -> float:
+        """A call's timeout: ``preferred`` clipped to the time left (I5).
+
+        Raises `DeadlineReached` when nothing is left."""
+        left = self.remaining()
+        if left <= 0:
+            raise DeadlineReached(f"deadline reached before {step}")
+        return min(preferred, left)
+
+    def record_item(self, seconds: float) -> None:
+        """Remember how long one item took, to predict the next."""
+        self._durations.append(seconds)
+
+    def expected_item(self) -> float:
+        """The longest of the recent item durations (0 before the first)."""
+        return max(self._durations, default=0.0)
+
+    def fits_item(self) -> bool:
+        """True if one more item is expected to finish before ``stop_at``."""
+        return self.remaining() > self.expected_item()
+
+    def wait_until(self, moment: float, step: str) -> None:
+        """Sleep until the monotonic time ``moment``, if that fits in the budget.
+
+        Raises `DeadlineReached` without sleeping when it does not (I11's settle
+        wait and I6's ``Retry-After`` waits use this)."""
+        if moment > self.stop_at:
+            raise DeadlineReached(f"waiting for {step} does not fit in the time left")
+        delay = moment - self.clock()
+        if delay > 0:
+            self.sleep(delay)
+
+
+class Watchdog:
+    """Ends the process just before the deadline if the run is still going (I5).
+
+    ``on_fire`` runs in the watchdog thread (it logs the final line and calls
+    ``os._exit``). A hard stop is safe: I1-I3 hold at every point.
+    """
+
+    def __init__(self, budget: Budget, on_fire: Callable[[], None]) -> None:
+        self.fire_at = budget.deadline - budget.margin / 3
+        self._clock = budget.clock
+        self._on_fire = on_fire
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, name="shitshovela-watchdog", daemon=True
+        )
+
+    def start(self) -> Watchdog:
+        """Start watching; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching (the run ended in time)."""
+        self._stopped.set()
+
+    def _watch(self) -> None:
+        while not self._stopped.is_set():
+            left = self.fire_at - self._clock()
+            if left <= 0:
+                self._on_fire()
+                return
+            self._stopped.wait(min(left, 1.0))

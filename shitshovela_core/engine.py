@@ -1,0 +1,353 @@
+"""The run: reconcile this instance's flagged tickets, then drain the source.
+
+This is DESIGN.md's flow, step for step::
+
+    RECONCILE: for each ticket carrying this instance's flag:
+        stop if time is up; delete its origin (gone = fine); remove the flag
+    DRAIN: while the source has items:
+        stop if time is up or the per-run cap is reached
+        next item; create a ticket carrying flag + origin; delete the item; unflag
+
+Every step checks the budget first, and the first error stops the run (I8).
+`Engine.run` never raises: it returns a `RunSummary` whose ``exit_code`` and
+``reason`` say how the run ended; the last log line says the same.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import pluggy
+import structlog
+from structlog.typing import FilteringBoundLogger
+
+from .deadline import Budget
+from .errors import (
+    DeadlineReached,
+    ExitCode,
+    ItemRejected,
+    OutcomeUnknown,
+    SetAsideUnavailable,
+    ShitShovelaError,
+    StopRun,
+    Unreachable,
+)
+from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+from .providers import Source, TicketSystem
+from .redact import scrub
+
+PROGRESS_EVERY = 10.0
+
+
+@attrs.frozen
+class RunInfo:
+    """What a run is: which instance moves from which source to which ticket system."""
+
+    instance: str
+    source: str
+    ticket_system: str
+    max_runtime: float
+    max_tickets: int
+
+
+@attrs.define
+class RunSummary:
+    """What a run did, and why it stopped."""
+
+    reconciled: int = 0
+    created: int = 0
+    set_aside: int = 0
+    foreign: int = 0
+    deleted: int = 0
+    already_gone: int = 0
+    duration: float = 0.0
+    reason: str = ""
+    exit_code: ExitCode = ExitCode.OK
+    phase: str = "start"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data (the final log line's fields)."""
+        data = attrs.asdict(self)
+        data["exit_code"] = int(self.exit_code)
+        data["duration"] = round(self.duration, 3)
+        return data
+
+
+class CapReached(StopRun):
+    """The per-run ticket cap is reached."""
+
+
+class _Failure(Exception):
+    def __init__(self, code: ExitCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def draft_from_item(item: Item) -> TicketDraft:
+    """The core's draft for an item, before plugins shape it."""
+    return TicketDraft(title=item.title, body=item.body, attachments=item.attachments)
+
+
+class Engine:
+    """Runs one reconcile-then-drain pass of one instance."""
+
+    def __init__(
+        self,
+        *,
+        run: RunInfo,
+        source: Source,
+        tickets: TicketSystem,
+        budget: Budget,
+        hook: pluggy.HookRelay | None = None,
+        log: FilteringBoundLogger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.info = run
+        self.source = source
+        self.tickets = tickets
+        self.budget = budget
+        self.hook = hook
+        self.flag = Flag(run.instance)
+        self.clock = clock
+        self.log = (log or structlog.get_logger("shitshovela")).bind(instance=run.instance)
+        self.summary = RunSummary()
+        self._changed = False
+        self._last_progress = clock()
+
+    # -- the run -----------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        """Reconcile, then drain; return the summary. Never raises."""
+        self._observe("run_started", run=self.info)
+        self.log.info(
+            "run_started",
+            source=self.info.source,
+            ticket_system=self.info.ticket_system,
+            max_runtime=self.info.max_runtime,
+            max_tickets=self.info.max_tickets,
+            time_left=round(self.budget.remaining(), 3),
+        )
+        try:
+            self.summary.phase = "reconcile"
+            self._guard(self._reconcile, ExitCode.RECONCILE_FAILED)
+            self.summary.phase = "drain"
+            self._guard(self._drain, ExitCode.DRAIN_FAILED)
+            self.summary.reason = "drained: the source is empty"
+        except DeadlineReached as exc:
+            self.summary.reason = f"deadline: {exc}"
+        except CapReached as exc:
+            self.summary.reason = f"max_tickets: {exc}"
+        except _Failure as failure:
+            self.summary.exit_code = failure.code
+            self.summary.reason = failure.reason
+        finally:
+            self.summary.duration = self.budget.elapsed()
+        ok = self.summary.exit_code == ExitCode.OK
+        if ok:
+            self._observe("run_finished", run=self.info, summary=self.summary)
+        else:
+            self._observe(
+                "run_failed", run=self.info, summary=self.summary, error=self.summary.reason
+            )
+        return self.summary
+
+    def _guard(self, phase: Callable[[], None], code: ExitCode) -> None:
+        """Run a phase, turning any error into a `_Failure` with the right exit code."""
+        try:
+            phase()
+        except StopRun:
+            raise
+        except OutcomeUnknown as exc:
+            raise _Failure(
+                ExitCode.OUTCOME_UNKNOWN, f"create outcome unknown, not retried: {exc}"
+            ) from exc
+        except Unreachable as exc:
+            exit_code = code if self._changed else ExitCode.UNREACHABLE
+            raise _Failure(exit_code, f"{self.summary.phase} failed: {exc}") from exc
+        except ShitShovelaError as exc:
+            raise _Failure(code, f"{self.summary.phase} failed: {exc}") from exc
+        except Exception as exc:
+            self.log.error("unexpected_error", phase=self.summary.phase, exc_info=True)
+            raise _Failure(
+                code, f"{self.summary.phase} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    # -- reconcile ---------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        lag = self.tickets.listing_lag
+        if lag > 0 and not self.source.supports_claims:
+            # Without claim markers the only safe listing is one taken `lag`
+            # seconds after the last possible create of an earlier run (I11).
+            self.log.info(
+                "settle_wait", seconds=round(max(0.0, self.budget.started + lag - self.clock()), 3)
+            )
+            self.budget.wait_until(self.budget.started + lag, "the ticket listing to settle")
+        for ticket in self.tickets.flagged(self.flag):
+            self.budget.check("reconciling the next flagged ticket")
+            self._progress()
+            origin = ticket.origin
+            if origin is None:
+                self.summary.foreign += 1
+                self.log.warning(
+                    "flagged_ticket_without_origin",
+                    ticket=ticket.key,
+                    origin_ref=ticket.origin_ref[:200],
+                )
+                continue
+            if not self.source.owns(origin):
+                self.summary.foreign += 1
+                self.log.warning(
+                    "flagged_ticket_of_other_source",
+                    ticket=ticket.key,
+                    origin=origin.describe(),
+                    note="not touched (I7)",
+                )
+                continue
+            item: Item | None = None
+            if self.tickets.completes_from_item:
+                read = self.source.read(origin)
+                item = read if isinstance(read, Item) else None
+            self._finish(ticket, origin, item, step="reconciled")
+            self.summary.reconciled += 1
+
+    # -- drain -------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        entries: Iterator[Item | PoisonItem] = iter(self.source.items())
+        while True:
+            if self.summary.created >= self.info.max_tickets:
+                raise CapReached(f"{self.summary.created} tickets created, the per-run cap")
+            self.budget.check("the next item")
+            if not self.budget.fits_item():
+                raise DeadlineReached(
+                    f"the next item is expected to take {self.budget.expected_item():.2f}s, "
+                    f"only {self.budget.remaining():.2f}s left"
+                )
+            self._progress()
+            entry = next(entries, None)
+            if entry is None:
+                return
+            started = self.clock()
+            if isinstance(entry, PoisonItem):
+                self._set_aside(entry.origin, entry.reason)
+            else:
+                self._move(entry)
+            self.budget.record_item(self.clock() - started)
+
+    def _move(self, item: Item) -> None:
+        origin = item.origin
+        if item.claimed:
+            ticket = self._find_claimed(item)
+            if ticket is not None:
+                self._finish(ticket, origin, item, step="reconciled")
+                self.summary.reconciled += 1
+                return
+        draft = self._draft(item)
+        if self.tickets.listing_lag > 0 and self.source.supports_claims and not item.claimed:
+            self.budget.check("claiming the item")
+            self.source.claim(origin, self.flag)
+            self._changed = True
+        self.budget.check("creating the ticket")
+        try:
+            ticket = self.tickets.create(draft, self.flag, origin)
+        except ItemRejected as exc:
+            self._set_aside(origin, f"rejected by the ticket system: {exc}")
+            return
+        except OutcomeUnknown:
+            self._changed = True
+            raise
+        self._changed = True
+        self.summary.created += 1
+        self.log.info("ticket_created", origin=origin.describe(), ticket=ticket.key, url=ticket.url)
+        self._finish(ticket, origin, item, step="moved")
+
+    def _find_claimed(self, item: Item) -> Ticket | None:
+        """An earlier run claimed this item: find its ticket before creating one (I11)."""
+        lag = self.tickets.listing_lag
+        if lag > 0:
+            self.budget.wait_until(self.budget.started + lag, "the ticket listing to settle")
+        self.budget.check("looking up a claimed item's ticket")
+        ticket = self.tickets.find(item.origin, self.flag)
+        self.log.info(
+            "claimed_item", origin=item.origin.describe(), ticket=ticket.key if ticket else None
+        )
+        return ticket
+
+    def _draft(self, item: Item) -> TicketDraft:
+        draft = draft_from_item(item)
+        if self.hook is None:
+            return draft
+        caller = self.hook.shape_ticket_draft
+        for impl in reversed(caller.get_hookimpls()):
+            shaped = impl.function(item=item, draft=draft)
+            if shaped is not None:
+                if not isinstance(shaped, TicketDraft):
+                    raise TypeError(
+                        f"plugin {impl.plugin_name!r}: shape_ticket_draft returned "
+                        f"{type(shaped).__name__}, not a TicketDraft or None"
+                    )
+                draft = shaped
+        return draft
+
+    # -- shared steps ------------------------------------------------------------
+
+    def _finish(self, ticket: Ticket, origin: Origin, item: Item | None, *, step: str) -> None:
+        """Complete the ticket, delete the origin, remove the flag: in that order (I1)."""
+        if item is not None:
+            self.budget.check("completing the ticket")
+            self.tickets.complete(ticket, item)
+        self.budget.check("deleting the origin")
+        deleted = self.source.delete(origin)
+        self._changed = True
+        if deleted:
+            self.summary.deleted += 1
+        else:
+            self.summary.already_gone += 1
+        self.budget.check("removing the flag")
+        self.tickets.unflag(ticket, self.flag)
+        self.log.info(
+            f"item_{step}", origin=origin.describe(), ticket=ticket.key, origin_deleted=deleted
+        )
+
+    def _set_aside(self, origin: Origin, reason: str) -> None:
+        self.budget.check("setting an item aside")
+        try:
+            self.source.set_aside(origin, reason)
+        except SetAsideUnavailable as exc:
+            raise _Failure(
+                ExitCode.DRAIN_FAILED,
+                f"item {origin.describe()} cannot become a ticket ({reason}) and cannot be set "
+                f"aside ({exc}): configure the source's set-aside place, or move the item away "
+                "by hand",
+            ) from exc
+        self._changed = True
+        self.summary.set_aside += 1
+        self.log.warning("item_set_aside", origin=origin.describe(), reason=reason)
+
+    def _progress(self) -> None:
+        now = self.clock()
+        if now - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = now
+            self.log.info(
+                "progress",
+                phase=self.summary.phase,
+                reconciled=self.summary.reconciled,
+                created=self.summary.created,
+                set_aside=self.summary.set_aside,
+                time_left=round(self.budget.remaining(), 1),
+            )
+
+    def _observe(self, name: str, **kwargs: Any) -> None:
+        if self.hook is None:
+            return
+        try:
+            getattr(self.hook, name)(**kwargs)
+        except Exception as exc:
+            self.log.warning(
+                "observer_failed", hook=name, error=scrub(f"{type(exc).__name__}: {exc}")
+            )

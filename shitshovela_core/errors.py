@@ -1,0 +1,108 @@
+"""The error hierarchy and the exit codes it maps to.
+
+Every failure the job can name is one of these types. Providers raise them;
+the engine decides what each means for the run; only the CLI turns one into
+an exit code and a one-line message (`ExitCode`). Messages never carry a
+secret: they are scrubbed again at the CLI boundary (I10), but a provider
+should not put one there in the first place.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """The documented process exit codes (README, "Exit codes")."""
+
+    #: The run ended normally: the source is drained, or the run stopped at its
+    #: deadline or at the per-run ticket cap with work left for the next run.
+    OK = 0
+    #: A bug: an exception the job does not know. The traceback is logged, scrubbed.
+    INTERNAL = 1
+    #: Bad configuration or plugin selection; nothing was contacted.
+    CONFIG = 2
+    #: A system was unreachable or refused (auth, permissions) before anything changed.
+    UNREACHABLE = 3
+    #: Reconcile failed; nothing new was created (I8).
+    RECONCILE_FAILED = 4
+    #: The drain failed and the run stopped at once (I8).
+    DRAIN_FAILED = 5
+    #: A create's outcome is unknown; it was not retried (I4). The next run's
+    #: reconcile finds the ticket if it exists.
+    OUTCOME_UNKNOWN = 6
+    #: The watchdog ended the process just before its deadline (I5).
+    WATCHDOG = 7
+
+
+class ShitShovelaError(Exception):
+    """Base of every error the job names. ``str(err)`` is a one-line, secret-free message."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class ConfigError(ShitShovelaError):
+    """A setting is missing or invalid, or a plugin cannot be selected.
+
+    ``problems`` holds one line per bad variable, each naming the variable and
+    how to fix it.
+    """
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class PluginError(ConfigError):
+    """A plugin that was selected could not be loaded or built."""
+
+
+class ProviderError(ShitShovelaError):
+    """A provider call failed. Subclasses say how the engine must treat it."""
+
+
+class Unreachable(ProviderError):
+    """The system could not be reached, or refused us (auth, permission, TLS).
+
+    Before the run changed anything this exits with `ExitCode.UNREACHABLE`.
+    """
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class TransientError(ProviderError):
+    """A failure of an idempotent call that may succeed if tried again later."""
+
+
+class OutcomeUnknown(ProviderError):
+    """A non-idempotent call (a create) may or may not have taken effect (I4).
+
+    Raised on a timeout after the request was sent, a reset, or a 5xx answer.
+    It is never retried: the run stops and the next reconcile finds the ticket.
+    """
+
+    exit_code = ExitCode.OUTCOME_UNKNOWN
+
+
+class ItemRejected(ProviderError):
+    """The ticket system refused this item's draft as invalid (I12).
+
+    The engine sets the item aside (or stops, naming it): it is never retried
+    and never dropped.
+    """
+
+
+class SetAsideUnavailable(ProviderError):
+    """The source has no place configured to set an item aside (I12)."""
+
+
+class StopRun(ShitShovelaError):
+    """A normal, clean stop decided by the engine (deadline, cap). Exit code 0."""
+
+    exit_code = ExitCode.OK
+
+
+class DeadlineReached(StopRun):
+    """There is not enough time left for the next step (I5)."""

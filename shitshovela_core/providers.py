@@ -1,0 +1,233 @@
+"""The contracts a source and a ticket system fulfil, and how they are registered.
+
+A plugin registers a `ProviderSpec` (name, settings, factory) through the
+``register_sources`` / ``register_ticket_systems`` hooks. The factory is
+imported and called only when the environment selects that provider, so a
+plugin's entry point stays cheap and a broken, unselected plugin cannot break a
+run. The engine talks to the built object only through `Source` and
+`TicketSystem`; `shitshovela_core.testing` checks an implementation against
+these contracts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from .errors import SetAsideUnavailable
+from .settings import Setting
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+    from .deadline import Budget
+    from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+    from .transport import Transport
+
+ProviderKind = Literal["source", "ticket_system"]
+
+
+@attrs.frozen
+class ProviderContext:
+    """What the core hands a provider's factory.
+
+    ``settings`` maps each declared setting's NAME to its validated value
+    (the ``RATE`` the core adds included). ``budget`` is the run's time budget
+    (I5); ``transport`` builds network clients with the deadline, the rate
+    limit, retries and redaction wired in (I4-I6, I10); ``log`` is bound to the
+    provider's name.
+    """
+
+    provider: str
+    instance: str
+    settings: Mapping[str, Any]
+    budget: Budget
+    transport: Transport
+    log: FilteringBoundLogger
+
+
+class Source(ABC):
+    """Where items come from: a mailbox, a bucket, an in-house queue.
+
+    Every method is called from one thread. Network calls go through
+    ``context.transport`` so that the deadline and rate limit hold.
+    """
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    @property
+    @abstractmethod
+    def scope(self) -> str:
+        """A stable name of *this* source (``s3://bucket/prefix``), stored in every
+        origin. The engine deletes only origins whose provider and scope are its
+        own (I7)."""
+
+    @abstractmethod
+    def items(self) -> Iterator[Item | PoisonItem]:
+        """Yield the items waiting, lazily and in bounded memory (never the whole
+        source at once). An item that cannot be read or must not become a
+        ticket (too large, an auto-reply) is yielded as a `PoisonItem`: the
+        engine decides whether it is set aside or stops the run (I12)."""
+
+    @abstractmethod
+    def read(self, origin: Origin) -> Item | PoisonItem | None:
+        """Read the item at ``origin`` again; None if that exact revision is gone.
+
+        Reconcile calls it so that a ticket system can complete a ticket (upload
+        attachments) before the origin is deleted."""
+
+    @abstractmethod
+    def delete(self, origin: Origin) -> bool:
+        """Delete exactly the revision ``origin`` names (I9); True if deleted,
+        False if it was already gone. Idempotent; never deletes a newer item
+        that shares the name. "Delete" may mean "move to an archive" by
+        configuration: either way the item leaves the queue."""
+
+    def set_aside(self, origin: Origin, reason: str) -> None:
+        """Move the item out of the queue to where the operator can see it (I12).
+
+        Raise `SetAsideUnavailable` when no such place is configured; the engine
+        then stops the run with an error naming the item."""
+        raise SetAsideUnavailable(f"{self.context.provider} has no set-aside place configured")
+
+    #: True when `claim` marks items (I11). Without claims the engine waits for
+    #: the ticket system's listing lag before it reconciles.
+    supports_claims: bool = False
+
+    def claim(self, origin: Origin, flag: Flag) -> None:
+        """Mark the item as "a ticket may exist" before its ticket is created (I11).
+
+        Idempotent. The mark is reported back as `Item.claimed` on later runs."""
+        raise NotImplementedError
+
+    def owns(self, origin: Origin) -> bool:
+        """True if ``origin`` belongs to this source (provider and scope, I7)."""
+        return origin.provider == self.context.provider and origin.scope == self.scope
+
+    def check(self) -> None:
+        """Reach the source read-only (auth, permissions); raise `Unreachable`."""
+
+    def close(self) -> None:
+        """Release connections. Called once at the end of every run."""
+
+
+class TicketSystem(ABC):
+    """Where tickets go: Jira, GitHub Issues, an in-house tracker."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    #: Seconds by which `flagged` may lag behind a create (I11); 0 means the
+    #: listing is read-after-write consistent (or the provider closes the gap
+    #: itself, e.g. by direct reads). The engine waits this long, inside the time
+    #: budget, before it trusts that a claimed item has no ticket.
+    listing_lag: float = 0.0
+
+    #: True when `complete` needs the item: reconcile then reads the item again
+    #: from the source before it deletes it (for attachments). False skips that read.
+    completes_from_item: bool = False
+
+    @abstractmethod
+    def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
+        """Create one ticket whose single create request carries ``flag.label``
+        and ``origin.to_ref()`` (I3). Never retried (I4): raise `OutcomeUnknown`
+        when the outcome cannot be known, `ItemRejected` when the system refuses
+        the draft as invalid."""
+
+    @abstractmethod
+    def flagged(self, flag: Flag) -> Iterator[Ticket]:
+        """Yield every ticket that carries ``flag.label`` (this instance's only, I7),
+        each with its parsed origin, lazily (paginated)."""
+
+    @abstractmethod
+    def unflag(self, ticket: Ticket, flag: Flag) -> None:
+        """Remove ``flag.label`` from the ticket, touching nothing else. Idempotent."""
+
+    def complete(self, ticket: Ticket, item: Item) -> None:
+        """Finish a flagged ticket from its item (upload missing attachments).
+
+        Called after create and again by reconcile before the origin is deleted,
+        so it must be idempotent. The default does nothing."""
+
+    def find(self, origin: Origin, flag: Flag) -> Ticket | None:
+        """Return the flagged ticket for ``origin``, or None. The default scans
+        `flagged`; a provider may search more directly."""
+        for ticket in self.flagged(flag):
+            if ticket.origin is not None and ticket.origin.identity() == origin.identity():
+                return ticket
+        return None
+
+    def check(self, flag: Flag) -> None:
+        """Reach the system read-only (auth, permissions, the flag label usable);
+        raise `Unreachable`."""
+
+    def close(self) -> None:
+        """Release connections. Called once at the end of every run."""
+
+
+Factory = Callable[[ProviderContext], Any]
+
+
+@attrs.frozen
+class ProviderSpec:
+    """A registered provider: its name, settings and how to build it.
+
+    ``factory`` is a callable taking a `ProviderContext`, or a ``"module:attr"``
+    string imported only when the provider is selected (keep heavy imports
+    there). ``plugin`` is filled in by the core with the registering plugin.
+    """
+
+    name: str
+    kind: ProviderKind
+    factory: str | Factory = attrs.field(eq=False, repr=False)
+    settings: tuple[Setting, ...] = ()
+    help: str = ""
+    default_rate: float = 5.0
+    plugin: str = ""
+
+    def load(self) -> Factory:
+        """Import and return the factory."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        module = importlib.import_module(module_name)
+        factory: Factory = getattr(module, attr)
+        return factory
+
+
+class Register:
+    """The ``register`` callback handed to the registration hooks.
+
+    ``register("imap", "shitshovela_imap.source:ImapSource", settings=[...],
+    help="...")`` declares one provider.
+    """
+
+    def __init__(self, kind: ProviderKind, sink: Callable[[ProviderSpec], None]) -> None:
+        self._kind = kind
+        self._sink = sink
+
+    def __call__(
+        self,
+        name: str,
+        factory: str | Factory,
+        *,
+        settings: tuple[Setting, ...] | list[Setting] = (),
+        help: str = "",
+        default_rate: float = 5.0,
+    ) -> None:
+        """Register one provider called ``name`` (lower case, used in env vars)."""
+        self._sink(
+            ProviderSpec(
+                name=name,
+                kind=self._kind,
+                factory=factory,
+                settings=tuple(settings),
+                help=help,
+                default_rate=default_rate,
+            )
+        )
