@@ -49,6 +49,8 @@ class Faults:
 
     fail_at: int | None = None
     kind: str = "hardstop"  # "hardstop" or "error"
+    #: Alternatively, fail at the first step with this name (``tickets.create.after``).
+    fail_on: str | None = None
     count: int = 0
     log: list[str] = attrs.field(factory=list)
 
@@ -56,8 +58,10 @@ class Faults:
         """Count one step called ``name``; raise if it is the chosen one."""
         self.count += 1
         self.log.append(name)
-        if self.fail_at is not None and self.count == self.fail_at:
+        chosen = self.fail_at is not None and self.count == self.fail_at
+        if chosen or (self.fail_on is not None and name == self.fail_on):
             self.fail_at = None
+            self.fail_on = None
             if self.kind == "hardstop" or error is None:
                 raise HardStop(f"hard stop at step {self.count} ({name})")
             raise error()
@@ -65,6 +69,7 @@ class Faults:
     def clear(self) -> None:
         """No more faults; reset the step count."""
         self.fail_at = None
+        self.fail_on = None
         self.count = 0
         self.log.clear()
 

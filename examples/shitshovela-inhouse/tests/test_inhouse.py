@@ -1,0 +1,69 @@
+"""The example plugin passes the core's conformance kit, and shows in `plugins`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from shitshovela_inhouse.jsonl import JsonlTickets
+from shitshovela_inhouse.spool import SpoolSource
+
+from shitshovela_core.providers import Source, TicketSystem
+from shitshovela_core.testing.conformance import source_suite, ticket_system_suite
+from shitshovela_core.testing.fakes import fake_context
+
+
+class SpoolHarness:
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self.root = Path(self._tmp.name)
+
+    def source(self) -> Source:
+        context = fake_context("spool", "conf-a", settings={"PATH": str(self.root), "RATE": 100.0})
+        return SpoolSource(context)
+
+    def add(self, name: str, content: bytes) -> None:
+        (self.root / name).write_bytes(content)
+
+    replace = add
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_file())
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+class JsonlHarness:
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self.path = Path(self._tmp.name) / "tickets.jsonl"
+
+    def tickets(self, instance: str) -> TicketSystem:
+        context = fake_context("jsonl", instance, settings={"PATH": str(self.path), "RATE": 100.0})
+        return JsonlTickets(context)
+
+    def settle(self) -> None:
+        """The file is read-after-write consistent."""
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+TestSpoolConformance = source_suite(SpoolHarness)
+TestJsonlConformance = ticket_system_suite(JsonlHarness)
+
+
+def test_plugin_is_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shitshovela_core", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    providers = {p["name"]: p for p in json.loads(result.stdout)["providers"]}
+    assert providers["spool"]["plugin"] == "inhouse"
+    assert providers["jsonl"]["kind"] == "ticket_system"

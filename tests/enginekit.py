@@ -1,0 +1,85 @@
+"""Helpers for engine tests: a world of fakes and a runner that survives hard stops."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import attrs
+
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.models import Flag, Origin
+from shitshovela_core.testing.fakes import (
+    FakeClock,
+    FakeSource,
+    FakeStore,
+    FakeTicketSystem,
+    FakeTracker,
+    Faults,
+    HardStop,
+    fake_context,
+)
+
+
+@attrs.define
+class World:
+    """One ticket system, one or more stores, a shared clock and fault plan."""
+
+    clock: FakeClock
+    faults: Faults
+    tracker: FakeTracker
+    stores: dict[str, FakeStore]
+
+    @classmethod
+    def make(cls, *, lag: float = 0.0, stores: tuple[str, ...] = ("a",)) -> World:
+        clock = FakeClock()
+        faults = Faults()
+        tracker = FakeTracker(lag=lag, clock=clock, faults=faults)
+        made = {name: FakeStore(f"fake://{name}", faults) for name in stores}
+        return cls(clock, faults, tracker, made)
+
+    def run(
+        self,
+        instance: str = "a",
+        store: str | None = None,
+        *,
+        claims: bool = True,
+        max_tickets: int = 100,
+        max_runtime: float = 3600.0,
+    ) -> RunSummary | None:
+        """One run of the engine; None if it hard-stopped."""
+        budget = Budget(
+            max_runtime, started=self.clock(), clock=self.clock, sleep=self.clock.sleep, margin=1.0
+        )
+        context = fake_context(instance=instance, budget=budget)
+        source = FakeSource(context, self.stores[store or instance], claims=claims)
+        tickets = FakeTicketSystem(context, self.tracker)
+        info = RunInfo(instance, "fake", "fake", max_runtime, max_tickets)
+        engine = Engine(run=info, source=source, tickets=tickets, budget=budget, clock=self.clock)
+        try:
+            return engine.run()
+        except HardStop:
+            return None
+
+    def tickets_by_origin_key(self) -> Counter[str]:
+        return Counter(Origin.from_ref(t.origin_ref).key for t in self.tracker.tickets.values())
+
+    def flags_left(self) -> int:
+        return sum(
+            1
+            for t in self.tracker.tickets.values()
+            for label in t.labels
+            if label.startswith("shitshovela-inprogress-")
+        )
+
+
+def settle_runs(world: World, *, instance: str = "a", claims: bool = True, rounds: int = 6) -> int:
+    """Fault-free runs until the source is empty and no flag is left; returns how many."""
+    world.faults.clear()
+    for n in range(1, rounds + 1):
+        world.clock.sleep(1.0 if n == 1 else world.tracker.lag + 1.0)
+        summary = world.run(instance, claims=claims)
+        assert summary is not None and summary.exit_code == 0, summary
+        if not world.stores[instance].items and not world.tracker.flagged_keys(Flag(instance)):
+            return n
+    raise AssertionError("fault-free runs did not converge")

@@ -1,0 +1,235 @@
+"""Configuration: every kind of bad value, misspelt names, awkward secrets, durations."""
+
+from __future__ import annotations
+
+import pytest
+
+from shitshovela_core.config import load_config
+from shitshovela_core.errors import ConfigError
+from shitshovela_core.plugins import Plugins, create_plugins
+from shitshovela_core.settings import Setting, parse_duration
+from shitshovela_core.testing.fakes import FakePlugin, FakeStore, FakeTracker
+
+pytestmark = pytest.mark.unit
+
+
+class SettingsPlugin(FakePlugin):
+    """The fakes, plus a ticket system declaring settings of every type."""
+
+    from shitshovela_core.hookspecs import hookimpl as _hookimpl
+
+    @_hookimpl
+    def register_ticket_systems(self, register):  # type: ignore[no-untyped-def]
+        register(
+            "typed",
+            "x:y",
+            settings=[
+                Setting("HOST", required=True, help="Server name."),
+                Setting("PASSWORD", secret=True, required=True, help="Password."),
+                Setting("PORT", "int", default=993, minimum=1, maximum=65535),
+                Setting("VERIFY", "bool", default=True),
+                Setting("TIMEOUT", "duration", default=30.0),
+                Setting("MODE", "choice", default="delete", choices=("delete", "move")),
+                Setting("LABELS", "list", default=[]),
+                Setting("URL", "url", default="https://example.invalid"),
+            ],
+        )
+
+
+@pytest.fixture
+def plugins() -> Plugins:
+    return create_plugins(
+        extra=[("settings", SettingsPlugin(FakeStore(), FakeTracker()))], entry_points=False
+    )
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {
+        "SHITSHOVELA_SOURCE": "fake",
+        "SHITSHOVELA_TICKET_SYSTEM": "typed",
+        "SHITSHOVELA_INSTANCE": "alerts",
+        "SHITSHOVELA_TYPED__HOST": "imap.example",
+        "SHITSHOVELA_TYPED__PASSWORD": "pw",
+    }
+    base.update(extra)
+    return base
+
+
+def problems(plugins: Plugins, environ: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(plugins, environ)
+    return caught.value.problems
+
+
+def test_a_good_configuration(plugins: Plugins) -> None:
+    config = load_config(
+        plugins,
+        env(
+            SHITSHOVELA_TYPED__PORT="143",
+            SHITSHOVELA_TYPED__VERIFY="false",
+            SHITSHOVELA_TYPED__TIMEOUT="2m",
+            SHITSHOVELA_TYPED__MODE="MOVE",
+            SHITSHOVELA_TYPED__LABELS='["a", "b c"]',
+            SHITSHOVELA_MAX_RUNTIME="15m",
+            SHITSHOVELA_MAX_TICKETS="7",
+        ),
+    )
+    assert config.max_runtime == 900.0
+    assert config.max_tickets == 7
+    settings = config.ticket_settings
+    assert settings["PORT"] == 143
+    assert settings["VERIFY"] is False
+    assert settings["TIMEOUT"] == 120.0
+    assert settings["MODE"] == "move"
+    assert settings["LABELS"] == ["a", "b c"]
+    assert settings["RATE"] == 5.0  # the RATE every provider gets, with its default
+    assert config.secrets == ("pw",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "SHITSHOVELA_TYPED__PORT",
+            "imap",
+            "SHITSHOVELA_TYPED__PORT='imap' is invalid: expected an integer",
+        ),
+        (
+            "SHITSHOVELA_TYPED__PORT",
+            "70000",
+            "SHITSHOVELA_TYPED__PORT='70000' is invalid: must be at most 65535",
+        ),
+        ("SHITSHOVELA_TYPED__VERIFY", "maybe", "is invalid: expected true or false"),
+        (
+            "SHITSHOVELA_TYPED__TIMEOUT",
+            "5 minutes",
+            "is invalid: expected seconds or a number with s, m or h",
+        ),
+        ("SHITSHOVELA_TYPED__MODE", "shred", "is invalid: expected one of delete, move"),
+        ("SHITSHOVELA_TYPED__URL", "not a url", "is invalid: expected a URL"),
+        (
+            "SHITSHOVELA_TYPED__RATE",
+            "0",
+            "SHITSHOVELA_TYPED__RATE='0' is invalid: must be at least 0.01",
+        ),
+        ("SHITSHOVELA_MAX_RUNTIME", "-5", "SHITSHOVELA_MAX_RUNTIME='-5' is invalid"),
+        (
+            "SHITSHOVELA_MAX_TICKETS",
+            "0",
+            "SHITSHOVELA_MAX_TICKETS='0' is invalid: must be at least 1",
+        ),
+        ("SHITSHOVELA_INSTANCE", "Has Space", "SHITSHOVELA_INSTANCE='Has Space' is invalid"),
+        ("SHITSHOVELA_LOG_FORMAT", "xml", "is invalid: expected one of auto, json, console"),
+    ],
+)
+def test_each_kind_of_bad_value_names_the_variable(
+    plugins: Plugins, name: str, value: str, expected: str
+) -> None:
+    found = problems(plugins, env(**{name: value}))
+    assert len(found) == 1, found
+    assert expected in found[0]
+    assert found[0].startswith(name)
+
+
+def test_missing_required_settings_are_all_reported(plugins: Plugins) -> None:
+    found = problems(plugins, {"SHITSHOVELA_TICKET_SYSTEM": "typed"})
+    text = "\n".join(found)
+    for name in ("SOURCE", "INSTANCE", "TYPED__HOST", "TYPED__PASSWORD"):
+        assert f"SHITSHOVELA_{name} is not set" in text
+
+
+@pytest.mark.parametrize(
+    ("misspelt", "closest"),
+    [
+        ("SHITSHOVELA_MAX_RUNTME", "SHITSHOVELA_MAX_RUNTIME"),
+        ("SHITSHOVELA_TYPED__HOTS", "SHITSHOVELA_TYPED__HOST"),
+        ("SHITSHOVELA_TICKETSYSTEM", "SHITSHOVELA_TICKET_SYSTEM"),
+    ],
+)
+def test_misspelt_name_is_an_error_naming_the_closest(
+    plugins: Plugins, misspelt: str, closest: str
+) -> None:
+    found = problems(plugins, env(**{misspelt: "1"}))
+    assert found == [
+        f"{misspelt} is not a setting of ShitShovela or of any installed plugin; "
+        f"did you mean {closest}?"
+    ]
+
+
+def test_setting_of_an_unselected_provider_is_fine(plugins: Plugins) -> None:
+    config = load_config(plugins, env(SHITSHOVELA_FAKE__RATE="2"))
+    assert config.ticket_system == "typed"
+
+
+def test_unknown_provider_names_what_is_installed(plugins: Plugins) -> None:
+    found = problems(plugins, env(SHITSHOVELA_SOURCE="imap"))
+    assert found == [
+        "SHITSHOVELA_SOURCE=imap: no source called 'imap' is installed (installed: fake)"
+    ]
+
+
+AWKWARD = [
+    "12345",
+    "true",
+    "1e3",
+    "0x1F",
+    "[x]",
+    '"quoted"',
+    "@int x",
+    "@format {env[HOME]}",
+    "  spaced  ",
+    "ünï©ødé",
+    "a=b;c",
+    "'single'",
+    "#hash",
+    "null",
+]
+
+
+@pytest.mark.parametrize("secret", AWKWARD)
+def test_secrets_stay_the_exact_string(plugins: Plugins, secret: str) -> None:
+    config = load_config(plugins, env(SHITSHOVELA_TYPED__PASSWORD=secret))
+    assert config.ticket_settings["PASSWORD"] == secret
+    assert type(config.ticket_settings["PASSWORD"]) is str
+    assert secret in config.secrets
+
+
+@pytest.mark.parametrize("host", ["12345", "0x1F", "true"])
+def test_plain_strings_stay_strings_too(plugins: Plugins, host: str) -> None:
+    config = load_config(plugins, env(SHITSHOVELA_TYPED__HOST=host))
+    assert config.ticket_settings["HOST"] == host
+
+
+def test_bad_secret_value_is_not_echoed(plugins: Plugins) -> None:
+    class Strict(SettingsPlugin):
+        from shitshovela_core.hookspecs import hookimpl as _hookimpl
+
+        @_hookimpl
+        def register_ticket_systems(self, register):  # type: ignore[no-untyped-def]
+            def no_spaces(value: str) -> None:
+                if " " in value:
+                    raise ValueError("must not contain spaces")
+
+            register("strict", "x:y", settings=[Setting("TOKEN", secret=True, check=no_spaces)])
+
+    strict = create_plugins(extra=[("s", Strict(FakeStore(), FakeTracker()))], entry_points=False)
+    found = problems(
+        strict, env(SHITSHOVELA_TICKET_SYSTEM="strict", SHITSHOVELA_STRICT__TOKEN="hunter2 x")
+    )
+    text = "\n".join(found)
+    assert "SHITSHOVELA_STRICT__TOKEN is invalid: must not contain spaces" in text
+    assert "hunter2" not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0), ("1.5m", 90.0)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "1d", "m", "-1m", "5 minutes"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match=r"expected|more than zero"):
+        parse_duration(text)

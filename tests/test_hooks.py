@@ -1,0 +1,167 @@
+"""One test per hook (tests/test_docs.py checks that each hook has one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from enginekit import World
+
+from shitshovela_core import hookimpl
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.models import Item, TicketDraft
+from shitshovela_core.plugins import create_plugins
+from shitshovela_core.providers import Register
+from shitshovela_core.testing.fakes import (
+    FakePlugin,
+    FakeSource,
+    FakeTicketSystem,
+    fake_context,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def run_with(world: World, *extra: tuple[str, object]) -> RunSummary:
+    plugins = create_plugins(extra=list(extra), entry_points=False)
+    budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)
+    context = fake_context(instance="a", budget=budget)
+    engine = Engine(
+        run=RunInfo("a", "fake", "fake", 3600, 100),
+        source=FakeSource(context, world.stores["a"]),
+        tickets=FakeTicketSystem(context, world.tracker),
+        budget=budget,
+        hook=plugins.pm.hook,
+        clock=world.clock,
+    )
+    return engine.run()
+
+
+def test_hook_register_sources() -> None:
+    class P:
+        @hookimpl
+        def register_sources(self, register: Register) -> None:
+            register("mine", "some.module:Factory", help="Mine.", default_rate=2.5)
+
+    plugins = create_plugins(extra=[("p", P())], entry_points=False)
+    spec = plugins.sources["mine"]
+    assert spec.plugin == "p"
+    assert spec.kind == "source"
+    assert spec.default_rate == 2.5
+
+
+def test_hook_register_ticket_systems() -> None:
+    class P:
+        @hookimpl
+        def register_ticket_systems(self, register: Register) -> None:
+            register("tracker", lambda context: None, help="Tracker.")
+
+    plugins = create_plugins(extra=[("p", P())], entry_points=False)
+    assert plugins.ticket_systems["tracker"].kind == "ticket_system"
+    assert "tracker" not in plugins.sources
+
+
+def test_hook_shape_ticket_draft() -> None:
+    world = World.make()
+    world.stores["a"].put("m1", "Printer on fire\nfrom ops@example.com")
+
+    class Component:
+        @hookimpl
+        def shape_ticket_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+            return draft.evolve(labels=(*draft.labels, "ops"), fields={"component": "Printers"})
+
+    class Prefix:
+        @hookimpl
+        def shape_ticket_draft(self, item: Item, draft: TicketDraft) -> TicketDraft | None:
+            assert draft.labels == ("ops",)  # sees the previous plugin's result
+            return draft.evolve(title="[ops] " + draft.title)
+
+    class Nothing:
+        @hookimpl
+        def shape_ticket_draft(self, item: Item, draft: TicketDraft) -> None:
+            return None
+
+    # pluggy's order: the plugin registered last is called first (tryfirst/trylast adjust).
+    summary = run_with(
+        world, ("prefix", Prefix()), ("nothing", Nothing()), ("component", Component())
+    )
+    assert summary.created == 1
+    (ticket,) = world.tracker.tickets.values()
+    assert ticket.title == "[ops] Printer on fire"
+    assert "ops" in ticket.labels
+
+
+def test_hook_shape_ticket_draft_failure_stops_before_create() -> None:
+    world = World.make()
+    world.stores["a"].put("m1", "x")
+
+    class Broken:
+        @hookimpl
+        def shape_ticket_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+            raise KeyError("no mapping")
+
+    summary = run_with(world, ("broken", Broken()))
+    assert summary.exit_code == 5
+    assert "KeyError" in summary.reason
+    assert world.tracker.tickets == {}
+    assert world.stores["a"].names() == ["m1"]
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def run_started(self, run: RunInfo) -> None:
+        self.calls.append(("started", run.instance))
+
+    @hookimpl
+    def run_finished(self, run: RunInfo, summary: RunSummary) -> None:
+        self.calls.append(("finished", summary.created))
+
+    @hookimpl
+    def run_failed(self, run: RunInfo, summary: RunSummary, error: str) -> None:
+        self.calls.append(("failed", (int(summary.exit_code), error)))
+
+
+def test_hook_run_started() -> None:
+    observer = Observer()
+    run_with(World.make(), ("observer", observer))
+    assert observer.calls[0] == ("started", "a")
+
+
+def test_hook_run_finished() -> None:
+    world = World.make()
+    world.stores["a"].put("m1", "x")
+    observer = Observer()
+    run_with(world, ("observer", observer))
+    assert observer.calls == [("started", "a"), ("finished", 1)]
+
+
+def test_hook_run_failed() -> None:
+    world = World.make()
+    world.stores["a"].put("m1", "x")
+    world.faults.fail_on = "tickets.create.after"
+    world.faults.kind = "error"
+    observer = Observer()
+    run_with(world, ("observer", observer))
+    kind, (code, error) = observer.calls[-1]
+    assert kind == "failed"
+    assert code == 6
+    assert "outcome unknown" in error
+
+
+def test_failing_observer_cannot_change_the_run() -> None:
+    class Angry:
+        @hookimpl
+        def run_finished(self, run: RunInfo, summary: RunSummary) -> None:
+            raise RuntimeError("observer bug")
+
+    world = World.make()
+    world.stores["a"].put("m1", "x")
+    summary = run_with(
+        world, ("angry", Angry()), ("fakes", FakePlugin(world.stores["a"], world.tracker))
+    )
+    assert summary.exit_code == 0
+    assert summary.created == 1

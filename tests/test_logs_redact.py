@@ -1,0 +1,99 @@
+"""Logs are JSON or console lines, and no secret survives in any of them (I10)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+
+from shitshovela_core.logs import configure_logging
+from shitshovela_core.redact import REDACTOR, Redactor
+
+pytestmark = pytest.mark.unit
+
+SECRET = "s3cr3t:p@ss/word+1"
+
+
+def test_redactor_masks_values_and_their_encodings() -> None:
+    r = Redactor([SECRET])
+    from base64 import b64encode
+    from urllib.parse import quote
+
+    text = f"a {SECRET} b {quote(SECRET, safe='')} c {b64encode(SECRET.encode()).decode()}"
+    scrubbed = r.scrub(text)
+    assert SECRET not in scrubbed
+    assert "s3cr3t" not in scrubbed
+    assert scrubbed.count("***") == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://alice:hunter2@jira.example/rest",
+        "Authorization: Basic aHVudGVyMg==",
+        "{'authorization': 'Bearer hunter2'}",
+        "GET /x?token=hunter2&y=1",
+        "Cookie: session=hunter2",
+        "X-Amz-Security-Token: hunter2",
+    ],
+)
+def test_redactor_masks_credential_shapes_of_unknown_values(text: str) -> None:
+    scrubbed = Redactor().scrub(text)
+    assert "hunter2" not in scrubbed
+    assert "aHVudGVyMg" not in scrubbed
+    assert "***" in scrubbed
+
+
+def _capture(fmt: str) -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging(fmt, "info", stream)
+    return stream
+
+
+def test_json_lines_are_scrubbed_including_tracebacks() -> None:
+    REDACTOR.add(SECRET)
+    stream = _capture("json")
+    log = structlog.get_logger("t")
+    try:
+        raise RuntimeError(f"login failed for password {SECRET}")
+    except RuntimeError:
+        log.error("failed", detail={"nested": [SECRET]}, exc_info=True)
+    line = stream.getvalue().strip()
+    assert SECRET not in line
+    event = json.loads(line)
+    assert event["event"] == "failed"
+    assert event["level"] == "error"
+    assert "RuntimeError: login failed for password ***" in event["exception"]
+    assert event["detail"] == {"nested": ["***"]}
+
+
+def test_console_lines_show_no_locals_and_no_secret() -> None:
+    REDACTOR.add(SECRET)
+    stream = _capture("console")
+    log = structlog.get_logger("t")
+
+    def leaky() -> None:
+        password = SECRET  # a local that a rich traceback would print
+        raise ValueError("bad " + password[:3])
+
+    try:
+        leaky()
+    except ValueError:
+        log.error("failed", exc_info=True)
+    out = stream.getvalue()
+    assert "failed" in out
+    assert "ValueError" in out
+    assert SECRET not in out
+    assert "password = " not in out.split("raise")[-1] or SECRET not in out
+
+
+def test_level_filter() -> None:
+    stream = io.StringIO()
+    configure_logging("json", "warning", stream)
+    log = structlog.get_logger("t")
+    log.info("hidden")
+    log.warning("shown")
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert events == ["shown"]
