@@ -1,0 +1,37 @@
+"""A stateful Jira emulator on loopback for tests, optionally checked against Jira's OpenAPI.
+
+    from shitshovela_jira.emulator import JiraEmulator
+
+    with JiraEmulator(projects={"OPS": ["Task", "Bug"]}, validate_spec=SPEC) as jira:
+        httpx.post(f"{jira.url}/rest/api/3/issue", headers=jira.auth_headers(), json=...)
+        jira.assert_no_violations()
+
+Importing this package does not import openapi-core; only ``validate_spec=...`` does.
+"""
+
+from .jql import JqlError, escape_jql_string
+from .server import JiraEmulator
+from .state import (
+    AttachmentRecord,
+    CommentRecord,
+    FakeClock,
+    Faults,
+    IssueRecord,
+    ProjectConfig,
+    RecordedRequest,
+    Violation,
+)
+
+__all__ = [
+    "AttachmentRecord",
+    "CommentRecord",
+    "FakeClock",
+    "Faults",
+    "IssueRecord",
+    "JiraEmulator",
+    "JqlError",
+    "ProjectConfig",
+    "RecordedRequest",
+    "Violation",
+    "escape_jql_string",
+]
