@@ -93,7 +93,7 @@ def build_providers(
                 instance=config.instance,
                 settings=settings,
                 budget=budget,
-                transport=Transport(name, budget, float(settings["RATE"])),
+                transport=Transport(name, budget, float(settings["RATE"]), settings=settings),
                 log=log.bind(provider=name),
             )
             provider = factory(context)

@@ -21,7 +21,7 @@ from .errors import ConfigError, PluginError
 from .models import INSTANCE_PATTERN
 from .plugins import Plugins
 from .providers import ProviderSpec
-from .settings import Setting, rate_setting
+from .settings import Setting, rate_setting, tls_settings
 
 PREFIX = "SHITSHOVELA_"
 
@@ -106,11 +106,14 @@ class Config:
 
 
 def provider_settings(spec: ProviderSpec) -> tuple[Setting, ...]:
-    """A provider's declared settings plus the ``RATE`` the core adds to each."""
+    """A provider's declared settings plus those the core adds: ``RATE`` for
+    each, ``TLS_VERIFY`` and ``CA_BUNDLE`` for those registered with ``tls``."""
     declared = tuple(spec.settings)
-    if any(s.name == "RATE" for s in declared):
-        return declared
-    return (*declared, rate_setting(spec.default_rate))
+    added = [rate_setting(spec.default_rate)]
+    if spec.tls:
+        added.extend(tls_settings())
+    names = {s.name for s in declared}
+    return (*declared, *(s for s in added if s.name not in names))
 
 
 def env_name(setting: Setting, provider: str | None = None) -> str:

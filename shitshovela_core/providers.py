@@ -188,6 +188,7 @@ class ProviderSpec:
     settings: tuple[Setting, ...] = ()
     help: str = ""
     default_rate: float = 5.0
+    tls: bool = False
     plugin: str = ""
 
     def load(self) -> Factory:
@@ -219,8 +220,13 @@ class Register:
         settings: tuple[Setting, ...] | list[Setting] = (),
         help: str = "",
         default_rate: float = 5.0,
+        tls: bool = False,
     ) -> None:
-        """Register one provider called ``name`` (lower case, used in env vars)."""
+        """Register one provider called ``name`` (lower case, used in env vars).
+
+        ``default_rate`` is the default of the ``RATE`` setting the core adds;
+        ``tls=True`` also adds ``TLS_VERIFY`` and ``CA_BUNDLE`` (the transport
+        applies them)."""
         self._sink(
             ProviderSpec(
                 name=name,
@@ -229,5 +235,6 @@ class Register:
                 settings=tuple(settings),
                 help=help,
                 default_rate=default_rate,
+                tls=tls,
             )
         )

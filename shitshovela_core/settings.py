@@ -151,6 +151,19 @@ def rate_setting(default: float) -> Setting:
     )
 
 
+def tls_settings() -> tuple[Setting, ...]:
+    """``TLS_VERIFY`` and ``CA_BUNDLE``, added to providers registered with ``tls=True``."""
+    return (
+        Setting(
+            "TLS_VERIFY",
+            "bool",
+            default=True,
+            help="Check the server's certificate; false logs a warning every run.",
+        ),
+        Setting("CA_BUNDLE", default="", help="A PEM file of CAs to trust instead of the default."),
+    )
+
+
 def names(settings: Sequence[Setting]) -> list[str]:
     """The names of ``settings``, in order."""
     return [s.name for s in settings]

@@ -124,6 +124,58 @@ class JsonTickets(TicketSystem):
 """
 
 
+# A ticket system over HTTP, through the core's transport (tests/httptracker.py
+# is its server).
+HTTP_PLUGIN = """
+import shitshovela_core
+from shitshovela_core import Setting
+
+@shitshovela_core.hookimpl
+def register_ticket_systems(register):
+    register("httptickets", "http_impl:HttpTickets", help="Tickets over HTTP (test only).",
+             tls=True, default_rate=20.0,
+             settings=[Setting("URL", "url", required=True, help="Base URL."),
+                       Setting("TOKEN", secret=True, required=True, help="Bearer token.")])
+"""
+
+HTTP_IMPL = """
+from urllib.parse import quote
+from shitshovela_core import Origin, Ticket, TicketSystem
+from shitshovela_core.errors import Unreachable
+
+class HttpTickets(TicketSystem):
+    def __init__(self, context):
+        super().__init__(context)
+        token = context.settings["TOKEN"]
+        self.http = context.transport.http(context.settings["URL"],
+                                           headers={"Authorization": f"Bearer {token}"})
+
+    def _ticket(self, t, flag):
+        return Ticket(t["key"], Origin.from_ref(t["origin"]), flag.label in t["labels"],
+                      origin_ref=t["origin"], labels=tuple(t["labels"]))
+
+    def create(self, draft, flag, origin):
+        body = {"title": draft.title, "labels": [flag.label], "origin": origin.to_ref()}
+        r = self.http.request("POST", "/tickets", idempotent=False, json=body)
+        r.raise_for_status()
+        return Ticket(r.json()["key"], origin, True, origin_ref=origin.to_ref())
+
+    def flagged(self, flag):
+        r = self.http.request("GET", "/tickets", idempotent=True, params={"label": flag.label})
+        if r.status_code == 401:
+            raise Unreachable("the tracker refused the token (401)")
+        r.raise_for_status()
+        return iter([self._ticket(t, flag) for t in r.json()])
+
+    def unflag(self, ticket, flag):
+        path = f"/tickets/{quote(ticket.key)}/labels/{quote(flag.label)}"
+        self.http.request("DELETE", path, idempotent=True).raise_for_status()
+
+    def close(self):
+        self.http.close()
+"""
+
+
 def install_dist(
     root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]
 ) -> Path:
@@ -146,4 +198,15 @@ def install_files_plugin(root: Path) -> Path:
         "shsh-files",
         {"files": "files_plugin"},
         {"files_plugin": FILES_PLUGIN, "files_impl": FILES_IMPL},
+    )
+
+
+def install_http_plugin(root: Path) -> Path:
+    """Install the files plugin and the HTTP ticket system ``httptickets`` into ``root``."""
+    install_files_plugin(root)
+    return install_dist(
+        root,
+        "shsh-http",
+        {"http": "http_plugin"},
+        {"http_plugin": HTTP_PLUGIN, "http_impl": HTTP_IMPL},
     )

@@ -1,0 +1,207 @@
+"""The safety layer through the real CLI in a subprocess, with faults on the wire.
+
+I5: the process exits before ``start + max runtime`` against a hung server, a
+dripping server and a silent TLS handshake. I4: a create whose response is
+lost stops the run (exit 6) and the next run's reconcile finishes the ticket.
+I6: the rate holds through a whole run under a 429 storm. I8: failures stop
+the run. I10: no secret in any output, whatever fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from httptracker import Tracker
+from plugin_dists import install_http_plugin
+
+from shitshovela_core.testing.faultproxy import (
+    Answer,
+    Close,
+    Drip,
+    FaultProxy,
+    Hang,
+    Reset,
+    Script,
+    max_in_window,
+)
+
+pytestmark = pytest.mark.servers
+
+TOKEN = '12345"@format {env[HOME]}'
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_http_plugin(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture
+def tracker() -> Iterator[Tracker]:
+    with Tracker(TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for n in range(5):
+        (folder / f"item-{n}.txt").write_text(f"Alert {n}\nbody {n}")
+    return folder
+
+
+def run_cli(
+    site: Path, inbox: Path, url: str, **env: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
+    clean.update(
+        PYTHONPATH=str(site),
+        SHITSHOVELA_LOG_FORMAT="json",
+        SHITSHOVELA_SOURCE="dir",
+        SHITSHOVELA_TICKET_SYSTEM="httptickets",
+        SHITSHOVELA_INSTANCE="safety",
+        SHITSHOVELA_DIR__PATH=str(inbox),
+        SHITSHOVELA_HTTPTICKETS__URL=url,
+        SHITSHOVELA_HTTPTICKETS__TOKEN=TOKEN,
+        SHITSHOVELA_MAX_RUNTIME="30",
+    )
+    clean.update(env)
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "shitshovela_core", "run"],
+        env=clean, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return result, time.monotonic() - started
+
+
+def final(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    event: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return event
+
+
+def assert_no_secret(result: subprocess.CompletedProcess[str]) -> None:
+    assert TOKEN not in result.stdout + result.stderr
+    assert "12345" not in result.stdout + result.stderr
+
+
+def upstream(tracker: Tracker) -> tuple[str, int]:
+    return ("127.0.0.1", tracker.port)
+
+
+# -- I5 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "mode", "scheme"),
+    [
+        pytest.param(Hang(), "http", "http", id="hung-server"),
+        pytest.param(Drip(bytes_per_second=1.0), "http", "http", id="dripping-server"),
+        pytest.param(Hang(), "tcp", "https", id="silent-tls-handshake"),
+    ],
+)
+def test_process_exits_before_its_deadline(
+    site: Path, inbox: Path, tracker: Tracker, fault: object, mode: str, scheme: str
+) -> None:
+    runtime = 4.0
+    with FaultProxy(upstream(tracker), Script(default=fault), mode=mode) as proxy:  # type: ignore[arg-type]
+        result, elapsed = run_cli(
+            site, inbox, f"{scheme}://127.0.0.1:{proxy.port}", SHITSHOVELA_MAX_RUNTIME=str(runtime)
+        )
+        assert proxy.connection_count >= 1  # the fault was met
+    assert elapsed < runtime, f"exited {elapsed:.2f}s after start, deadline {runtime}s"
+    assert result.returncode == 0, result.stdout
+    event = final(result)
+    assert event["event"] == "run_finished"
+    assert str(event["reason"]).startswith("deadline")
+    assert len(list(inbox.iterdir())) == 5
+    assert_no_secret(result)
+
+
+# -- I4 -------------------------------------------------------------------------------
+
+
+def test_lost_create_response_stops_the_run_and_the_next_run_finishes_it(
+    site: Path, inbox: Path, tracker: Tracker
+) -> None:
+    # Request 1 is the reconcile listing; request 2 the first create.
+    script = Script(http={2: Reset(after_forward=True)})
+    with FaultProxy(upstream(tracker), script) as proxy:
+        result, _ = run_cli(site, inbox, proxy.url)
+    assert result.returncode == 6, result.stdout
+    assert "outcome unknown" in str(final(result)["reason"])
+    assert tracker.creates() == 1 and len(list(inbox.iterdir())) == 5
+    again, _ = run_cli(site, inbox, tracker.url)
+    assert again.returncode == 0, again.stdout
+    assert final(again)["reconciled"] == 1 and final(again)["created"] == 4
+    titles = sorted(t["title"] for t in tracker.tickets)
+    assert titles == [f"Alert {n}" for n in range(5)]
+    assert all(t["labels"] == [] for t in tracker.tickets)
+    assert list(inbox.iterdir()) == []
+    assert_no_secret(result)
+
+
+# -- I6 -------------------------------------------------------------------------------
+
+
+def test_rate_holds_for_a_whole_run_under_a_429_storm(
+    site: Path, inbox: Path, tracker: Tracker
+) -> None:
+    storm = {n: Answer(429, retry_after="1") for n in (2, 3, 7)}
+    with FaultProxy(upstream(tracker), Script(http=storm)) as proxy:
+        result, _ = run_cli(site, inbox, proxy.url, SHITSHOVELA_HTTPTICKETS__RATE="4")
+        times = [e.time for e in proxy.requests]
+    assert result.returncode == 0, result.stdout
+    assert final(result)["created"] == 5
+    assert max_in_window(times, 1.0) <= 4
+    for n in (2, 3, 7):
+        assert times[n] - times[n - 1] >= 0.95
+
+
+# -- I8 -------------------------------------------------------------------------------
+
+
+def test_failure_in_reconcile_creates_nothing(site: Path, inbox: Path, tracker: Tracker) -> None:
+    with FaultProxy(upstream(tracker), Script(default=Answer(500))) as proxy:
+        result, _ = run_cli(site, inbox, proxy.url)
+    assert result.returncode in (3, 4), result.stdout
+    assert tracker.creates() == 0
+    assert [r for r in proxy.requests if r.method == "POST"] == []
+
+
+def test_failure_in_the_drain_stops_at_once(site: Path, inbox: Path, tracker: Tracker) -> None:
+    # 1 listing, 2 create, 3 unflag, 4 create; then the second unflag (5) fails for
+    # good: retried until the breaker opens, and nothing after it is sent.
+    script = Script(http={n: Answer(500) for n in range(5, 20)})
+    with FaultProxy(upstream(tracker), script) as proxy:
+        result, _ = run_cli(site, inbox, proxy.url)
+    assert result.returncode == 5, result.stdout
+    methods = [r.method for r in proxy.requests]
+    assert methods.count("POST") == 2
+    assert methods[4:] == ["DELETE"] * 5
+    assert len(list(inbox.iterdir())) == 3
+
+
+# -- I10 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Reset(after_forward=True), Close(after_forward=False), Answer(500), Answer(401),
+     Answer(429, retry_after="999"), Drip(bytes_per_second=50)],
+    ids=["reset", "close", "500", "401", "429", "drip"],
+)  # fmt: skip
+def test_no_secret_in_any_output_whatever_fails(
+    site: Path, inbox: Path, tracker: Tracker, fault: object
+) -> None:
+    with FaultProxy(upstream(tracker), Script(default=fault)) as proxy:  # type: ignore[arg-type]
+        result, _ = run_cli(site, inbox, proxy.url, SHITSHOVELA_MAX_RUNTIME="6",
+                            SHITSHOVELA_LOG_LEVEL="debug")  # fmt: skip
+    assert_no_secret(result)
+    assert final(result)["event"] in {"run_finished", "run_failed"}
