@@ -344,18 +344,27 @@ class FakePlugin:
 def fake_context(
     provider: str = "fake", instance: str = "test", **overrides: Any
 ) -> ProviderContext:
-    """A `ProviderContext` for tests, with a generous budget and no rate limit."""
+    """A `ProviderContext` for tests: a generous budget and rate unless given.
+
+    ``settings`` are the provider's settings by NAME (``RATE`` defaults to
+    1000 a second); ``budget`` and ``transport`` may be given too. The
+    transport is built from ``settings`` (so ``TLS_VERIFY``/``CA_BUNDLE`` apply).
+    """
     import structlog
 
     from ..deadline import Budget
     from ..transport import Transport
 
-    budget = overrides.pop("budget", None) or Budget(3600.0, started=0.0, clock=lambda: 1.0)
+    settings = {"RATE": 1000.0, **overrides.pop("settings", {})}
+    budget = overrides.pop("budget", None) or Budget(3600.0)
+    transport = overrides.pop("transport", None) or Transport(
+        provider, budget, float(settings["RATE"]), settings=settings
+    )
     return ProviderContext(
         provider=provider,
         instance=instance,
-        settings=overrides.pop("settings", {"RATE": 1000.0}),
+        settings=settings,
         budget=budget,
-        transport=overrides.pop("transport", None) or Transport(provider, budget, 1000.0),
+        transport=transport,
         log=structlog.get_logger("test").bind(provider=provider),
     )

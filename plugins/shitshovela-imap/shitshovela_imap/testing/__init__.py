@@ -1,0 +1,1 @@
+"""Test helpers for the IMAP plugin (real servers started on loopback)."""
