@@ -114,7 +114,7 @@ def build_providers(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=_version(), prog_name="shitshovela")
+@click.version_option(package_name="shitshovela", prog_name="shitshovela")
 def cli() -> None:
     """Move items from a source into a ticket system: one ticket per item, exactly once.
 
