@@ -48,7 +48,27 @@ _EXPORTS = {
     "Setting": "settings",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Attachment",
+    "ConfigError",
+    "ExitCode",
+    "Flag",
+    "Item",
+    "ItemRejected",
+    "Origin",
+    "OutcomeUnknown",
+    "PoisonItem",
+    "ProviderContext",
+    "Setting",
+    "ShitShovelaError",
+    "Source",
+    "Ticket",
+    "TicketDraft",
+    "TicketSystem",
+    "TransientError",
+    "Unreachable",
+    "hookimpl",
+]
 
 
 def __getattr__(name: str) -> Any:
