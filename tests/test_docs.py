@@ -57,3 +57,11 @@ def test_exit_code_table_matches_the_code() -> None:
     readme = (ROOT / "README.md").read_text()
     for code in ExitCode:
         assert re.search(rf"^\| {int(code)} \| ", readme, re.MULTILINE), code
+
+
+def test_core_exports_resolve() -> None:
+    import shitshovela_core
+
+    assert sorted(shitshovela_core.__all__) == sorted(shitshovela_core._EXPORTS)
+    for name in shitshovela_core.__all__:
+        assert getattr(shitshovela_core, name) is not None

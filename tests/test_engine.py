@@ -292,3 +292,45 @@ def test_item_rejected_by_the_ticket_system_is_set_aside() -> None:
     assert world.stores["a"].set_aside == {
         "bravo": "rejected by the ticket system: summary too long"
     }
+
+
+class SlowTracker:
+    """Makes every create take ``seconds`` on the world's clock."""
+
+    def __init__(self, world: World, seconds: float) -> None:
+        self.world = world
+        self.seconds = seconds
+        original = world.tracker.reject
+
+        def slow(draft: object) -> str | None:
+            world.clock.sleep(seconds)
+            return original(draft) if original else None  # type: ignore[arg-type]
+
+        world.tracker.reject = slow  # type: ignore[assignment]
+
+
+def test_no_item_is_started_that_is_not_expected_to_fit() -> None:
+    world = seeded()
+    SlowTracker(world, 10.0)
+    summary = world.run(max_runtime=26.0)  # margin 1 s: 25 s of work; items take 10 s each
+    assert summary is not None and summary.exit_code == 0
+    assert summary.created == 2
+    assert "expected to take 10.00s" in summary.reason
+    assert world.stores["a"].names() == ["charlie"]
+
+
+def test_progress_line_at_least_every_ten_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from shitshovela_core.logs import configure_logging
+
+    configure_logging("json", "info")
+    world = World.make()
+    for n in range(8):
+        world.stores["a"].put(f"item-{n}", f"title {n}")
+    SlowTracker(world, 4.0)
+    world.run()
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    progress = [e for e in events if e["event"] == "progress"]
+    assert len(progress) >= 2
+    assert progress[-1]["created"] >= 5
