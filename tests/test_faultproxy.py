@@ -627,3 +627,33 @@ def test_a_list_is_a_script_of_consecutive_requests(upstream: _UpstreamHTTP) -> 
     assert statuses == [200, 500, 200]
     assert proxy.script == Script(http={1: Pass(), 2: Answer(500)})
     assert max_in_window([e.time for e in proxy.requests], 60.0) == 3
+
+
+def test_on_event_listener_runs_before_the_response_is_relayed() -> None:
+    """A listener sees the ResponseEvent before the client gets any byte of it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen: list[str] = []
+    try:
+        with FaultProxy(("127.0.0.1", server.server_address[1])) as proxy:
+            proxy.on_event(lambda event: seen.append(type(event).__name__))
+            with httpx.Client(base_url=proxy.url, timeout=5) as client:
+                assert client.get("/").text == "ok"
+                seen.append("client-got-response")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["ConnectionEvent", "RequestEvent", "ResponseEvent", "client-got-response"]

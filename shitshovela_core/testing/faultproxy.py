@@ -379,6 +379,7 @@ class FaultProxy:
         self._script = self._coerce(script)
         self._lock = threading.Condition()
         self._events: list[Event] = []
+        self._listeners: list[Callable[[Event], None]] = []
         self._errors: list[BaseException] = []
         self._connection_count = 0
         self._request_count = 0
@@ -523,10 +524,26 @@ class FaultProxy:
         with self._lock:
             return self._lock.wait_for(lambda: predicate(list(self._events)), timeout)
 
+    def on_event(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener(event)`` for every event, synchronously in the proxy's thread,
+        *before* the proxy acts on it: a `RequestEvent` before the request is forwarded,
+        a `ResponseEvent` before the response reaches the client. A crash test can kill
+        the client right there (e.g. "right after the k-th request reached the server").
+        Keep listeners quick; exceptions in them are recorded in `errors`."""
+        with self._lock:
+            self._listeners.append(listener)
+
     def _record(self, event: Event) -> None:
         with self._lock:
             self._events.append(event)
             self._lock.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception as exc:
+                with self._lock:
+                    self._errors.append(exc)
 
     def _next_connection(self) -> int:
         with self._lock:
