@@ -147,6 +147,23 @@ def _build(
         _fail(log, ExitCode.CONFIG, f"bad configuration: {exc}")
 
 
+def _stop_on_signals(log: FilteringBoundLogger) -> None:
+    """SIGTERM/SIGINT end the run at once with a last log line (128 + the signal).
+
+    Stopping anywhere is safe by I1-I3: the next run's reconcile finishes what
+    this one started."""
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        log.error("run_failed", reason=f"stopped by {name}", exit_code=128 + signum)
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+
+
 @cli.command()
 def run() -> None:
     """Run the job: reconcile, then drain, then exit (see exit codes above)."""
@@ -167,6 +184,7 @@ def run() -> None:
         os._exit(int(ExitCode.WATCHDOG))
 
     watchdog = Watchdog(budget, hard_stop).start()
+    _stop_on_signals(log)
     source, tickets = _build(plugins, config, budget, log)
     info = RunInfo(
         config.instance, config.source, config.ticket_system, config.max_runtime, config.max_tickets
@@ -254,7 +272,7 @@ def plan(limit: int) -> None:
                 break
             shown += 1
             if isinstance(entry, Item):
-                draft = engine._draft(entry)
+                draft = engine.draft(entry)
                 labels = ", ".join((*draft.labels, flag.label))
                 click.echo(f"  {entry.origin.describe()}")
                 click.echo(f"    title:  {draft.title}")

@@ -247,7 +247,7 @@ class Engine:
                 self._finish(ticket, origin, item, step="reconciled")
                 self.summary.reconciled += 1
                 return
-        draft = self._draft(item)
+        draft = self.draft(item)
         if self.tickets.listing_lag > 0 and self.source.supports_claims and not item.claimed:
             self.budget.check("claiming the item")
             self.source.claim(origin, self.flag)
@@ -278,7 +278,8 @@ class Engine:
         )
         return ticket
 
-    def _draft(self, item: Item) -> TicketDraft:
+    def draft(self, item: Item) -> TicketDraft:
+        """The ticket draft for ``item``: the core's, shaped by every plugin's hook."""
         draft = draft_from_item(item)
         if self.hook is None:
             return draft

@@ -196,3 +196,22 @@ def test_watchdog_ends_a_run_that_ignores_its_budget(site: Path, job: dict[str, 
     assert final["event"] == "run_failed"
     assert "watchdog" in str(final["reason"])
     assert elapsed < 3.0
+
+
+def test_sigterm_stops_with_a_last_log_line(site: Path, job: dict[str, str]) -> None:
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
+    env.update(job, PYTHONPATH=str(site), SHITSHOVELA_LOG_FORMAT="json", SHITSHOVELA_DIR__HANG="30")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shitshovela_core", "run"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = process.stdout.readline()  # run_started: the handler is in place
+    assert json.loads(first)["event"] == "run_started"
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=20)
+    assert process.returncode == 143
+    final = json.loads(out.strip().splitlines()[-1])
+    assert final["event"] == "run_failed" and final["reason"] == "stopped by SIGTERM"
