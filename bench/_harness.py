@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from httptracker import Tracker  # noqa: E402
-from plugin_dists import install_http_plugin  # noqa: E402
+from plugin_dists import http_job_env, install_http_plugin  # noqa: E402
 
 TOKEN = "bench-token"
 
@@ -25,19 +24,7 @@ def site() -> Path:
 
 def job_env(site_dir: Path, inbox: Path, url: str, **extra: str) -> dict[str, str]:
     """The environment of a run: dir source -> httptickets ticket system."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-    env.update(
-        PYTHONPATH=str(site_dir),
-        SHITSHOVELA_LOG_FORMAT="json",
-        SHITSHOVELA_SOURCE="dir",
-        SHITSHOVELA_TICKET_SYSTEM="httptickets",
-        SHITSHOVELA_INSTANCE="bench",
-        SHITSHOVELA_DIR__PATH=str(inbox),
-        SHITSHOVELA_HTTPTICKETS__URL=url,
-        SHITSHOVELA_HTTPTICKETS__TOKEN=TOKEN,
-    )
-    env.update(extra)
-    return env
+    return http_job_env(site_dir, inbox, url, TOKEN, SHITSHOVELA_INSTANCE="bench", **extra)
 
 
 def inbox(items: int = 3) -> Path:

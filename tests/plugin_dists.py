@@ -6,6 +6,7 @@ by ``importlib_metadata.entry_points`` exactly like an installed plugin.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -174,6 +175,24 @@ class HttpTickets(TicketSystem):
     def close(self):
         self.http.close()
 """
+
+
+def http_job_env(site: Path, inbox: Path, url: str, token: str, **extra: str) -> dict[str, str]:
+    """The environment of a CLI run from the ``dir`` source to ``httptickets``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
+    env.update(
+        PYTHONPATH=str(site),
+        SHITSHOVELA_LOG_FORMAT="json",
+        SHITSHOVELA_SOURCE="dir",
+        SHITSHOVELA_TICKET_SYSTEM="httptickets",
+        SHITSHOVELA_INSTANCE="safety",
+        SHITSHOVELA_DIR__PATH=str(inbox),
+        SHITSHOVELA_HTTPTICKETS__URL=url,
+        SHITSHOVELA_HTTPTICKETS__TOKEN=token,
+        SHITSHOVELA_MAX_RUNTIME="30",
+    )
+    env.update(extra)
+    return env
 
 
 def install_dist(

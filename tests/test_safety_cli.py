@@ -10,7 +10,6 @@ the run. I10: no secret in any output, whatever fails.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from httptracker import Tracker
-from plugin_dists import install_http_plugin
+from plugin_dists import http_job_env, install_http_plugin
 
 from shitshovela_core.testing.faultproxy import (
     Answer,
@@ -60,19 +59,7 @@ def inbox(tmp_path: Path) -> Path:
 def run_cli(
     site: Path, inbox: Path, url: str, **env: str
 ) -> tuple[subprocess.CompletedProcess[str], float]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-    clean.update(
-        PYTHONPATH=str(site),
-        SHITSHOVELA_LOG_FORMAT="json",
-        SHITSHOVELA_SOURCE="dir",
-        SHITSHOVELA_TICKET_SYSTEM="httptickets",
-        SHITSHOVELA_INSTANCE="safety",
-        SHITSHOVELA_DIR__PATH=str(inbox),
-        SHITSHOVELA_HTTPTICKETS__URL=url,
-        SHITSHOVELA_HTTPTICKETS__TOKEN=TOKEN,
-        SHITSHOVELA_MAX_RUNTIME="30",
-    )
-    clean.update(env)
+    clean = http_job_env(site, inbox, url, TOKEN, **env)
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "shitshovela_core", "run"],
