@@ -26,6 +26,7 @@ from shitshovela_core.testing.faultproxy import (
     FaultProxy,
     Hang,
     Pass,
+    RequestEvent,
     Reset,
     ResetAfterBytes,
     ResponseEvent,
@@ -657,3 +658,42 @@ def test_on_event_listener_runs_before_the_response_is_relayed() -> None:
         server.shutdown()
         server.server_close()
     assert seen == ["ConnectionEvent", "RequestEvent", "ResponseEvent", "client-got-response"]
+
+
+def test_on_event_listener_can_replace_the_fault_of_a_request() -> None:
+    """Returning Hang() from the listener keeps request 2 from reaching the server."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Ok(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def listener(event: object) -> Hang | None:
+        return Hang() if isinstance(event, RequestEvent) and event.request == 2 else None
+
+    try:
+        with FaultProxy(("127.0.0.1", server.server_address[1])) as proxy:
+            proxy.on_event(listener)
+            with httpx.Client(base_url=proxy.url, timeout=1.0) as client:
+                assert client.get("/one").text == "ok"
+                with pytest.raises(httpx.ReadTimeout):
+                    client.get("/two")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == ["/one"]

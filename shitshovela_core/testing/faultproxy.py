@@ -379,7 +379,7 @@ class FaultProxy:
         self._script = self._coerce(script)
         self._lock = threading.Condition()
         self._events: list[Event] = []
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: list[Callable[[Event], Fault | None]] = []
         self._errors: list[BaseException] = []
         self._connection_count = 0
         self._request_count = 0
@@ -524,26 +524,34 @@ class FaultProxy:
         with self._lock:
             return self._lock.wait_for(lambda: predicate(list(self._events)), timeout)
 
-    def on_event(self, listener: Callable[[Event], None]) -> None:
+    def on_event(self, listener: Callable[[Event], Fault | None]) -> None:
         """Call ``listener(event)`` for every event, synchronously in the proxy's thread,
         *before* the proxy acts on it: a `RequestEvent` before the request is forwarded,
         a `ResponseEvent` before the response reaches the client. A crash test can kill
         the client right there (e.g. "right after the k-th request reached the server").
+        For a `RequestEvent` the listener may return a fault that replaces the scripted
+        one (return `Hang()` to keep the request from ever reaching the server).
         Keep listeners quick; exceptions in them are recorded in `errors`."""
         with self._lock:
             self._listeners.append(listener)
 
-    def _record(self, event: Event) -> None:
+    def _record(self, event: Event) -> Fault | None:
         with self._lock:
             self._events.append(event)
             self._lock.notify_all()
             listeners = list(self._listeners)
+        override: Fault | None = None
         for listener in listeners:
             try:
-                listener(event)
+                chosen = listener(event)
             except Exception as exc:
                 with self._lock:
                     self._errors.append(exc)
+                continue
+            if chosen is not None:
+                _check_fault(chosen, "a listener's fault")
+                override = chosen
+        return override
 
     def _next_connection(self) -> int:
         with self._lock:
@@ -1073,7 +1081,7 @@ class _Session:
             fault = script.http.get(
                 number, script.default if connection_fault is None else connection_fault
             )
-            proxy._record(
+            override = proxy._record(
                 RequestEvent(
                     request=number,
                     connection=self.number,
@@ -1083,6 +1091,7 @@ class _Session:
                     fault=fault,
                 )
             )
+            fault = fault if override is None else override
             if not await self.serve_request(request, number, fault):
                 await self.close_client()
                 return
