@@ -140,6 +140,11 @@ def _read(
                 problems.append(f"{name} is not set: it is required{hint}")
             values[setting.name] = setting.default
             continue
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(f"{name} is not valid UTF-8: set it to UTF-8 text")
+            continue
         if setting.secret:
             secrets.append(raw)
         try:

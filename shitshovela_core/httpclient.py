@@ -29,17 +29,18 @@ import httpx
 from .errors import DeadlineReached, OutcomeUnknown
 from .transport import RetryLater, Transport
 
-#: The monotonic time by which the HTTP call in progress must be over.
-_CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "shitshovela_call_deadline", default=None
+#: When the HTTP call in progress must be over, and the clock that says so.
+_CALL_DEADLINE: contextvars.ContextVar[tuple[float, Callable[[], float]] | None] = (
+    contextvars.ContextVar("shitshovela_call_deadline", default=None)
 )
 
 
 def _clip(timeout: float | None, error: type[Exception]) -> float | None:
-    deadline = _CALL_DEADLINE.get()
-    if deadline is None:
+    current = _CALL_DEADLINE.get()
+    if current is None:
         return timeout
-    left = deadline - time.monotonic()
+    deadline, clock = current
+    left = deadline - clock()
     if left <= 0:
         raise error("the call's deadline has passed")
     return left if timeout is None else min(timeout, left)
@@ -235,12 +236,12 @@ class HttpClient:
         base_url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: tuple[str, str] | httpx.Auth | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.transport = transport
         self.timeout = timeout
-        if auth is not None:
+        if isinstance(auth, tuple):
             transport.redactor.add(auth[1])
         self._client = httpx.Client(
             base_url=base_url,
@@ -288,14 +289,14 @@ class HttpClient:
         transport.pace(label)
         transport.budget.check(label)
         deadline = transport.call_deadline(timeout)
-        token = _CALL_DEADLINE.set(deadline)
+        token = _CALL_DEADLINE.set((deadline, transport.clock))
         scrub = transport.redactor.scrub
         try:
             response = self._client.request(
                 method, url, timeout=httpx.Timeout(transport.timeout(timeout, label)), **kwargs
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            if time.monotonic() >= deadline and transport.budget.remaining() <= 0:
+            if transport.clock() >= deadline and transport.budget.remaining() <= 0:
                 raise DeadlineReached(f"{label}: the deadline came while connecting") from None
             transport.record_failure(label)
             raise RetryLater(
@@ -303,7 +304,7 @@ class HttpClient:
             ) from None
         except httpx.HTTPError as exc:
             text = scrub(f"{type(exc).__name__}: {exc}")
-            cut = time.monotonic() >= deadline
+            cut = transport.clock() >= deadline
             if not idempotent:
                 raise OutcomeUnknown(f"{label}: {text}; the server may have acted on it") from None
             if cut and transport.budget.remaining() <= 0:
@@ -330,6 +331,9 @@ class HttpClient:
             transport.record_failure(label)
             raise RetryLater(f"{status} from the server")
         transport.record_success()
+        # The body is read; drop the stream so response and stream do not keep each
+        # other (and every body) alive until the cyclic garbage collector runs.
+        response.stream = httpx.ByteStream(b"")
         return response
 
     def close(self) -> None:

@@ -142,7 +142,11 @@ class TicketSystem(ABC):
     @abstractmethod
     def flagged(self, flag: Flag) -> Iterator[Ticket]:
         """Yield every ticket that carries ``flag.label`` (this instance's only, I7),
-        each with its parsed origin, lazily (paginated)."""
+        each with its parsed origin.
+
+        Reconcile unflags tickets while it iterates, so a paginated listing must
+        not page by offset over the flagged set (it would skip tickets): read
+        the pages first, or page by a stable key."""
 
     @abstractmethod
     def unflag(self, ticket: Ticket, flag: Flag) -> None:

@@ -51,14 +51,14 @@ class RateLimiter:
         """The monotonic time before which nothing may be sent."""
         return self._blocked_until
 
-    def next_slot(self) -> float | None:
-        """Take a slot now and return None, or return the monotonic time to retry at."""
+    def try_acquire(self) -> float | None:
+        """Take a slot now and return None, or return how many seconds to wait first.
+
+        The window is kept by ``limits`` on the wall clock, so the wait is in real
+        seconds (a ``Retry-After`` block, on the injected clock, is checked by
+        the caller through `blocked_until`)."""
         with self._lock:
-            now = self._clock()
-            if now < self._blocked_until:
-                return self._blocked_until
             if self._limiter.hit(self._item, self._key):
                 return None
             stats = self._limiter.get_window_stats(self._item, self._key)
-            # limits keeps wall-clock times; convert the reset to the monotonic clock.
-            return now + max(0.001, stats.reset_time - time.time())
+            return max(0.001, stats.reset_time - time.time())

@@ -45,11 +45,12 @@ class Redactor:
             for secret in secrets:
                 if not secret:
                     continue
+                raw = secret.encode("utf-8", "surrogateescape")
                 forms = {
                     secret,
-                    quote(secret, safe=""),
-                    quote_plus(secret),
-                    base64.b64encode(secret.encode()).decode(),
+                    quote(raw, safe=""),
+                    quote_plus(raw),
+                    base64.b64encode(raw).decode(),
                 }
                 self._secrets.extend(f for f in forms if f and f not in self._secrets)
             self._secrets.sort(key=len, reverse=True)

@@ -24,6 +24,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +37,8 @@ from .ratelimit import RateLimiter
 from .redact import REDACTOR, Redactor
 
 if TYPE_CHECKING:
+    import httpx
+
     from .httpclient import HttpClient
 
 T = TypeVar("T")
@@ -109,11 +112,16 @@ class Transport:
 
         Raises `DeadlineReached` instead of waiting past the budget."""
         while True:
-            retry_at = self.limiter.next_slot()
-            if retry_at is None:
+            blocked_until = self.limiter.blocked_until
+            if self.clock() < blocked_until:
+                self.budget.wait_until(blocked_until, f"the server's Retry-After before {step}")
+            delay = self.limiter.try_acquire()
+            if delay is None:
                 self.requests_sent += 1
                 return
-            self.budget.wait_until(retry_at, f"a rate-limit slot for {step}")
+            if delay >= self.budget.remaining():
+                raise DeadlineReached(f"no rate-limit slot for {step} before the deadline")
+            time.sleep(delay)  # the window is on the wall clock (see RateLimiter)
 
     def retry_after(self, seconds: float) -> None:
         """The server asked for a pause: no request to this system before it ends."""
@@ -258,7 +266,7 @@ class Transport:
         base_url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: tuple[str, str] | httpx.Auth | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         secrets: tuple[str, ...] = (),
     ) -> HttpClient:

@@ -233,3 +233,9 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match=r"expected|more than zero"):
         parse_duration(text)
+
+
+def test_a_value_that_is_not_utf8_is_a_config_error(plugins: Plugins) -> None:
+    bad = b"pa\xffss".decode("utf-8", "surrogateescape")  # how os.environ holds such bytes
+    found = problems(plugins, env(SHITSHOVELA_TYPED__PASSWORD=bad))
+    assert found == ["SHITSHOVELA_TYPED__PASSWORD is not valid UTF-8: set it to UTF-8 text"]

@@ -97,3 +97,9 @@ def test_level_filter() -> None:
     log.warning("shown")
     events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
     assert events == ["shown"]
+
+
+def test_redactor_takes_secrets_that_are_not_utf8() -> None:
+    bad = b"pa\xffss".decode("utf-8", "surrogateescape")
+    r = Redactor([bad])
+    assert r.scrub(f"x {bad} y") == "x *** y"

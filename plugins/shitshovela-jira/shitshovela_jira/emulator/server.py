@@ -1526,9 +1526,12 @@ class JiraEmulator:
         base = self._base()
         with self._state.lock:
             project = self._browsable_project(p)
+            # Jira lists only the issue types this user may create (none without the
+            # project's Create Issues permission).
+            creatable = project.issue_types if self.faults.can_write(project.key) else []
             types = [
                 render.issue_type_json(base, req.api, t, self._state.issue_type_ids[t])
-                for t in project.issue_types
+                for t in creatable
             ]
         start = max(0, self._int(req.q1("startAt"), "startAt", 0))
         size = self._int(req.q1("maxResults"), "maxResults", 50)

@@ -164,8 +164,8 @@ class Faults:
       ``Retry-After`` and ``X-RateLimit-*`` headers.
     * ``unavailable(n, retry_after=None)``: the next ``n`` requests get 503.
     * ``forbid_project(key, browse=True)``: no create/edit permission in the project
-      (403); with ``browse=False`` the project and its issues are invisible (404, JQL
-      "does not exist", filtered from search).
+      (403; createmeta lists no issue types); with ``browse=False`` the project and its
+      issues are invisible (404, JQL "does not exist", filtered from search).
     """
 
     def __init__(self) -> None:

@@ -1,0 +1,662 @@
+"""The Jira ticket system: Jira Cloud (REST v3) and Jira Data Center (REST v2).
+
+Calls per ticket, in a run without faults:
+
+- ``create``: one ``POST /issue`` carrying summary, description, labels (with
+  this instance's flag label) and the origin as the issue property
+  ``shitshovela.origin`` — flag and origin are atomic with the issue (I3);
+- ``complete``: nothing, unless the item has attachments or a long text: then
+  one ``GET /issue/{key}`` (what is attached already) and one upload per
+  missing file;
+- ``unflag``: one ``PUT /issue/{key}`` with ``{"update": {"labels": [{"remove":
+  flag}]}}``, which touches no other label and is idempotent.
+
+Per run, `flagged` costs one JQL search (per page of 100) plus the key probe
+below: one more search and about ``PROBE_GAP`` direct reads.
+
+**Lagging search (I11).** JQL search is indexed: on Cloud it lags behind
+writes by seconds to minutes, on Data Center across nodes. Two mechanisms
+close the window:
+
+1. ``listing_lag = INDEX_LAG`` (60 s by default): the core claims an item in
+   the source before its create, and a claimed item is only ticketed after
+   ``process start + INDEX_LAG`` and a `find`; a source without claims makes
+   reconcile wait that long before listing.
+2. The listing does not trust the index alone: after the JQL search it reads
+   the newest keys the index knows for the project, reads by key (a direct,
+   read-after-write read) every missing key among them and every key above
+   them until ``PROBE_GAP`` keys in a row do not exist. Issue keys are
+   sequential per project, so a ticket the index has not seen yet is found
+   however long the index lags.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import contextlib
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import IO, Any
+
+import httpx
+
+from shitshovela_core.errors import (
+    ConfigError,
+    ItemRejected,
+    OutcomeUnknown,
+    ProviderError,
+    TransientError,
+    Unreachable,
+)
+from shitshovela_core.httpclient import HttpClient
+from shitshovela_core.models import Attachment, Flag, Item, Origin, Ticket, TicketDraft
+from shitshovela_core.providers import ProviderContext, TicketSystem
+
+from . import jql, text
+from .config import LABEL_MAX, ORIGIN_PROPERTY, Flavour, JiraConfig
+
+#: Issues per search page (Jira Cloud returns at most 100 with fields).
+PAGE = 100
+#: How many of the newest indexed keys the probe looks at for gaps.
+WINDOW = 20
+#: At most this many gap keys inside that window are read directly.
+MAX_GAPS = 40
+#: A probe reading more issues than this stops the run: the index is too far behind.
+MAX_PROBES = 500
+#: Bodies longer than MAX_DESCRIPTION / this may have been cut: complete() checks.
+LONG_TEXT_SHARE = 8
+CUT_MARKER = "cut by ShitShovela"
+#: Attachment content is copied to a temporary file when its stream cannot seek
+#: (a retry after 429 resends it); in memory up to this size.
+SPOOL_IN_MEMORY = 1024 * 1024
+
+#: ``createIssue`` error fields that are about the item's content, not the configuration.
+_CONTENT_FIELDS = frozenset({"summary", "description", "labels", "environment"})
+
+
+def _key_number(key: str) -> tuple[str, int] | None:
+    prefix, sep, number = key.rpartition("-")
+    if not sep or not number.isdigit():
+        return None
+    return prefix, int(number)
+
+
+def _errors_text(response: httpx.Response) -> str:
+    """Jira's error answer in one line: errorMessages and errors, else the text."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300].strip()
+    if not isinstance(data, dict):
+        return str(data)[:300]
+    parts = [str(m) for m in data.get("errorMessages") or []]
+    errors = data.get("errors") or {}
+    if isinstance(errors, dict):
+        parts += [f"{k}: {v}" for k, v in errors.items()]
+    return "; ".join(parts)[:500] or response.text[:300].strip()
+
+
+def _origin_of(value: Any) -> tuple[Origin | None, str]:
+    """The origin from the ``shitshovela.origin`` property value, and its raw text."""
+    if isinstance(value, dict) and isinstance(value.get("ref"), str):
+        ref = value["ref"]
+        try:
+            return Origin.from_ref(ref), ref
+        except ValueError:
+            return None, ref
+    return None, "" if value is None else json.dumps(value)[:1000]
+
+
+class JiraTickets(TicketSystem):
+    """Tickets as Jira issues; see the module docstring for the calls it makes."""
+
+    completes_from_item = True
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self.config = JiraConfig.from_settings(context.settings, context.provider)
+        self.listing_lag = self.config.index_lag
+        self._flavour: Flavour | None = (
+            None if self.config.flavour == "auto" else self.config.flavour
+        )
+        self._http: HttpClient | None = None
+        self._near_limit_logged = False
+        redactor = context.transport.redactor
+        config = self.config
+        redactor.add(config.api_token, config.pat)
+        if config.email and config.api_token:
+            pair = f"{config.email}:{config.api_token}".encode()
+            redactor.add(base64.b64encode(pair).decode())
+
+    # -- connection ------------------------------------------------------------------
+
+    @property
+    def flavour(self) -> Flavour:
+        """``cloud`` or ``datacenter``; with ``FLAVOUR=auto`` read from serverInfo once."""
+        if self._flavour is None:
+            self._flavour = self._detect()
+        return self._flavour
+
+    @property
+    def api(self) -> str:
+        """The REST path prefix: ``/rest/api/3`` on Cloud, ``/rest/api/2`` on Data Center."""
+        return "/rest/api/3" if self.flavour == "cloud" else "/rest/api/2"
+
+    def _env(self, name: str) -> str:
+        return f"SHITSHOVELA_{self.context.provider.upper()}__{name}"
+
+    def _detect(self) -> Flavour:
+        config = self.config
+        anonymous = self.context.transport.http(config.url, headers={"Accept": "application/json"})
+        try:
+            response = anonymous.request(
+                "GET", "/rest/api/2/serverInfo", idempotent=True, what="read Jira's serverInfo"
+            )
+        finally:
+            anonymous.close()
+        flavour: Flavour
+        if response.status_code == 200:
+            try:
+                deployment = str(response.json().get("deploymentType", ""))
+            except (ValueError, AttributeError):
+                deployment = ""
+            flavour = "cloud" if deployment.lower() == "cloud" else "datacenter"
+        elif response.status_code in (401, 403) and bool(config.pat) != bool(config.api_token):
+            flavour = "datacenter" if config.pat else "cloud"
+        else:
+            raise Unreachable(
+                f"cannot tell Jira Cloud from Data Center: serverInfo answered "
+                f"{response.status_code}; set {self._env('FLAVOUR')}"
+            )
+        if flavour == "cloud" and not config.api_token:
+            raise ConfigError(
+                f"{config.url} is Jira Cloud: set {self._env('EMAIL')} and {self._env('API_TOKEN')}"
+            )
+        if flavour == "datacenter" and not config.pat:
+            raise ConfigError(f"{config.url} is Jira Data Center: set {self._env('PAT')}")
+        self.context.log.info("jira_flavour", flavour=flavour, detected=True)
+        return flavour
+
+    def _client(self) -> HttpClient:
+        if self._http is None:
+            config = self.config
+            headers = {"Accept": "application/json"}
+            if self.flavour == "cloud":
+                self._http = self.context.transport.http(
+                    config.url,
+                    headers=headers,
+                    auth=(config.email, config.api_token),
+                    secrets=(config.api_token,),
+                )
+            else:
+                headers["Authorization"] = f"Bearer {config.pat}"
+                self._http = self.context.transport.http(
+                    config.url, headers=headers, secrets=(config.pat,)
+                )
+        return self._http
+
+    def _call(
+        self, method: str, path: str, *, idempotent: bool, what: str, **kwargs: Any
+    ) -> httpx.Response:
+        """One request; 401 anywhere means the credentials are wrong (Unreachable)."""
+        response = self._client().request(method, path, idempotent=idempotent, what=what, **kwargs)
+        self._watch_limits(response)
+        if response.status_code == 401:
+            names = (
+                f"{self._env('EMAIL')} and {self._env('API_TOKEN')}"
+                if self.flavour == "cloud"
+                else self._env("PAT")
+            )
+            raise Unreachable(f"{what}: Jira refused the credentials (401): check {names}")
+        return response
+
+    def _watch_limits(self, response: httpx.Response) -> None:
+        """Slow down for a second when Jira says the rate limit is near (Cloud)."""
+        if response.headers.get("x-ratelimit-nearlimit", "").strip().lower() == "true":
+            self.context.transport.retry_after(1.0)
+            if not self._near_limit_logged:
+                self._near_limit_logged = True
+                self.context.log.warning("jira_rate_limit_near", note="pausing 1 s")
+
+    def _refused(self, what: str, response: httpx.Response) -> ProviderError:
+        detail = self.context.transport.redactor.scrub(_errors_text(response))
+        status = response.status_code
+        if status in (403, 404):
+            return Unreachable(
+                f"{what}: Jira answered {status} ({detail}); check that project "
+                f"{self.config.project} exists and this account may browse, create and edit "
+                "issues in it"
+            )
+        return ProviderError(f"{what}: Jira answered {status}: {detail}")
+
+    # -- create ----------------------------------------------------------------------
+
+    def _header(self, origin: Origin, title: str, attachments: Sequence[Attachment]) -> list[str]:
+        lines = [f"Created by ShitShovela ({self.context.instance}) from {origin.describe()}"]
+        _, cut = text.summary(title)
+        if cut:
+            lines.append("Full title: " + text.clean(title).replace("\n", " "))
+        limit = self.config.max_attachment
+        large = [a for a in attachments if a.size > limit]
+        if large:
+            names = ", ".join(f"{a.name} ({a.size} bytes)" for a in large)
+            lines.append(f"Not attached, larger than {limit} bytes: {names}")
+        return lines
+
+    def _mapped(self, draft: TicketDraft, name: str, mapping: Mapping[str, str]) -> str:
+        value = draft.fields.get(name)
+        if value is None or str(value).strip() == "":
+            return ""
+        return mapping.get(str(value), str(value))
+
+    def _fields(
+        self, draft: TicketDraft, flag: Flag, origin: Origin
+    ) -> tuple[dict[str, Any], set[str]]:
+        """The ``fields`` of the create request, and which of them came from the draft."""
+        config = self.config
+        summary, _ = text.summary(draft.title)
+        header = self._header(origin, draft.title, draft.attachments)
+        description, _ = text.description(
+            header, draft.body, limit=config.max_description, cloud=self.flavour == "cloud"
+        )
+        labels: list[str] = list(config.labels)
+        for raw in draft.labels:
+            cleaned = text.label(raw)
+            if cleaned is not None and not cleaned.startswith("shitshovela-inprogress-"):
+                labels.append(cleaned)
+        labels.append(flag.label)
+        fields: dict[str, Any] = {
+            "project": {"key": config.project},
+            "issuetype": {"name": config.issue_type},
+            "summary": summary,
+            "description": description,
+            "labels": list(dict.fromkeys(label[:LABEL_MAX] for label in labels)),
+        }
+        from_draft: set[str] = set()
+        component = self._mapped(draft, "component", config.component_map)
+        if component:
+            from_draft.add("components")
+        component = component or config.component
+        if component:
+            fields["components"] = [{"name": component}]
+        priority = self._mapped(draft, "priority", config.priority_map)
+        if priority:
+            from_draft.add("priority")
+        priority = priority or config.priority
+        if priority:
+            fields["priority"] = {"name": priority}
+        return fields, from_draft
+
+    def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
+        """One ``POST /issue`` carrying flag label and origin property (I3); never retried."""
+        fields, from_draft = self._fields(draft, flag, origin)
+        body = {
+            "fields": fields,
+            "properties": [
+                {
+                    "key": ORIGIN_PROPERTY,
+                    "value": {"ref": origin.to_ref(), "instance": flag.instance},
+                }
+            ],
+        }
+        what = "create the Jira issue"
+        response = self._call("POST", f"{self.api}/issue", idempotent=False, what=what, json=body)
+        status = response.status_code
+        if status in (200, 201):
+            try:
+                data = response.json()
+                key = str(data["key"])
+            except (ValueError, KeyError, TypeError):
+                raise OutcomeUnknown(
+                    f"{what}: Jira answered {status} but the issue key could not be read"
+                ) from None
+            return Ticket(
+                key=key,
+                origin=origin,
+                flagged=True,
+                url=f"{self.config.url}/browse/{key}",
+                origin_ref=origin.to_ref(),
+                labels=tuple(fields["labels"]),
+            )
+        detail = self.context.transport.redactor.scrub(_errors_text(response))
+        if status == 400:
+            bad = self._bad_fields(response)
+            if bad and bad <= _CONTENT_FIELDS | from_draft:
+                raise ItemRejected(f"Jira refused the ticket's content: {detail}")
+            if not bad and "content" in detail.lower():
+                raise ItemRejected(f"Jira refused the ticket's content: {detail}")
+            raise ProviderError(
+                f"{what}: Jira refused it (400: {detail}); check {self._env('PROJECT')}, "
+                f"{self._env('ISSUE_TYPE')}, {self._env('COMPONENT')} and {self._env('PRIORITY')}"
+            )
+        if status == 413:
+            raise ItemRejected(f"Jira refused the ticket as too large: {detail}")
+        raise self._refused(what, response)
+
+    @staticmethod
+    def _bad_fields(response: httpx.Response) -> set[str]:
+        try:
+            errors = response.json().get("errors") or {}
+        except (ValueError, AttributeError):
+            return set()
+        return set(errors) if isinstance(errors, dict) else set()
+
+    # -- listing ---------------------------------------------------------------------
+
+    def _search(
+        self, query: str, *, page: int = PAGE, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Issues matching ``query`` as the (lagging) index sees them, page by page,
+        with their labels and origin property."""
+        wanted = {"fields": ["labels"], "properties": [ORIGIN_PROPERTY]}
+        what = "search Jira (JQL)"
+        count = 0
+        token: str | None = None
+        start = 0
+        while True:
+            body: dict[str, Any] = {"jql": query, "maxResults": page, **wanted}
+            if self.flavour == "cloud":
+                if token:
+                    body["nextPageToken"] = token
+                path = f"{self.api}/search/jql"
+            else:
+                body["startAt"] = start
+                path = f"{self.api}/search"
+            response = self._call("POST", path, idempotent=True, what=what, json=body)
+            if response.status_code != 200:
+                raise self._refused(what, response)
+            data = response.json()
+            issues = [i for i in data.get("issues") or [] if isinstance(i, dict) and "key" in i]
+            for issue in issues:
+                yield issue
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+            if self.flavour == "cloud":
+                token = data.get("nextPageToken")
+                if data.get("isLast", True) or not token:
+                    return
+            else:
+                start += len(issues)
+                if not issues or start >= int(data.get("total", 0)):
+                    return
+
+    def _ticket(self, issue: Mapping[str, Any], flag: Flag) -> Ticket:
+        fields = issue.get("fields") or {}
+        labels = tuple(str(x) for x in fields.get("labels") or ())
+        origin, ref = _origin_of((issue.get("properties") or {}).get(ORIGIN_PROPERTY))
+        key = str(issue["key"])
+        return Ticket(
+            key=key,
+            origin=origin,
+            flagged=flag.label in labels,
+            url=f"{self.config.url}/browse/{key}",
+            origin_ref=ref,
+            labels=labels,
+        )
+
+    def flagged(self, flag: Flag) -> Iterator[Ticket]:
+        """This instance's flagged tickets: the JQL listing, then the key probe.
+
+        The JQL listing is read completely before the first ticket is yielded:
+        reconcile unflags tickets while it iterates, which would make offset
+        pagination skip some."""
+        listed: dict[str, Ticket] = {}
+        for issue in self._search(jql.flagged(self.config.project, flag.label)):
+            ticket = self._ticket(issue, flag)
+            if ticket.flagged:
+                listed.setdefault(ticket.key, ticket)
+        seen = set(listed)
+        yield from listed.values()
+        yield from self._probe(flag, seen)
+
+    def _read(self, key: str, fields: str) -> httpx.Response:
+        return self._call(
+            "GET",
+            f"{self.api}/issue/{key}",
+            idempotent=True,
+            what="read a Jira issue",
+            params={"fields": fields, "properties": ORIGIN_PROPERTY},
+        )
+
+    def _probe(self, flag: Flag, seen: set[str]) -> Iterator[Ticket]:
+        """Flagged tickets the index may not show yet, found by reading keys directly.
+
+        Reads every key missing among the newest ``WINDOW`` keys the index knows
+        (out-of-order indexing) and every key above them, until ``PROBE_GAP``
+        keys in a row do not exist (deleted issues leave gaps)."""
+        numbers: set[int] = set()
+        prefix = self.config.project
+        for issue in self._search(jql.newest(self.config.project), page=WINDOW, limit=WINDOW):
+            parsed = _key_number(str(issue["key"]))
+            if parsed is not None:
+                prefix = parsed[0] if not numbers else prefix
+                numbers.add(parsed[1])
+        top = max(numbers, default=0)
+        gaps = sorted(set(range(min(numbers, default=1), top)) - numbers, reverse=True)
+        candidates: list[int] = gaps[:MAX_GAPS]
+        probes = 0
+
+        def read(number: int) -> Ticket | bool | None:
+            """The ticket, None if the issue exists but is not ours, False if missing."""
+            nonlocal probes
+            probes += 1
+            if probes > MAX_PROBES:
+                raise TransientError(
+                    f"more than {MAX_PROBES} issues of {prefix} are missing from Jira's search "
+                    "index; stopping instead of reading them all (try again later)"
+                )
+            response = self._read(f"{prefix}-{number}", "labels")
+            if response.status_code == 404:
+                return False
+            if response.status_code != 200:
+                raise self._refused("read a Jira issue", response)
+            ticket = self._ticket(response.json(), flag)
+            if ticket.flagged and ticket.key not in seen:
+                seen.add(ticket.key)
+                return ticket
+            return None
+
+        for number in candidates:
+            found = read(number)
+            if isinstance(found, Ticket):
+                self.context.log.info("jira_unindexed_ticket", ticket=found.key)
+                yield found
+        misses = 0
+        number = top
+        while misses < self.config.probe_gap:
+            number += 1
+            found = read(number)
+            if found is False:
+                misses += 1
+                continue
+            misses = 0
+            if isinstance(found, Ticket):
+                self.context.log.info("jira_unindexed_ticket", ticket=found.key)
+                yield found
+
+    # -- unflag ----------------------------------------------------------------------
+
+    def unflag(self, ticket: Ticket, flag: Flag) -> None:
+        """Remove only ``flag.label`` (the ``update.labels`` remove form); idempotent."""
+        what = "remove the flag label"
+        response = self._call(
+            "PUT",
+            f"{self.api}/issue/{ticket.key}",
+            idempotent=True,
+            what=what,
+            json={"update": {"labels": [{"remove": flag.label}]}},
+        )
+        if response.status_code in (200, 204):
+            return
+        if response.status_code == 404:
+            self.context.log.warning(
+                "jira_ticket_gone", ticket=ticket.key, note="no flag left to remove"
+            )
+            return
+        raise self._refused(what, response)
+
+    # -- complete (attachments) --------------------------------------------------------
+
+    def complete(self, ticket: Ticket, item: Item) -> None:
+        """Upload the item's attachments the ticket lacks (by name and size), and the
+        full text when the description was cut. Idempotent; costs nothing for an
+        item without attachments and with a short text."""
+        long_text = text.jira_length(item.title) + text.jira_length(item.body) > (
+            self.config.max_description // LONG_TEXT_SHARE
+        )
+        if not item.attachments and not long_text:
+            return
+        response = self._read(ticket.key, "attachment,description")
+        if response.status_code == 404:
+            raise TransientError(
+                f"ticket {ticket.key} is gone from Jira; its item is kept for the next run"
+            )
+        if response.status_code != 200:
+            raise self._refused("read a Jira issue's attachments", response)
+        fields = response.json().get("fields") or {}
+        present = collections.Counter(
+            (str(a.get("filename")), int(a.get("size", -1)))
+            for a in fields.get("attachment") or []
+            if isinstance(a, dict)
+        )
+        uploads: list[tuple[str, int, str, Callable[[], AbstractContextManager[IO[bytes]]]]] = []
+        limit = self.config.max_attachment
+        for attachment in item.attachments:
+            if attachment.size <= limit:
+                uploads.append(
+                    (attachment.name, attachment.size, attachment.content_type, attachment.open)
+                )
+        if long_text and CUT_MARKER in json.dumps(fields.get("description"), ensure_ascii=False):
+            full = (item.title + "\n\n" + item.body).encode("utf-8")
+            uploads.append((text.FULL_TEXT_NAME, len(full), "text/plain", lambda: io.BytesIO(full)))
+        too_large: list[str] = []
+        for name, size, content_type, opener in uploads:
+            if present[(name, size)] > 0:
+                present[(name, size)] -= 1
+                continue
+            if not self._upload(ticket.key, name, content_type, opener):
+                too_large.append(f"{name} ({size} bytes)")
+        if too_large:
+            self._comment(
+                ticket.key,
+                "ShitShovela could not attach these files, Jira refused them as too large: "
+                + ", ".join(too_large),
+            )
+
+    def _upload(
+        self,
+        key: str,
+        name: str,
+        content_type: str,
+        opener: Callable[[], AbstractContextManager[IO[bytes]]],
+    ) -> bool:
+        """Upload one file; False if Jira refuses it as too large (413)."""
+        what = "upload an attachment"
+        with opener() as stream, contextlib.ExitStack() as stack:
+            body: IO[bytes] = stream
+            if not (getattr(stream, "seekable", lambda: False)()):
+                spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY))
+                shutil.copyfileobj(stream, spool, 64 * 1024)
+                spool.seek(0)
+                body = spool
+            try:
+                response = self._call(
+                    "POST",
+                    f"{self.api}/issue/{key}/attachments",
+                    idempotent=False,
+                    what=what,
+                    headers={"X-Atlassian-Token": "no-check"},
+                    files={"file": (name, body, content_type or "application/octet-stream")},
+                )
+            except OutcomeUnknown as exc:
+                # Not a create: the ticket exists and stays flagged, and the next run's
+                # complete() sees whether this file arrived. Stop the run, no exit 6.
+                raise TransientError(f"{exc}; the next run completes {key}") from None
+        if response.status_code == 200:
+            self.context.log.info("jira_attached", ticket=key, file=name)
+            return True
+        if response.status_code == 413:
+            self.context.log.warning("jira_attachment_too_large", ticket=key, file=name)
+            return False
+        raise self._refused(what, response)
+
+    def _comment(self, key: str, message: str) -> None:
+        body: Any = text.adf([message]) if self.flavour == "cloud" else message
+        what = "add a comment"
+        try:
+            response = self._call(
+                "POST",
+                f"{self.api}/issue/{key}/comment",
+                idempotent=False,
+                what=what,
+                json={"body": body},
+            )
+        except OutcomeUnknown as exc:
+            raise TransientError(f"{exc}; the next run completes {key}") from None
+        if response.status_code != 201:
+            raise self._refused(what, response)
+
+    # -- check -----------------------------------------------------------------------
+
+    def check(self, flag: Flag) -> None:
+        """Read-only: credentials, the project, the issue type, the flag query.
+
+        Raises `Unreachable` naming what is wrong (401 credentials, 403/404 project,
+        an issue type this account cannot create)."""
+        config = self.config
+        myself = self._call("GET", f"{self.api}/myself", idempotent=True, what="read myself")
+        if myself.status_code != 200:
+            raise self._refused("read myself", myself)
+        project = self._call(
+            "GET", f"{self.api}/project/{config.project}", idempotent=True, what="read the project"
+        )
+        if project.status_code != 200:
+            raise Unreachable(
+                f"project {config.project} cannot be read (Jira answered {project.status_code}): "
+                f"it does not exist or this account may not browse it; check {self._env('PROJECT')}"
+            )
+        components = {
+            str(c.get("name"))
+            for c in project.json().get("components") or []
+            if isinstance(c, dict)
+        }
+        wanted = {config.component} | set(config.component_map.values())
+        missing = sorted(c for c in wanted if c and c not in components)
+        if missing:
+            raise Unreachable(
+                f"project {config.project} has no component {', '.join(missing)}; check "
+                f"{self._env('COMPONENT')} and {self._env('COMPONENT_MAP')}"
+            )
+        meta = self._call(
+            "GET",
+            f"{self.api}/issue/createmeta/{config.project}/issuetypes",
+            idempotent=True,
+            what="read the creatable issue types",
+            params={"maxResults": 200},
+        )
+        if meta.status_code != 200:
+            raise self._refused("read the creatable issue types", meta)
+        data = meta.json()
+        types = data.get("issueTypes", data.get("values")) or []
+        names = {str(t.get("name")) for t in types if isinstance(t, dict)}
+        if config.issue_type not in names:
+            raise Unreachable(
+                f"this account cannot create {config.issue_type!r} issues in {config.project} "
+                f"(creatable: {', '.join(sorted(names)) or 'none'}): the type is wrong "
+                f"({self._env('ISSUE_TYPE')}) or the Create Issues permission is missing"
+            )
+        if any(ch.isspace() for ch in flag.label) or len(flag.label) > LABEL_MAX:
+            raise Unreachable(f"the flag label {flag.label!r} is not a valid Jira label")
+        next(self._search(jql.flagged(config.project, flag.label), page=1, limit=1), None)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None

@@ -1,0 +1,45 @@
+"""Fixtures for the Jira provider's tests: spec-validated emulators on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shitshovela_jira import testing
+from shitshovela_jira.emulator import JiraEmulator
+
+SPEC_FILE = testing.SPEC
+
+
+@pytest.fixture(scope="session")
+def spec() -> Path:
+    """Jira's OpenAPI excerpt, beside the repository (fails loudly when missing)."""
+    if not SPEC_FILE.is_file():
+        pytest.fail(f"Jira OpenAPI excerpt missing: {SPEC_FILE} (expected beside the repository)")
+    return SPEC_FILE
+
+
+@pytest.fixture
+def start_jira(spec: Path) -> Iterator[Callable[..., JiraEmulator]]:
+    """Start emulators that check every request and response against the spec;
+    at teardown, stop them and fail on any violation."""
+    started: list[JiraEmulator] = []
+
+    def start(flavour: str = "cloud", **kwargs: Any) -> JiraEmulator:
+        made = testing.emulator(flavour, spec=spec, **kwargs)
+        started.append(made)
+        return made
+
+    yield start
+    for made in started:
+        made.stop()
+    for made in started:
+        made.assert_no_violations()
+
+
+@pytest.fixture(params=["cloud", "datacenter"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs on Jira Cloud and on Jira Data Center."""
+    return str(request.param)

@@ -1,0 +1,25 @@
+"""The core's conformance kit against the emulator, on both flavours.
+
+The ``FrozenIndex`` variants never let the search index catch up (``settle``
+does nothing and the lag is a day): the kit passes there only because the
+provider reads recent keys directly instead of trusting the index (I11).
+"""
+
+from __future__ import annotations
+
+import pytest
+from shitshovela_jira.testing import SPEC as SPEC_FILE
+from shitshovela_jira.testing import JiraHarness
+
+from shitshovela_core.testing.conformance import ticket_system_suite
+
+pytestmark = pytest.mark.servers
+
+TestCloudConformance = ticket_system_suite(lambda: JiraHarness("cloud", SPEC_FILE))
+TestDataCenterConformance = ticket_system_suite(lambda: JiraHarness("datacenter", SPEC_FILE))
+TestCloudFrozenIndex = ticket_system_suite(
+    lambda: JiraHarness("cloud", SPEC_FILE, index_lag=86400.0, settle_index=False)
+)
+TestDataCenterFrozenIndex = ticket_system_suite(
+    lambda: JiraHarness("datacenter", SPEC_FILE, index_lag=86400.0, settle_index=False)
+)

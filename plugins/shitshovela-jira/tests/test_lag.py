@@ -1,0 +1,116 @@
+"""I2/I3/I11 with the real engine: a create that Jira committed but whose answer was
+lost, then a run started seconds later while the search index still lags.
+
+The core's `Engine` runs in-process with the core's `FakeSource` (with and
+without claims) and the Jira provider against the spec-validated emulator.
+Budget and emulator share a `SkewClock`, so the engine's settle wait takes no
+real time. Every scenario must end with exactly one ticket per item, no flag
+left and the source empty, whether the index lag is inside the provider's
+``INDEX_LAG`` bound or far beyond it (then only the key probe can find the
+ticket). ``test_without_the_key_probe_a_long_lag_duplicates`` shows that the
+assertions can fail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from shitshovela_jira.emulator import JiraEmulator
+from shitshovela_jira.testing import EngineWorld, SkewClock
+from shitshovela_jira.tickets import JiraTickets
+
+from shitshovela_core.engine import RunSummary
+from shitshovela_core.errors import ExitCode
+
+pytestmark = pytest.mark.servers
+
+ITEMS = {
+    "alpha": "Disk full on db1\nfree: 0%",
+    "bravo": "CPU hot\n97C",
+    "charlie": "Login failed\nx3",
+}
+HUMAN_ISSUES = 25  # issues people made before: the index knows them
+INDEX_LAG = 60.0  # the provider's bound (its default)
+
+
+class World(EngineWorld):
+    """The engine world with people's issues already in the project (the index knows them)."""
+
+    def __init__(
+        self, start: Callable[..., JiraEmulator], flavour: str, *, lag: float, clock: Any = None
+    ) -> None:
+        clock = clock if clock is not None else SkewClock()
+        super().__init__(start(flavour, index_lag=lag, clock=clock), ITEMS, clock=clock)
+        for n in range(HUMAN_ISSUES):
+            self.jira.seed_issue("OPS", f"made by a person {n}", labels=["human"])
+
+    def run(self, *, claims: bool, index_lag: float = INDEX_LAG, **settings: Any) -> RunSummary:
+        summary = super().run(claims=claims, index_lag=index_lag, **settings)
+        assert summary is not None
+        return summary
+
+
+def assert_exactly_once(world: World) -> None:
+    assert world.tickets_per_item() == {name: 1 for name in ITEMS}
+    assert world.flags_left() == 0
+    assert world.store.names() == []
+    assert len(world.jira.issues()) == HUMAN_ISSUES + len(ITEMS)
+    assert all("human" in i.labels for i in world.jira.issues()[:HUMAN_ISSUES])
+
+
+def crash_after_committed_create(
+    world: World, fault: str, *, claims: bool, index_lag: float = INDEX_LAG
+) -> None:
+    """Run 1: the first create is committed by Jira, its answer is lost (I4)."""
+    world.jira.faults.next_create = fault
+    first = world.run(claims=claims, index_lag=index_lag)
+    assert first.exit_code == ExitCode.OUTCOME_UNKNOWN, first.reason
+    assert world.tickets_per_item() == {"alpha": 1}
+    assert world.store.names() == sorted(ITEMS)  # nothing deleted: no answer, no delete
+
+
+@pytest.mark.parametrize("fault", ["commit_then_500", "commit_then_drop"])
+@pytest.mark.parametrize("claims", [True, False], ids=["claims", "no-claims"])
+@pytest.mark.parametrize(
+    "lag", [30.0, 86400.0], ids=["lag-inside-the-bound", "lag-far-beyond-the-bound"]
+)
+def test_lost_create_answer_then_immediate_run_gives_exactly_one_ticket(
+    start_jira: Callable[..., JiraEmulator], flavour: str, fault: str, claims: bool, lag: float
+) -> None:
+    world = World(start_jira, flavour, lag=lag)
+    crash_after_committed_create(world, fault, claims=claims)
+    world.clock.advance(2.0)  # the scheduler restarts the job two seconds later
+    second = world.run(claims=claims)
+    assert second.exit_code == ExitCode.OK, second.reason
+    assert second.created == 2
+    assert second.reconciled == 1
+    assert_exactly_once(world)
+
+
+def test_without_the_key_probe_a_long_lag_duplicates(
+    start_jira: Callable[..., JiraEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same scenario with the probe switched off: the lagging index alone lets
+    the immediate run create a second ticket. The assertions above can fail."""
+    monkeypatch.setattr(JiraTickets, "_probe", lambda self, flag, seen: iter(()))
+    world = World(start_jira, "cloud", lag=86400.0)
+    crash_after_committed_create(world, "commit_then_500", claims=True)
+    world.clock.advance(2.0)
+    assert world.run(claims=True).exit_code == ExitCode.OK
+    assert world.tickets_per_item()["alpha"] == 2
+    with pytest.raises(AssertionError):
+        assert_exactly_once(world)
+
+
+def test_real_time_lag_longer_than_the_bound(start_jira: Callable[..., JiraEmulator]) -> None:
+    """Real clock, no claims: the index lags 2 s, the provider assumes 0.3 s."""
+    world = World(start_jira, "cloud", lag=2.0, clock=time.monotonic)
+    crash_after_committed_create(world, "commit_then_drop", claims=False, index_lag=0.3)
+    started = time.monotonic()
+    second = world.run(claims=False, index_lag=0.3)
+    assert second.exit_code == ExitCode.OK, second.reason
+    assert time.monotonic() - started < 2.0, "the run must not depend on the lag passing"
+    assert_exactly_once(world)

@@ -1,0 +1,496 @@
+"""The ``s3`` source: one ticket per object, then exactly that object leaves the queue.
+
+Listing is ListObjectsV2, page by page (continuation tokens), so memory holds
+one page of keys however many wait. Each listed object is read with one
+ranged GET (at most ``BODY_LIMIT`` bytes, or ``JSON_MAX_SIZE`` for JSON) pinned
+to the listed ETag; its answer also gives the version id, the total size and
+``x-amz-tagging-count`` (only when that is non-zero is the tag set fetched, to
+see a claim). Larger objects are truncated in the body and attached whole,
+streamed with ranged GETs (`shitshovela_s3.reader`).
+
+Exact delete (I9): the origin holds the bucket (in the scope), the key, the
+ETag and, in a versioned bucket, the version id.
+
+- Versioned bucket: ``DELETE ?versionId=`` removes that version only; a newer
+  version of the key survives and is listed on a later run. A ``HEAD`` of the
+  version first tells "already gone" (False) from "deleted" (True).
+- Unversioned bucket, ``if-match`` path: ``DELETE`` with ``If-Match: <ETag>``;
+  ``412`` (overwritten) and ``404`` (gone) both mean "that revision is already
+  gone" (False). Exact on AWS (since 2025-09) and moto (>= 5.1.22).
+- Unversioned bucket, ``head`` path, for stores that ignore ``If-Match`` on
+  DELETE: ``HEAD`` with ``If-Match``, then ``DELETE``. An overwrite that lands
+  between the two is deleted with it: the race window is one round trip.
+- ``auto`` picks the path once per run with a probe: a conditional DELETE of
+  a random key that does not exist answers 404/412 where ``If-Match`` is
+  honoured and 204 where it is ignored.
+
+"Move" (``DONE=move``) and set-aside copy the revision first (pinned by
+version id and ``x-amz-copy-source-if-match``), then delete it exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from shitshovela_core.errors import (
+    ConfigError,
+    ProviderError,
+    SetAsideUnavailable,
+    TransientError,
+    Unreachable,
+)
+from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem
+from shitshovela_core.providers import ProviderContext, Source
+
+from . import content as render
+from .auth import SigV4Auth
+from .client import (
+    Head,
+    Listed,
+    ObjectGone,
+    RangeNotSatisfiable,
+    S3Client,
+    Unreadable,
+    endpoint_host,
+)
+from .reader import opener
+
+#: Tag key whose value says why an object was set aside.
+REASON_TAG = "shitshovela-set-aside-reason"
+#: S3 allows ten tags per object.
+MAX_TAGS = 10
+_TAG_VALUE_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 +-=._:/@")
+
+
+def _tag_value(text: str) -> str:
+    cleaned = "".join(c if c in _TAG_VALUE_OK else "_" for c in text)
+    return cleaned[:256]
+
+
+def _credentials(settings: Any) -> tuple[str, str, str]:
+    access = settings.get("ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID", "")
+    secret = settings.get("SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    token = settings.get("SESSION_TOKEN") or os.environ.get("AWS_SESSION_TOKEN", "")
+    return str(access), str(secret), str(token)
+
+
+def _is_aws(host: str) -> bool:
+    name = host.rsplit(":", 1)[0].lower()
+    return name.endswith(".amazonaws.com") or name.endswith(".amazonaws.com.cn")
+
+
+class S3Source(Source):
+    """Objects under a prefix of one bucket; see the module docstring."""
+
+    supports_claims = True
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        settings = context.settings
+        self.bucket: str = settings["BUCKET"]
+        self.prefix: str = settings.get("PREFIX") or ""
+        self.region: str = settings.get("REGION") or "us-east-1"
+        self.done: str = settings.get("DONE") or "delete"
+        self.done_prefix: str = settings.get("DONE_PREFIX") or ""
+        self.set_aside_prefix: str = settings.get("SET_ASIDE_PREFIX") or ""
+        self.max_size = int(settings.get("MAX_SIZE") or 100 * 1024 * 1024)
+        self.body_limit = int(settings.get("BODY_LIMIT") or 30000)
+        self.format: str = settings.get("FORMAT") or "text"
+        self.title_from: str = settings.get("TITLE_FROM") or "first-line"
+        self.title_field: str = settings.get("TITLE_FIELD") or "title"
+        self.body_field: str = settings.get("BODY_FIELD") or ""
+        self.json_max = int(settings.get("JSON_MAX_SIZE") or 1024 * 1024)
+        self._delete_setting: str = settings.get("CONDITIONAL_DELETE") or "auto"
+        #: The conditional-delete path in use for unversioned objects, once known.
+        self.delete_path: str | None = None
+        if self._delete_setting != "auto":
+            self.delete_path = self._delete_setting
+
+        problems = []
+        if self.done == "move" and not self.done_prefix:
+            problems.append(
+                f"SHITSHOVELA_{context.provider.upper()}__DONE_PREFIX is not set: it is "
+                "required with DONE=move"
+            )
+        for name, value in (
+            ("DONE_PREFIX", self.done_prefix),
+            ("SET_ASIDE_PREFIX", self.set_aside_prefix),
+        ):
+            # Inside PREFIX is fine (the listing jumps over it); PREFIX itself, or a prefix
+            # of it, would put moved objects back into the queue.
+            if value and self.prefix.startswith(value):
+                problems.append(
+                    f"SHITSHOVELA_{context.provider.upper()}__{name}={value!r} contains the "
+                    f"listed PREFIX {self.prefix!r}: moved objects would be listed again; use "
+                    "a prefix outside it (or inside it, such as PREFIX + 'done/')"
+                )
+        access, secret, token = _credentials(settings)
+        for name, value in (
+            ("ACCESS_KEY_ID", access),
+            ("SECRET_ACCESS_KEY", secret),
+            ("SESSION_TOKEN", token),
+        ):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(
+                    f"SHITSHOVELA_{context.provider.upper()}__{name} (or AWS_{name}) "
+                    "is not valid UTF-8 text"
+                )
+        if not access or not secret:
+            problems.append(
+                f"no S3 credentials: set SHITSHOVELA_{context.provider.upper()}__ACCESS_KEY_ID "
+                f"and SHITSHOVELA_{context.provider.upper()}__SECRET_ACCESS_KEY, or "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
+        if problems:
+            raise ConfigError(problems)
+
+        endpoint = (settings.get("ENDPOINT_URL") or "").rstrip("/")
+        self.on_aws = not endpoint or _is_aws(endpoint_host(endpoint))
+        if not endpoint:
+            endpoint = f"https://s3.{self.region}.amazonaws.com"
+        addressing = settings.get("ADDRESSING") or "auto"
+        if addressing == "auto":
+            path_style = not self.on_aws or "." in self.bucket
+        else:
+            path_style = addressing == "path"
+        base = endpoint
+        if not path_style:
+            scheme, _, rest = endpoint.partition("://")
+            base = f"{scheme}://{self.bucket}.{rest}"
+        self.endpoint = endpoint
+        transport = context.transport
+        auth = SigV4Auth(access, secret, token, self.region, transport.redactor)
+        http = transport.http(base + "/", secrets=tuple(s for s in (secret, token) if s))
+        self.client = S3Client(
+            http, auth, bucket=self.bucket, path_style=path_style, redact=transport.redactor.scrub
+        )
+        host = endpoint_host(endpoint)
+        self._scope = (
+            f"s3://{self.bucket}/{self.prefix}"
+            if self.on_aws
+            else f"s3+{host}://{self.bucket}/{self.prefix}"
+        )
+        self._excluded = tuple(
+            p
+            for p in (self.done_prefix if self.done == "move" else "", self.set_aside_prefix)
+            if p and p.startswith(self.prefix)
+        )
+        self.flag = Flag(context.instance)
+
+    # -- identity ----------------------------------------------------------------
+
+    @property
+    def scope(self) -> str:
+        """``s3://bucket/prefix`` on AWS; ``s3+host:port://bucket/prefix`` elsewhere."""
+        return self._scope
+
+    def _origin(self, head: Head) -> Origin:
+        extra = {"bucket": self.bucket, "etag": head.etag}
+        if head.version_id:
+            extra["vid"] = head.version_id
+        return Origin(
+            provider=self.context.provider,
+            scope=self.scope,
+            key=head.key,
+            version=head.version_id or head.etag,
+            digest=f"etag:{head.etag}",
+            extra=extra,
+        )
+
+    @staticmethod
+    def _pins(origin: Origin) -> tuple[str, str]:
+        """(version id, ETag) of an origin; a version id pins the revision by itself."""
+        return origin.get("vid"), origin.get("etag") or origin.version
+
+    # -- listing -----------------------------------------------------------------
+
+    def listing(self) -> Iterator[Listed]:
+        """Every key under the prefix, page by page; set-aside and done prefixes inside
+        it are jumped over with ``start-after`` instead of being walked."""
+        start_after = ""
+        skipped: set[str] = set()
+        while True:
+            restart = ""
+            for page in self.client.iter_pages(self.prefix, start_after):
+                for listed in page.objects:
+                    inside = next((p for p in self._excluded if listed.key.startswith(p)), "")
+                    if inside:
+                        if inside not in skipped:
+                            skipped.add(inside)
+                            restart = inside + "\U0010ffff"
+                            break
+                        continue
+                    if listed.key.endswith("/") and listed.size == 0:
+                        continue  # a "folder" marker made by consoles, not an item
+                    yield listed
+                if restart:
+                    break
+            if not restart:
+                return
+            start_after = restart
+
+    def items(self) -> Iterator[Item | PoisonItem]:
+        """Each waiting object as an `Item` or a `PoisonItem`, read lazily."""
+        for listed in self.listing():
+            entry = self._read_listed(listed)
+            if entry is not None:
+                yield entry
+
+    def _want(self, size: int) -> int:
+        """How many bytes to read for the ticket from an object of ``size`` bytes."""
+        if size > self.max_size:
+            return 1
+        if self.format == "json":
+            return 1 if size > self.json_max else self.json_max
+        return self.body_limit
+
+    def _read_listed(self, listed: Listed) -> Item | PoisonItem | None:
+        """Read a listed object pinned to its listed ETag; follow it if it changed."""
+        etag, size = listed.etag, listed.size
+        for _ in range(3):
+            try:
+                head, data = self._fetch(listed.key, "", etag, self._want(size))
+            except Unreadable as exc:
+                return self._unreadable(listed.key, etag, size, str(exc))
+            except ObjectGone:
+                again = self.client.head(listed.key)
+                if again is None:
+                    return None
+                etag, size = again.etag, again.size
+                continue
+            return self._entry(head, data)
+        raise TransientError(f"S3: {listed.key!r} kept changing while it was being read")
+
+    def _fetch(self, key: str, version_id: str, etag: str, want: int) -> tuple[Head, bytes]:
+        """Ranged GET of one pinned revision; an empty object answers 416 to any range."""
+        if_match = "" if version_id else etag
+        try:
+            return self.client.get(key, version_id=version_id, if_match=if_match, last=want - 1)
+        except RangeNotSatisfiable:
+            # Pinned, so it is the empty revision: read it without a range.
+            return self.client.get(key, version_id=version_id, if_match=if_match)
+
+    def read(self, origin: Origin) -> Item | PoisonItem | None:
+        """Read exactly the revision ``origin`` names; None if it is gone."""
+        version_id, etag = self._pins(origin)
+        want = self.json_max if self.format == "json" else self.body_limit
+        try:
+            head, data = self._fetch(origin.key, version_id, etag, want)
+        except ObjectGone:
+            return None
+        except Unreadable as exc:
+            return PoisonItem(origin, f"unreadable: {exc}")
+        return self._entry(head, data)
+
+    def _unreadable(self, key: str, etag: str, size: int, reason: str) -> PoisonItem:
+        """A poison item for an object whose content we may not read; a HEAD (which needs
+        no decryption) gives its version id where it can."""
+        try:
+            head = self.client.head(key, if_match=etag)
+        except ProviderError:
+            head = None
+        if head is None:
+            head = Head(key, etag, "", size, "", "", 0)
+        return PoisonItem(self._origin(head), f"unreadable: {reason}", claimed=self._claimed(head))
+
+    # -- turning content into an item ----------------------------------------------
+
+    def _entry(self, head: Head, data: bytes) -> Item | PoisonItem:
+        origin = self._origin(head)
+        claimed = self._claimed(head)
+        if head.size > self.max_size:
+            return PoisonItem(
+                origin,
+                f"object of {head.size} bytes is larger than MAX_SIZE ({self.max_size} bytes)",
+                claimed=claimed,
+            )
+        if self.format == "json" and head.size > self.json_max:
+            return PoisonItem(
+                origin,
+                f"JSON object of {head.size} bytes is larger than JSON_MAX_SIZE "
+                f"({self.json_max} bytes)",
+                claimed=claimed,
+            )
+        name = head.key.rsplit("/", 1)[-1] or "object"
+        try:
+            if self.format == "json":
+                rendered = render.render_json(
+                    data,
+                    total=head.size,
+                    key=head.key,
+                    prefix=self.prefix,
+                    title_field=self.title_field,
+                    body_field=self.body_field,
+                    body_limit=self.body_limit,
+                    attachment=name,
+                )
+            else:
+                rendered = render.render_text(
+                    data,
+                    total=head.size,
+                    key=head.key,
+                    prefix=self.prefix,
+                    title_from=self.title_from,
+                    body_limit=self.body_limit,
+                    attachment=name,
+                )
+        except render.Undecodable as exc:
+            return PoisonItem(origin, f"cannot be read as {self.format}: {exc}", claimed=claimed)
+        attachments: tuple[Attachment, ...] = ()
+        if rendered.truncated:
+            attachments = (
+                Attachment(
+                    name=name,
+                    content_type=head.content_type,
+                    size=head.size,
+                    opener=lambda: opener(
+                        self.client,
+                        head.key,
+                        size=head.size,
+                        version_id=head.version_id,
+                        etag=head.etag,
+                    ),
+                ),
+            )
+        meta = {
+            "s3.bucket": self.bucket,
+            "s3.key": head.key,
+            "s3.etag": head.etag,
+            "s3.size": str(head.size),
+            "s3.content_type": head.content_type,
+            **({"s3.version_id": head.version_id} if head.version_id else {}),
+            **rendered.meta,
+        }
+        return Item(
+            origin=origin,
+            title=rendered.title,
+            body=rendered.body,
+            created=self._created(head.last_modified),
+            meta=meta,
+            attachments=attachments,
+            claimed=claimed,
+        )
+
+    @staticmethod
+    def _created(value: str) -> datetime | None:
+        if not value:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    def _claimed(self, head: Head) -> bool:
+        """A claim tag of this instance is on the revision; the tag set is fetched only
+        when the GET said the object has tags (``x-amz-tagging-count``)."""
+        if head.tag_count == 0:
+            return False
+        tags = self.client.get_tagging(head.key, version_id=head.version_id)
+        return bool(tags) and self.flag.label in (tags or {})
+
+    # -- leaving the queue ---------------------------------------------------------
+
+    def delete(self, origin: Origin) -> bool:
+        """Delete (or, with ``DONE=move``, move) exactly the revision ``origin`` names."""
+        if self.done == "move":
+            target = self.done_prefix + origin.key.removeprefix(self.prefix)
+            if not self._copy(origin, target, {"shitshovela-done": _tag_value(self.scope)}):
+                return False
+        return self._delete_exact(origin)
+
+    def _delete_exact(self, origin: Origin) -> bool:
+        version_id, etag = self._pins(origin)
+        if version_id:
+            if self.client.head(origin.key, version_id=version_id) is None:
+                return False
+            return self.client.delete(origin.key, version_id=version_id)
+        # The head path's race window: an overwrite landing between this HEAD and the
+        # DELETE is deleted too (only where the store ignores If-Match on DELETE).
+        if self._path() == "head" and self.client.head(origin.key, if_match=etag) is None:
+            return False
+        return self.client.delete(origin.key, if_match=etag)
+
+    def _path(self) -> str:
+        """The conditional-delete path for unversioned objects, probed once if ``auto``."""
+        if self.delete_path is None:
+            probe = f"{self.prefix}.shitshovela-probe-{uuid.uuid4().hex}"
+            honoured = not self.client.delete(probe, if_match='"shitshovela-probe"')
+            self.delete_path = "if-match" if honoured else "head"
+            self.context.log.info(
+                "s3_conditional_delete",
+                path=self.delete_path,
+                note="DELETE honours If-Match"
+                if honoured
+                else "the store ignores If-Match on DELETE: HEAD check before each delete",
+            )
+        return self.delete_path
+
+    def _copy(self, origin: Origin, target: str, tags: dict[str, str]) -> bool:
+        """Copy exactly the revision to ``target``; False if that revision is gone."""
+        version_id, etag = self._pins(origin)
+        copied = self.client.copy(origin.key, target, version_id=version_id, etag=etag, tags=tags)
+        if copied is None:
+            return False
+        if not version_id and "-" not in etag and copied != etag:
+            # The store ignored x-amz-copy-source-if-match and copied a newer revision:
+            # take that copy back; the revision we were asked about is gone.
+            self.client.delete(target, if_match=copied)
+            return False
+        return True
+
+    def set_aside(self, origin: Origin, reason: str) -> None:
+        """Copy the revision under ``SET_ASIDE_PREFIX`` (tagged with the reason), then delete
+        it exactly (I12)."""
+        if not self.set_aside_prefix:
+            raise SetAsideUnavailable(
+                f"SHITSHOVELA_{self.context.provider.upper()}__SET_ASIDE_PREFIX is not set"
+            )
+        target = self.set_aside_prefix + origin.key.removeprefix(self.prefix)
+        version_id, etag = self._pins(origin)
+        existing = self.client.head(target)
+        if existing is not None and existing.etag != etag:
+            # Never overwrite an earlier set-aside object with the same name.
+            target = f"{target}.{(version_id or etag).strip(chr(34))[:16]}"
+        tags = {REASON_TAG: _tag_value(reason)}
+        if self._copy(origin, target, tags):
+            self._delete_exact(origin)
+            self.context.log.info("s3_set_aside", key=origin.key, target=target)
+
+    # -- claims (I11) --------------------------------------------------------------
+
+    def claim(self, origin: Origin, flag: Flag) -> None:
+        """Tag the revision with ``flag.label`` (PutObjectTagging keeps the ETag and the
+        version). Other tags are kept. Idempotent."""
+        version_id, _ = self._pins(origin)
+        tags = self.client.get_tagging(origin.key, version_id=version_id)
+        if tags is None or flag.label in tags:
+            return
+        if len(tags) >= MAX_TAGS:
+            raise ProviderError(
+                f"S3: {origin.key!r} already has {MAX_TAGS} tags; no room for the claim tag "
+                f"{flag.label!r} (remove a tag, or move the object by hand)"
+            )
+        tags[flag.label] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.client.put_tagging(origin.key, tags, version_id=version_id)
+
+    # -- housekeeping --------------------------------------------------------------
+
+    def check(self) -> None:
+        """List one key and read the versioning status (read-only)."""
+        self.client.list_page(self.prefix, max_keys=1)
+        try:
+            status = self.client.versioning() or "never enabled"
+        except Unreachable as exc:  # only s3:GetBucketVersioning is missing: not needed to run
+            status = f"unknown ({exc})"
+        self.context.log.info("s3_bucket", bucket=self.bucket, versioning=status, scope=self.scope)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.client.close()

@@ -1,0 +1,1 @@
+"""Test helpers for the s3 provider: a real moto S3 server on loopback."""
