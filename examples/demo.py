@@ -1,0 +1,181 @@
+"""The demo: real servers on loopback, the real job, the real plugins, over real HTTP.
+
+``python examples/demo.py`` starts moto's S3 server and the Jira emulator on
+127.0.0.1, drops a few realistic objects into a bucket (two alerts, a CSV
+export, and one object that cannot become a ticket), runs ``shitshovela run``
+with the S3 source and the Jira ticket system, and shows what happened: the
+job's console log, the tickets (key, summary, labels), what was set aside, and
+the summary line. ``--imap`` does the same from a Dovecot mailbox (needs
+Debian's ``dovecot-imapd``: ``bash .ci/install-dovecot``). Servers are stopped
+and temporary files removed at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
+
+EMAIL, API_TOKEN = "demo@example.com", "demo-api-token"
+BUCKET = "ops-drop"
+
+OBJECTS: dict[str, bytes] = {
+    "alerts/2026-11-24T04-10Z-disk-db1.txt": (
+        b"Disk almost full on db1\n"
+        b"host: db1.prod\nmount: /var\nused: 97%\nsince: 2026-11-24T04:10Z\n"
+    ),
+    "alerts/2026-11-24T04-12Z-uplink.txt": (
+        b"Packet loss on uplink 2\nrouter: edge-2\nloss: 3.1% over 15 min\n"
+    ),
+    "exports/failed-logins-week-47.csv": (
+        b"Failed logins, week 47 (CSV export)\n"
+        b"user,failures,last_seen\nalice,12,2026-11-23T22:01Z\nbob,31,2026-11-24T01:17Z\n"
+    ),
+    "alerts/core-dump.bin": b"\x7fELF\x02\x01\x01\x00\xff\xfe binary, not text",
+}
+
+MAILS = [
+    ("monitor@db.example.com", "Disk almost full on db1", "/var is at 97%."),
+    ("probe@net.example.com", "Packet loss on uplink 2", "3.1% loss over 15 minutes."),
+    ("noreply@example.com", "Out of office", "I am away until Monday."),
+]
+
+
+def banner(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def run_job(env: dict[str, str]) -> int:
+    """``shitshovela run`` as a subprocess, its console log shown as it comes."""
+    command = [sys.executable, "-m", "shitshovela_core", "run"]
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def base_env(jira: JiraEmulator, instance: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
+    env.update(
+        SHITSHOVELA_TICKET_SYSTEM="jira",
+        SHITSHOVELA_INSTANCE=instance,
+        SHITSHOVELA_MAX_RUNTIME="60s",
+        SHITSHOVELA_LOG_FORMAT=os.environ.get("SHITSHOVELA_LOG_FORMAT", "console"),
+        SHITSHOVELA_JIRA__URL=jira.url,
+        SHITSHOVELA_JIRA__FLAVOUR="cloud",
+        SHITSHOVELA_JIRA__EMAIL=EMAIL,
+        SHITSHOVELA_JIRA__API_TOKEN=API_TOKEN,
+        SHITSHOVELA_JIRA__PROJECT="OPS",
+        SHITSHOVELA_JIRA__LABELS="from-shitshovela",
+        SHITSHOVELA_JIRA__INDEX_LAG="5",
+        SHITSHOVELA_JIRA__RATE="10",
+    )
+    return env
+
+
+def show_tickets(jira: JiraEmulator) -> None:
+    banner("tickets in Jira (emulated)")
+    for issue in jira.issues():
+        print(f"  {issue.key:7s} {issue.summary!r:45s} labels={list(issue.labels)}")
+        for attachment in issue.attachments:
+            print(f"          attachment {attachment.filename} ({attachment.size} bytes)")
+
+
+@contextmanager
+def jira_emulator() -> Iterator[JiraEmulator]:
+    jira = JiraEmulator(
+        flavour="cloud",
+        projects={"OPS": ProjectConfig("OPS", ("Task", "Bug"))},
+        email=EMAIL,
+        api_token=API_TOKEN,
+        index_lag=2.0,
+    ).start()
+    try:
+        yield jira
+    finally:
+        jira.stop()
+
+
+def s3_demo() -> int:
+    from shitshovela_s3.testing.motoserver import MotoServer
+
+    with MotoServer() as moto, jira_emulator() as jira:
+        s3: Any = moto.client()
+        s3.create_bucket(Bucket=BUCKET)
+        for key, body in OBJECTS.items():
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        banner(f"bucket {BUCKET!r}: {len(OBJECTS)} objects ({moto.url}); Jira on {jira.url}")
+        env = base_env(jira, "ops-drop")
+        env.update(
+            SHITSHOVELA_SOURCE="s3",
+            SHITSHOVELA_S3__BUCKET=BUCKET,
+            SHITSHOVELA_S3__ENDPOINT_URL=moto.url,
+            SHITSHOVELA_S3__ACCESS_KEY_ID="demo-access-key",
+            SHITSHOVELA_S3__SECRET_ACCESS_KEY="demo-secret-key",
+            SHITSHOVELA_S3__SET_ASIDE_PREFIX="set-aside/",
+            SHITSHOVELA_S3__PREFIX="",
+        )
+        banner("shitshovela run (S3 -> Jira)")
+        code = run_job(env)
+        show_tickets(jira)
+        banner("left in the bucket")
+        listing = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        for entry in listing:
+            print(f"  {entry['Key']}")
+        if not listing:
+            print("  nothing")
+        print(f"\nexit code {code}")
+        return code
+
+
+def imap_demo() -> int:
+    from email.message import EmailMessage
+
+    from shitshovela_imap.testing.dovecot import DovecotServer
+
+    with (
+        tempfile.TemporaryDirectory(prefix="shitshovela-demo-") as folder,
+        DovecotServer(Path(folder), users={"alerts": "demo-password"}) as dovecot,
+        jira_emulator() as jira,
+    ):
+        messages = []
+        for n, (sender, subject, body) in enumerate(MAILS):
+            message = EmailMessage()
+            message["From"], message["To"] = sender, "alerts@example.com"
+            message["Subject"], message["Message-ID"] = subject, f"<demo-{n}@example.com>"
+            if subject == "Out of office":
+                message["Auto-Submitted"] = "auto-replied"
+            message.set_content(body)
+            messages.append(message.as_bytes())
+        dovecot.deliver_many("alerts", messages)
+        banner(f"mailbox alerts@127.0.0.1:{dovecot.port}: {len(messages)} messages")
+        env = base_env(jira, "alerts-mail")
+        env.update(
+            SHITSHOVELA_SOURCE="imap",
+            SHITSHOVELA_IMAP__HOST="127.0.0.1",
+            SHITSHOVELA_IMAP__PORT=str(dovecot.port),
+            SHITSHOVELA_IMAP__TLS="plain",
+            SHITSHOVELA_IMAP__USERNAME="alerts",
+            SHITSHOVELA_IMAP__PASSWORD="demo-password",
+        )
+        banner("shitshovela run (IMAP -> Jira)")
+        code = run_job(env)
+        show_tickets(jira)
+        print(f"\nexit code {code}")
+        return code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--imap", action="store_true", help="IMAP (Dovecot) -> Jira instead of S3")
+    args = parser.parse_args()
+    sys.exit(imap_demo() if args.imap else s3_demo())
+
+
+if __name__ == "__main__":
+    main()

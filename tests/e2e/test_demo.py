@@ -1,0 +1,28 @@
+"""The README's first command: the demo runs the real job and shows its result."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_moves_the_bucket_into_jira() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={"PATH": "/usr/bin:/bin", "SHITSHOVELA_LOG_FORMAT": "console"},
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "OPS-3" in out and "OPS-4" not in out
+    assert "'Disk almost full on db1'" in out
+    assert "set-aside/alerts/core-dump.bin" in out
+    assert "drained: the source is empty" in out
+    assert "demo-secret-key" not in out and "demo-api-token" not in out
