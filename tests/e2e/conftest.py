@@ -1,0 +1,46 @@
+"""Servers for the end-to-end tests, and the crash-matrix table at the end of the run."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from crashkit import ROWS
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Any]:
+    """moto's S3 server as a subprocess on loopback (fails loudly if it cannot start)."""
+    from shitshovela_s3.testing.motoserver import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Dovecot on loopback (fails loudly if it cannot start)."""
+    from shitshovela_imap.testing.dovecot import DovecotServer
+
+    with DovecotServer(tmp_path_factory.mktemp("dovecot"), tls=False) as server:
+        yield server
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the crash-matrix table (pair, crash points, schedules, items, outcomes)."""
+    if not ROWS:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("crash matrix (end to end, real CLI, real servers)")
+    write(f"{'pair':14s} {'crash points':>12s} {'schedules':>9s} {'items':>6s} {'lost':>5s} "
+          f"{'duplicated':>10s} {'flags left':>10s}")  # fmt: skip
+    for r in ROWS.values():
+        write(f"{r.pair:14s} {r.crash_points:12d} {r.schedules:9d} {r.items:6d} {r.lost:5d} "
+              f"{r.duplicated:10d} {r.flags_left:10d}")  # fmt: skip

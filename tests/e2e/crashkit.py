@@ -1,0 +1,439 @@
+"""The end-to-end crash harness: the real CLI, real servers, a kill at any request.
+
+A `Scenario` owns one fresh Jira emulator and one fresh source (a new bucket,
+or a new mailbox user), both reached through proxies that number every request
+the job sends, to either system: HTTP requests through the fault proxy, IMAP
+commands through `ImapRelay`. `Killer` SIGKILLs the job right before its k-th
+request reaches a server (the request is never forwarded) or right after it
+did (before the answer reaches the job). The scenario then runs the job
+fault-free until the source is empty, and `Scenario.verdict` checks DESIGN.md's
+I1-I3: every item is exactly one ticket with its content, no flag is left, the
+source is empty.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from imaprelay import ImapRelay
+from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
+
+from shitshovela_core.models import FLAG_PREFIX, Origin
+from shitshovela_core.testing.faultproxy import (
+    Event,
+    Fault,
+    FaultProxy,
+    Hang,
+    RequestEvent,
+    ResponseEvent,
+    Script,
+)
+
+EMAIL, API_TOKEN = "e2e@example.com", 'e2e-api-token-"quoted"-12345'
+ORIGIN_PROPERTY = "shitshovela.origin"
+_names = itertools.count(1)
+
+
+class Killer:
+    """Counts requests across every proxy of a scenario; kills the job at the k-th."""
+
+    def __init__(self, k: int | None = None, when: str = "after") -> None:
+        self.k = k
+        self.when = when
+        self.count = 0
+        self.fired = False
+        self.process: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self._numbers: dict[tuple[int, int], int] = {}
+
+    def _kill(self) -> None:
+        deadline = time.monotonic() + 5
+        while self.process is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if self.process is not None and not self.fired:
+            self.fired = True
+            self.process.kill()
+
+    def _next(self) -> int:
+        with self._lock:
+            self.count += 1
+            return self.count
+
+    def http(self, proxy_id: int) -> Callable[[Event], Fault | None]:
+        """A fault-proxy listener for the proxy numbered ``proxy_id``."""
+
+        def listener(event: Event) -> Fault | None:
+            if self.fired:
+                return None
+            if isinstance(event, RequestEvent):
+                number = self._next()
+                self._numbers[(proxy_id, event.request)] = number
+                if self.when == "before" and number == self.k:
+                    self._kill()
+                    return Hang()
+            elif isinstance(event, ResponseEvent):
+                number = self._numbers.get((proxy_id, event.request), -1)
+                if self.when == "after" and number == self.k:
+                    self._kill()
+            return None
+
+        return listener
+
+    def imap(self) -> Callable[[str, int], bool]:
+        """An `ImapRelay` listener."""
+        local: dict[int, int] = {}
+
+        def listener(when: str, relay_number: int) -> bool:
+            if self.fired:
+                return False
+            if when == "before":
+                number = self._next()
+                local[relay_number] = number
+                if self.when == "before" and number == self.k:
+                    self._kill()
+                    return True
+            elif self.when == "after" and local.get(relay_number) == self.k:
+                self._kill()
+            return False
+
+        return listener
+
+
+class Source(Protocol):
+    """One side of a pair: where items wait."""
+
+    name: str
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        """Create fresh storage and its proxy (wired to ``killer``)."""
+
+    def seed(self, items: dict[str, str]) -> None:
+        """Put items (name -> text, first line = title)."""
+
+    def remaining(self) -> list[str]:
+        """Names of the items still waiting."""
+
+    def env(self) -> dict[str, str]:
+        """The job's source settings (through the proxy)."""
+
+    def overwrite(self, name: str, text: str) -> None:
+        """Replace an item with new content (a newer revision with the same name)."""
+
+
+@dataclass
+class S3Side:
+    """A fresh bucket on a shared moto server, through the fault proxy."""
+
+    moto: Any
+    name: str = "s3"
+    bucket: str = ""
+    proxy: FaultProxy | None = None
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        self.bucket = f"e2e-{os.getpid()}-{next(_names)}"
+        self.client = self.moto.client()
+        self.client.create_bucket(Bucket=self.bucket)
+        self.proxy = stack.enter_context(FaultProxy(("127.0.0.1", self.moto.port)))
+        self.proxy.on_event(killer.http(1))
+
+    def seed(self, items: dict[str, str]) -> None:
+        for name, text in items.items():
+            self.client.put_object(Bucket=self.bucket, Key=f"in/{name}", Body=text.encode())
+
+    def overwrite(self, name: str, text: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=f"in/{name}", Body=text.encode())
+
+    def remaining(self) -> list[str]:
+        listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix="in/")
+        return sorted(entry["Key"][3:] for entry in listing.get("Contents", []))
+
+    def env(self) -> dict[str, str]:
+        assert self.proxy is not None
+        return {
+            "SHITSHOVELA_SOURCE": "s3",
+            "SHITSHOVELA_S3__BUCKET": self.bucket,
+            "SHITSHOVELA_S3__PREFIX": "in/",
+            "SHITSHOVELA_S3__ENDPOINT_URL": self.proxy.url,
+            "SHITSHOVELA_S3__ACCESS_KEY_ID": "AKIDE2E",
+            "SHITSHOVELA_S3__SECRET_ACCESS_KEY": "e2e-s3-secret",
+            "SHITSHOVELA_S3__SET_ASIDE_PREFIX": "set-aside/",
+            "SHITSHOVELA_S3__RATE": "200",
+        }
+
+    @staticmethod
+    def key_of(origin: Origin) -> str:
+        return origin.key.removeprefix("in/")
+
+
+@dataclass
+class ImapSide:
+    """A fresh mailbox user on a shared Dovecot, through the IMAP relay."""
+
+    dovecot: Any
+    name: str = "imap"
+    user: str = ""
+    relay: ImapRelay | None = None
+    uids: dict[str, str] = field(default_factory=dict)
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        self.user = f"e2e{next(_names)}"
+        self.dovecot.add_user(self.user, "e2e-imap-password")
+        self.relay = stack.enter_context(ImapRelay(("127.0.0.1", self.dovecot.port), killer.imap()))
+
+    def _message(self, name: str, text: str) -> bytes:
+        from email.message import EmailMessage
+
+        title, _, body = text.partition("\n")
+        message = EmailMessage()
+        message["From"] = "monitor@example.com"
+        message["To"] = f"{self.user}@example.com"
+        message["Subject"] = title
+        message["Message-ID"] = f"<{name}@e2e.example.com>"
+        message.set_content(body or "-")
+        return message.as_bytes()
+
+    def seed(self, items: dict[str, str]) -> None:
+        self.dovecot.deliver_many(self.user, [self._message(n, t) for n, t in items.items()])
+
+    def overwrite(self, name: str, text: str) -> None:
+        raise NotImplementedError("mail is not overwritten in place")
+
+    def remaining(self) -> list[str]:
+        client = self.dovecot.imap_client(self.user, password="e2e-imap-password")
+        try:
+            client.select_folder("INBOX", readonly=True)
+            uids = client.search(["NOT", "DELETED"])
+            fetched = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]) if uids else {}
+        finally:
+            client.logout()
+        names = []
+        for data in fetched.values():
+            header = next(v for k, v in data.items() if k.startswith(b"BODY"))
+            names.append(header.decode().split("<", 1)[1].split("@", 1)[0])
+        return sorted(names)
+
+    def env(self) -> dict[str, str]:
+        assert self.relay is not None
+        return {
+            "SHITSHOVELA_SOURCE": "imap",
+            "SHITSHOVELA_IMAP__HOST": "127.0.0.1",
+            "SHITSHOVELA_IMAP__PORT": str(self.relay.port),
+            "SHITSHOVELA_IMAP__TLS": "plain",
+            "SHITSHOVELA_IMAP__USERNAME": self.user,
+            "SHITSHOVELA_IMAP__PASSWORD": "e2e-imap-password",
+            "SHITSHOVELA_IMAP__RATE": "200",
+        }
+
+    @staticmethod
+    def key_of(origin: Origin) -> str:
+        message_id = origin.get("message_id") or origin.get("message-id")
+        return message_id.strip("<>").split("@", 1)[0]
+
+
+SECRETS = (API_TOKEN, "e2e-s3-secret", "e2e-imap-password")
+
+
+@dataclass
+class Verdict:
+    """What the checks found after the fault-free runs."""
+
+    items: int
+    lost: int
+    duplicated: int
+    flags_left: int
+    problems: list[str]
+
+
+class Scenario:
+    """One fresh source and Jira, a killer, and the job's runs against them."""
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        killer: Killer | None = None,
+        index_lag: float = 1.0,
+        instance: str = "e2e",
+    ) -> None:
+        self.source = source
+        self.killer = killer or Killer()
+        self.instance = instance
+        self.stack = ExitStack()
+        self.jira = JiraEmulator(
+            flavour="cloud",
+            projects={"OPS": ProjectConfig("OPS", ("Task",))},
+            email=EMAIL,
+            api_token=API_TOKEN,
+            index_lag=index_lag,
+        ).start()
+        self.stack.callback(self.jira.stop)
+        self.jira_proxy = self.stack.enter_context(
+            FaultProxy(("127.0.0.1", int(self.jira.url.rsplit(":", 1)[1])))
+        )
+        self.jira_proxy.on_event(self.killer.http(2))
+        source.start(self.stack, self.killer)
+        self.items: dict[str, str] = {}
+        self.outputs: list[str] = []
+
+    def __enter__(self) -> Scenario:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def seed(self, count: int) -> dict[str, str]:
+        """Seed ``count`` items with distinct titles."""
+        items = {
+            f"item{n:03d}": f"Alert {n} from {self.source.name}\nbody {n}" for n in range(count)
+        }
+        self.source.seed(items)
+        self.items.update(items)
+        return items
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
+        env.update(
+            SHITSHOVELA_TICKET_SYSTEM="jira",
+            SHITSHOVELA_INSTANCE=self.instance,
+            SHITSHOVELA_MAX_RUNTIME="60",
+            SHITSHOVELA_LOG_FORMAT="json",
+            SHITSHOVELA_JIRA__URL=self.jira_proxy.url,
+            SHITSHOVELA_JIRA__FLAVOUR="cloud",
+            SHITSHOVELA_JIRA__EMAIL=EMAIL,
+            SHITSHOVELA_JIRA__API_TOKEN=API_TOKEN,
+            SHITSHOVELA_JIRA__PROJECT="OPS",
+            SHITSHOVELA_JIRA__INDEX_LAG="2",
+            SHITSHOVELA_JIRA__RATE="200",
+        )
+        env.update(self.source.env())
+        env.update(extra)
+        return env
+
+    def run(self, *, armed: bool = False, **extra: str) -> subprocess.CompletedProcess[str]:
+        """One run of the real CLI; ``armed`` lets the killer fire in it."""
+        if not armed:
+            self.killer.fired = True
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shitshovela_core", "run"],
+            env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.killer.process = process
+        out, err = process.communicate(timeout=120)
+        self.outputs.append(out + err)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+    def settle(self, rounds: int = 4) -> int:
+        """Fault-free runs until the source is empty and no flag is left."""
+        for n in range(1, rounds + 1):
+            result = self.run()
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+            if not self.source.remaining() and self.flags_left() == 0:
+                return n
+        return rounds
+
+    def tickets(self) -> list[Any]:
+        return [i for i in self.jira.issues() if ORIGIN_PROPERTY in i.properties]
+
+    def flags_left(self) -> int:
+        return sum(
+            1 for i in self.jira.issues() for label in i.labels if label.startswith(FLAG_PREFIX)
+        )
+
+    def origin_of(self, issue: Any) -> Origin:
+        value = issue.properties[ORIGIN_PROPERTY]
+        return Origin.from_ref(value["ref"] if isinstance(value, dict) else value)
+
+    def verdict(self, expected: dict[str, list[str]] | None = None) -> Verdict:
+        """I1-I3 and I10: exactly one ticket per item revision, with its content;
+        no flag left; the source empty; no secret in any output."""
+        wanted = expected or {name: [text] for name, text in self.items.items()}
+        got: dict[str, list[str]] = {}
+        for issue in self.tickets():
+            got.setdefault(self.source.key_of(self.origin_of(issue)), []).append(issue.summary)
+        problems: list[str] = []
+        lost = duplicated = 0
+        for name, texts in wanted.items():
+            titles = Counter(t.partition("\n")[0] for t in texts)
+            seen = Counter(got.get(name, []))
+            for title, count in titles.items():
+                if seen[title] < count:
+                    lost += count - seen[title]
+                    problems.append(f"{name}: no ticket titled {title!r}")
+                if seen[title] > count:
+                    duplicated += seen[title] - count
+                    problems.append(f"{name}: {seen[title]} tickets titled {title!r}")
+        extra = set(got) - set(wanted)
+        if extra:
+            problems.append(f"tickets for unknown items {sorted(extra)}")
+        remaining = self.source.remaining()
+        if remaining:
+            problems.append(f"left in the source: {remaining}")
+        flags = self.flags_left()
+        if flags:
+            problems.append(f"{flags} flag(s) left")
+        leaked = [s for s in SECRETS for out in self.outputs if s in out]
+        if leaked:
+            problems.append("a secret appeared in the job's output")
+        total = sum(len(t) for t in wanted.values())
+        return Verdict(total, lost, duplicated, flags, problems)
+
+
+@dataclass
+class MatrixRow:
+    """One line of the printed table."""
+
+    pair: str
+    crash_points: int = 0
+    schedules: int = 0
+    items: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    flags_left: int = 0
+
+    def add(self, verdict: Verdict, *, crash: bool = False, schedule: bool = False) -> None:
+        self.crash_points += int(crash)
+        self.schedules += int(schedule)
+        self.items += verdict.items
+        self.lost += verdict.lost
+        self.duplicated += verdict.duplicated
+        self.flags_left += verdict.flags_left
+
+
+ROWS: dict[str, MatrixRow] = {}
+
+
+def row(pair: str) -> MatrixRow:
+    """The table row of ``pair`` (created on first use)."""
+    return ROWS.setdefault(pair, MatrixRow(pair))
+
+
+def requests_in_a_fault_free_run(make: Callable[[Killer], Scenario], items: int) -> int:
+    """How many requests (both systems) a fault-free run of ``items`` items sends."""
+    killer = Killer()
+    with make(killer) as scenario:
+        scenario.seed(items)
+        killer.fired = False
+        result = scenario.run(armed=True)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert not scenario.source.remaining()
+        return killer.count
+
+
+def crash_points(total: int) -> Iterator[tuple[int, str]]:
+    """Every (k, when) of a run of ``total`` requests."""
+    for k in range(1, total + 1):
+        for when in ("before", "after"):
+            yield k, when
+
+
+__all__ = ["Hang", "Script"]

@@ -1,0 +1,52 @@
+"""Exactly once, end to end: a kill at every request of a run, then fault-free runs.
+
+Each pair runs the real CLI as a subprocess against real servers (moto's S3,
+Dovecot) and the Jira emulator, with a SIGKILL right before, and separately
+right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
+sets the items per scenario (2 in CI; see the README for the larger run).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from crashkit import (
+    Killer,
+    S3Side,
+    Scenario,
+    crash_points,
+    requests_in_a_fault_free_run,
+    row,
+)
+
+pytestmark = pytest.mark.e2e
+
+ITEMS = int(os.environ.get("SHITSHOVELA_E2E_ITEMS", "2"))
+
+
+def _matrix(pair: str, make_source: Any) -> None:
+    def make(killer: Killer) -> Scenario:
+        return Scenario(make_source(), killer=killer)
+
+    total = requests_in_a_fault_free_run(make, ITEMS)
+    assert total >= 4 * ITEMS  # create, unflag, read, delete at least
+    failures = []
+    for k, when in crash_points(total):
+        killer = Killer(k, when)
+        with make(killer) as scenario:
+            scenario.seed(ITEMS)
+            result = scenario.run(armed=True)
+            assert killer.fired, f"request {k} never came (the run sent {killer.count})"
+            assert result.returncode != 0
+            scenario.settle()
+            verdict = scenario.verdict()
+            row(pair).add(verdict, crash=True)
+            if verdict.problems:
+                failures.append(f"kill {when} request {k}: {verdict.problems}")
+    assert failures == []
+
+
+def test_s3_to_jira_every_crash_point(moto: Any) -> None:
+    _matrix("s3 -> jira", lambda: S3Side(moto))
