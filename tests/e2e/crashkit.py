@@ -264,23 +264,27 @@ class Scenario:
         killer: Killer | None = None,
         index_lag: float = 1.0,
         instance: str = "e2e",
+        share: Scenario | None = None,
     ) -> None:
         self.source = source
         self.killer = killer or Killer()
         self.instance = instance
         self.stack = ExitStack()
-        self.jira = JiraEmulator(
-            flavour="cloud",
-            projects={"OPS": ProjectConfig("OPS", ("Task",))},
-            email=EMAIL,
-            api_token=API_TOKEN,
-            index_lag=index_lag,
-        ).start()
-        self.stack.callback(self.jira.stop)
-        self.jira_proxy = self.stack.enter_context(
-            FaultProxy(("127.0.0.1", int(self.jira.url.rsplit(":", 1)[1])))
-        )
-        self.jira_proxy.on_event(self.killer.http(2))
+        if share is not None:  # a second instance on the same Jira (I7)
+            self.jira, self.jira_proxy = share.jira, share.jira_proxy
+        else:
+            self.jira = JiraEmulator(
+                flavour="cloud",
+                projects={"OPS": ProjectConfig("OPS", ("Task",))},
+                email=EMAIL,
+                api_token=API_TOKEN,
+                index_lag=index_lag,
+            ).start()
+            self.stack.callback(self.jira.stop)
+            self.jira_proxy = self.stack.enter_context(
+                FaultProxy(("127.0.0.1", int(self.jira.url.rsplit(":", 1)[1])))
+            )
+            self.jira_proxy.on_event(self.killer.http(2))
         source.start(self.stack, self.killer)
         self.items: dict[str, str] = {}
         self.outputs: list[str] = []
@@ -342,9 +346,16 @@ class Scenario:
         return rounds
 
     def tickets(self) -> list[Any]:
-        return [i for i in self.jira.issues() if ORIGIN_PROPERTY in i.properties]
+        """This instance's tickets."""
+        return [
+            i
+            for i in self.jira.issues()
+            if ORIGIN_PROPERTY in i.properties
+            and i.properties[ORIGIN_PROPERTY].get("instance") == self.instance
+        ]
 
     def flags_left(self) -> int:
+        """Flag labels left on any ticket of this Jira."""
         return sum(
             1 for i in self.jira.issues() for label in i.labels if label.startswith(FLAG_PREFIX)
         )
