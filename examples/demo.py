@@ -81,7 +81,8 @@ def base_env(jira: JiraEmulator, instance: str) -> dict[str, str]:
 def show_tickets(jira: JiraEmulator) -> None:
     banner("tickets in Jira (emulated)")
     for issue in jira.issues():
-        print(f"  {issue.key:7s} {issue.summary!r:45s} labels={list(issue.labels)}")
+        components = f" components={list(issue.components)}" if issue.components else ""
+        print(f"  {issue.key:7s} {issue.summary!r:40s} labels={list(issue.labels)}{components}")
         for attachment in issue.attachments:
             print(f"          attachment {attachment.filename} ({attachment.size} bytes)")
 
@@ -90,7 +91,10 @@ def show_tickets(jira: JiraEmulator) -> None:
 def jira_emulator() -> Iterator[JiraEmulator]:
     jira = JiraEmulator(
         flavour="cloud",
-        projects={"OPS": ProjectConfig("OPS", ("Task", "Bug"))},
+        # Databases and Network: the example in-house plugin maps sender domains to them.
+        projects={
+            "OPS": ProjectConfig("OPS", ("Task", "Bug"), components=("Databases", "Network"))
+        },
         email=EMAIL,
         api_token=API_TOKEN,
         index_lag=2.0,
@@ -159,7 +163,8 @@ def imap_demo() -> int:
             SHITSHOVELA_SOURCE="imap",
             SHITSHOVELA_IMAP__HOST="127.0.0.1",
             SHITSHOVELA_IMAP__PORT=str(dovecot.port),
-            SHITSHOVELA_IMAP__TLS="plain",
+            SHITSHOVELA_IMAP__SECURITY="plain",
+            SHITSHOVELA_IMAP__SET_ASIDE_FOLDER="SetAside",
             SHITSHOVELA_IMAP__USERNAME="alerts",
             SHITSHOVELA_IMAP__PASSWORD="demo-password",
         )

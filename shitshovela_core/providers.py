@@ -96,7 +96,8 @@ class Source(ABC):
         raise SetAsideUnavailable(f"{self.context.provider} has no set-aside place configured")
 
     #: True when `claim` marks items (I11). Without claims the engine waits for
-    #: the ticket system's listing lag before it reconciles.
+    #: the ticket system's listing lag before it reconciles. The engine reads it
+    #: during the run, so it may be a property that asks the server.
     supports_claims: bool = False
 
     def claim(self, origin: Origin, flag: Flag) -> None:

@@ -87,3 +87,21 @@ def test_the_kit_catches_a_delete_by_name() -> None:
     harness = SloppyHarness()
     with pytest.raises(AssertionError, match="newer item was deleted"):
         conformance.check_delete_is_exact(harness)
+
+
+@pytest.fixture
+def shared_store() -> FakeStore:
+    return FakeStore("fake://from-a-fixture")
+
+
+class FixtureSourceHarness(FakeSourceHarness):
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self.store = request.getfixturevalue("shared_store")
+
+
+TestFactoryWithRequest = source_suite(FixtureSourceHarness)
+
+
+def test_a_factory_taking_request_gets_the_fixtures(request: pytest.FixtureRequest) -> None:
+    harness = FixtureSourceHarness(request)
+    assert harness.store.scope == "fake://from-a-fixture"

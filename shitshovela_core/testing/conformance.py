@@ -246,11 +246,22 @@ TICKET_CHECKS: tuple[Callable[[TicketHarness], None], ...] = (
 )
 
 
+def _takes_request(factory: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(factory).parameters) > 0
+    except (TypeError, ValueError):
+        return False
+
+
 def _suite(
-    name: str, checks: tuple[Callable[[Any], None], ...], factory: Callable[[], Any]
+    name: str, checks: tuple[Callable[[Any], None], ...], factory: Callable[..., Any]
 ) -> type:
-    def harness(self: object) -> Iterator[Any]:
-        made = factory()
+    def harness(self: object, request: pytest.FixtureRequest) -> Iterator[Any]:
+        # A factory that takes an argument gets pytest's `request`, so it can use the
+        # provider's own fixtures: `request.getfixturevalue("dovecot")`.
+        made = factory(request) if _takes_request(factory) else factory()
         try:
             yield made
         finally:
@@ -269,11 +280,13 @@ def _suite(
     return type(name, (), namespace)
 
 
-def source_suite(factory: Callable[[], SourceHarness]) -> type:
-    """A pytest class running every source check against harnesses from ``factory``."""
+def source_suite(factory: Callable[..., SourceHarness]) -> type:
+    """A pytest class running every source check against harnesses from ``factory``
+    (called with no argument, or with pytest's ``request`` if it takes one)."""
     return _suite("SourceConformance", SOURCE_CHECKS, factory)
 
 
-def ticket_system_suite(factory: Callable[[], TicketHarness]) -> type:
-    """A pytest class running every ticket-system check against harnesses from ``factory``."""
+def ticket_system_suite(factory: Callable[..., TicketHarness]) -> type:
+    """A pytest class running every ticket-system check against harnesses from ``factory``
+    (called with no argument, or with pytest's ``request`` if it takes one)."""
     return _suite("TicketSystemConformance", TICKET_CHECKS, factory)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -356,7 +357,7 @@ def fake_context(
     from ..transport import Transport
 
     settings = {"RATE": 1000.0, **overrides.pop("settings", {})}
-    budget = overrides.pop("budget", None) or Budget(3600.0)
+    budget = overrides.pop("budget", None) or Budget(3600.0, started=time.monotonic())
     transport = overrides.pop("transport", None) or Transport(
         provider, budget, float(settings["RATE"]), settings=settings
     )

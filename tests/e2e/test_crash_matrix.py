@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from crashkit import (
+    ImapSide,
     Killer,
     S3Side,
     Scenario,
@@ -50,3 +51,7 @@ def _matrix(pair: str, make_source: Any) -> None:
 
 def test_s3_to_jira_every_crash_point(moto: Any) -> None:
     _matrix("s3 -> jira", lambda: S3Side(moto))
+
+
+def test_imap_to_jira_every_crash_point(dovecot: Any) -> None:
+    _matrix("imap -> jira", lambda: ImapSide(dovecot))

@@ -26,3 +26,17 @@ def test_demo_moves_the_bucket_into_jira() -> None:
     assert "set-aside/alerts/core-dump.bin" in out
     assert "drained: the source is empty" in out
     assert "demo-secret-key" not in out and "demo-api-token" not in out
+
+
+def test_demo_imap_moves_the_mailbox_into_jira() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--imap"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHITSHOVELA_LOG_FORMAT": "console"},
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "OPS-2" in out and "OPS-3" not in out
+    assert "components=['Databases']" in out  # the example plugin's hook took part
+    assert "auto-reply" in out  # the out-of-office was set aside
+    assert "demo-password" not in out

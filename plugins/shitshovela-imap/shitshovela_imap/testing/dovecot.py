@@ -143,6 +143,8 @@ class DovecotServer:
 
     ``root`` is a directory for everything (config, log, certificates, mail); it is created if
     needed and kept after :meth:`stop` so its log and mail can be inspected.
+    ``extra_config`` is appended to the generated ``dovecot.conf`` (Dovecot 2.3 syntax),
+    e.g. ``"maildir_very_dirty_syncs = yes\n"`` for a test that drains a huge Maildir.
     """
 
     def __init__(
@@ -156,9 +158,11 @@ class DovecotServer:
         mail_group: str = "nogroup",
         binary: str | None = None,
         runtime_parent: str | os.PathLike[str] | None = None,
+        extra_config: str = "",
     ) -> None:
         self.root = Path(root).absolute()
         self.runtime_parent = None if runtime_parent is None else Path(runtime_parent)
+        self.extra_config = extra_config
         if re.search(r"[\s%\"\\]", str(self.root)):
             raise ValueError(
                 f"Dovecot test directory must not contain whitespace, %, quotes or backslashes: "
@@ -596,7 +600,10 @@ class DovecotServer:
             "mail_fsync = never\n"
             "namespace inbox {\n  inbox = yes\n  separator = /\n}\n"
             "protocol imap {\n  mail_max_userip_connections = 1000\n}\n"
-            "\n" + "\n".join(ssl_lines) + "\n\n"
+            + (f"{self.extra_config.rstrip()}\n" if self.extra_config.strip() else "")
+            + "\n"
+            + "\n".join(ssl_lines)
+            + "\n\n"
             "# No growing delay after failed logins (anvil's auth penalty).\n"
             "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
             "default_process_limit = 1000\n"

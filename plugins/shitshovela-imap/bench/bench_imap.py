@@ -1,0 +1,292 @@
+"""Figures for the IMAP source against a local Dovecot: speed, memory, generated MIME.
+
+Run as root (Dovecot drops privileges itself) from the workspace's virtualenv::
+
+    python plugins/shitshovela-imap/bench/bench_imap.py [--messages 10000] [--mime-cases 200]
+
+It prints:
+
+- messages a second listed and fetched (`ImapSource.items()`: metadata, text parts,
+  drafts), and items a second through a whole engine run (list, create, delete);
+- peak RSS of a child process that drains N messages, for N = 1,000 and 10,000 (flat
+  memory means the two are close), next to a child that only connects;
+- peak RSS of a child that drains one message with a 25 MiB attachment and streams the
+  attachment to a ticket system (as an upload would);
+- how many generated MIME cases (hypothesis) were delivered and run, and how they ended.
+
+Each measurement runs in its own child process (``--child ...``), which reports its peak
+RSS (``VmHWM`` of ``/proc/self/status``: the high-water mark of the process image since
+its exec; ``getrusage``'s ``ru_maxrss`` would also count the parent's memory that the
+child shared before its exec). The ticket system is an in-memory stub that keeps
+nothing, so the figures are the source's and the engine's own. Dovecot is told it is the
+only writer of its Maildirs (``maildir_very_dirty_syncs``): without it every expunge
+rereads the whole ``cur/`` directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+SELF = os.path.abspath(__file__)
+ATTACHMENT = 25 * 1024 * 1024
+
+
+# -- the children ---------------------------------------------------------------------------
+
+
+def _quiet() -> None:
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+
+
+def _source(settings: dict[str, Any]) -> Any:
+    from shitshovela_imap.source import ImapSource
+
+    from shitshovela_core.deadline import Budget
+    from shitshovela_core.testing.fakes import fake_context
+
+    context = fake_context(
+        "imap", "bench", settings=settings, budget=Budget(3600, started=time.monotonic())
+    )
+    return ImapSource(context)
+
+
+def _null_tickets(source: Any, *, stream: bool) -> Any:
+    """A ticket system that keeps nothing (and, with ``stream``, reads every attachment)."""
+    import itertools
+
+    from shitshovela_core.models import Ticket
+    from shitshovela_core.providers import TicketSystem
+    from shitshovela_core.testing.fakes import fake_context
+
+    class NullTickets(TicketSystem):
+        completes_from_item = stream
+
+        def __init__(self) -> None:
+            super().__init__(fake_context("null", "bench", budget=source.context.budget))
+            self.keys = itertools.count(1)
+            self.streamed = 0
+
+        def create(self, draft: Any, flag: Any, origin: Any) -> Ticket:
+            return Ticket(f"N-{next(self.keys)}", origin, True)
+
+        def flagged(self, flag: Any) -> Iterator[Ticket]:
+            return iter(())
+
+        def unflag(self, ticket: Any, flag: Any) -> None:
+            return None
+
+        def complete(self, ticket: Any, item: Any) -> None:
+            for attachment in item.attachments:
+                digest = hashlib.sha256()
+                with attachment.open() as handle:
+                    while chunk := handle.read(1024 * 1024):
+                        digest.update(chunk)
+                        self.streamed += len(chunk)
+
+    return NullTickets()
+
+
+def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
+    _quiet()
+    from shitshovela_core.engine import Engine, RunInfo
+
+    source = _source(settings)
+    started = time.monotonic()
+    if mode == "connect":
+        source.conn.ensure_view()
+        return {"seconds": time.monotonic() - started}
+    if mode == "list":
+        count = sum(1 for _ in source.items())
+        seconds = time.monotonic() - started
+        source.close()
+        commands = source.context.transport.requests_sent
+        return {"listed": count, "seconds": seconds, "commands": commands}
+    tickets = _null_tickets(source, stream=mode == "stream")
+    run = RunInfo("bench", "imap", "null", 3600, 10**7)
+    summary = Engine(run=run, source=source, tickets=tickets, budget=source.context.budget).run()
+    seconds = time.monotonic() - started
+    source.close()
+    return {
+        "created": summary.created,
+        "reason": summary.reason,
+        "seconds": seconds,
+        "streamed": tickets.streamed,
+        "peak_buffered": source.peak_buffered,
+    }
+
+
+def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, int]:
+    """Deliver generated messages (hypothesis), one folder per case, and drain each."""
+    import itertools
+
+    from hypothesis import HealthCheck, given, strategies
+    from hypothesis import settings as hypothesis_settings
+    from shitshovela_imap.testing import mimegen
+    from shitshovela_imap.testing.mailbox import Mailbox, run_engine
+
+    folders = itertools.count()
+    totals = {"cases": 0, "messages": 0, "tickets": 0, "set_aside": 0, "failures": 0}
+
+    @hypothesis_settings(
+        max_examples=cases, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        batch=strategies.lists(mimegen.messages(), min_size=1, max_size=4),
+        ticket_auto=strategies.booleans(),
+    )
+    def case(batch: list[bytes], ticket_auto: bool) -> None:
+        box = Mailbox(server, settings["USERNAME"], f"Bench/{next(folders)}")
+        box.deliver(*batch)
+        auto = "ticket" if ticket_auto else "set_aside"
+        source = _source({**settings, "MAILBOX": box.mailbox, "AUTO_REPLIES": auto})
+        summary, _ = run_engine(source)
+        totals["cases"] += 1
+        totals["messages"] += len(batch)
+        totals["tickets"] += summary.created
+        totals["set_aside"] += summary.set_aside
+        if summary.exit_code != 0 or summary.created + summary.set_aside != len(batch):
+            totals["failures"] += 1
+
+    case()
+    return totals
+
+
+# -- the parent -------------------------------------------------------------------------------
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since its exec (VmHWM), in MiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def run_child(args: list[str]) -> tuple[dict[str, Any], float]:
+    """Run this script as a child; return its JSON answer and its peak RSS in MiB."""
+    result = subprocess.run([sys.executable, SELF, *args], stdout=subprocess.PIPE, check=True)
+    answer = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    return answer, float(answer.pop("peak_rss_mib"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--mime-cases", type=int, default=200)
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "SETTINGS"))
+    options = parser.parse_args()
+    if options.child:
+        mode, raw = options.child
+        settings = json.loads(raw)
+        print(json.dumps({**child(mode, settings), "peak_rss_mib": peak_rss_mib()}))
+        return
+
+    from shitshovela_imap.testing.dovecot import DovecotServer
+    from shitshovela_imap.testing.mailbox import (
+        Mailbox,
+        attachment_message,
+        plain_message,
+        random_bytes,
+    )
+
+    n = options.messages
+    root = tempfile.mkdtemp(prefix="bench-imap-")
+    server = DovecotServer(
+        root, users={"bench": "bench"}, extra_config="maildir_very_dirty_syncs = yes\n"
+    ).start()
+    rows: list[tuple[str, str]] = []
+    try:
+        for user in ("small", "big", "large", "mime"):
+            server.add_user(user, "bench")
+
+        def settings(user: str) -> dict[str, Any]:
+            return {
+                "HOST": server.host,
+                "PORT": server.port,
+                "SECURITY": "plain",
+                "USERNAME": user,
+                "PASSWORD": "bench",
+                "RATE": 1_000_000.0,
+                "MAX_PER_SENDER": 0,
+            }
+
+        def seed(user: str, count: int) -> None:
+            box = Mailbox(server, user)
+            box.deliver_many(
+                plain_message(i, sender=f"customer{i % 500}@example.com") for i in range(count)
+            )
+            with box.client() as client:  # a mail client opened it: new/ moves to cur/
+                client.noop()
+
+        _, base_rss = run_child(["--child", "connect", json.dumps(settings("bench"))])
+        rows.append(("child that only connects: peak RSS", f"{base_rss:.1f} MiB"))
+
+        seed("big", n)
+        listed, list_rss = run_child(["--child", "list", json.dumps(settings("big"))])
+        rows.append(
+            (
+                f"listed + fetched ({listed['listed']} messages, {listed['commands']} commands)",
+                f"{listed['listed'] / listed['seconds']:.0f} messages/s",
+            )
+        )
+        rows.append((f"  peak RSS while listing {n}", f"{list_rss:.1f} MiB"))
+
+        small = max(1, n // 10)
+        seed("small", small)
+        drained, small_rss = run_child(["--child", "drain", json.dumps(settings("small"))])
+        rows.append((f"engine run, {small} messages: peak RSS", f"{small_rss:.1f} MiB"))
+        drained, big_rss = run_child(["--child", "drain", json.dumps(settings("big"))])
+        rows.append((f"engine run, {n} messages: peak RSS", f"{big_rss:.1f} MiB"))
+        rows.append(
+            (
+                f"  {drained['created']} tickets in {drained['seconds']:.1f} s",
+                f"{drained['created'] / drained['seconds']:.0f} items/s "
+                f"(peak {drained['peak_buffered']} messages buffered)",
+            )
+        )
+
+        payload = random_bytes(ATTACHMENT)
+        Mailbox(server, "large").deliver(attachment_message(payload))
+        streamed, large_rss = run_child(["--child", "stream", json.dumps(settings("large"))])
+        rows.append(
+            (
+                "engine run, one message with a 25 MiB attachment streamed: peak RSS",
+                f"{large_rss:.1f} MiB ({streamed['streamed'] / 2**20:.1f} MiB streamed "
+                f"in {streamed['seconds']:.1f} s)",
+            )
+        )
+
+        _quiet()
+        started = time.monotonic()
+        mime = mime_cases(server, settings("mime"), options.mime_cases)
+        rows.append(
+            (
+                "generated MIME cases tried (hypothesis)",
+                f"{mime['cases']} cases, {mime['messages']} messages: {mime['tickets']} tickets, "
+                f"{mime['set_aside']} set aside, {mime['failures']} failures "
+                f"({time.monotonic() - started:.1f} s)",
+            )
+        )
+    finally:
+        server.close()
+    width = max(len(label) for label, _ in rows)
+    print(f"shitshovela-imap bench (Dovecot on 127.0.0.1, {os.cpu_count()} CPUs)")
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    main()

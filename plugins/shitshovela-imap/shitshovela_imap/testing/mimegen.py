@@ -1,0 +1,151 @@
+"""Generated MIME messages for property-based tests (hypothesis; a test-only dependency).
+
+`messages()` draws raw messages as bytes: well-formed, slightly wrong and badly broken,
+built by hand rather than with the ``email`` package so that they can be wrong in the
+ways real mail is: nested multiparts with missing or wrong boundaries, raw 8-bit and
+RFC 2047 headers in known and unknown charsets, odd transfer encodings, missing
+Message-IDs, file names with paths and control characters, auto-reply headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from hypothesis import strategies as st
+
+CHARSETS = ("utf-8", "iso-8859-1", "windows-1252", "koi8-r", "x-unknown", "utf-7", "")
+ENCODINGS = ("7bit", "8bit", "base64", "quoted-printable", "x-uuencode", "")
+LEAF_TYPES = (
+    "text/plain",
+    "text/html",
+    "text/calendar",
+    "application/pdf",
+    "image/png",
+    "message/rfc822",
+    "application/octet-stream",
+)
+MULTIPART = ("mixed", "alternative", "related", "signed", "report", "digest")
+BOUNDARY_MODES = ("ok", "ok", "ok", "no-close", "wrong", "missing-param", "nested-same")
+
+_text = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+    max_size=60,
+)
+
+
+def _encode(payload: bytes, encoding: str) -> bytes:
+    if encoding == "base64":
+        return base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    if encoding == "quoted-printable":
+        return binascii.b2a_qp(payload).replace(b"\n", b"\r\n")
+    return payload
+
+
+@st.composite
+def header_value(draw: st.DrawFn) -> bytes:
+    """A header value: ASCII, raw 8-bit, or RFC 2047 words (some broken)."""
+    text = draw(_text)
+    kind = draw(st.sampled_from(("ascii", "raw-utf8", "raw-latin1", "b", "q", "broken")))
+    charset = draw(st.sampled_from(CHARSETS)) or "utf-8"
+    if kind == "ascii":
+        return text.encode("ascii", "replace")
+    if kind == "raw-utf8":
+        return text.encode("utf-8")
+    if kind == "raw-latin1":
+        return text.encode("latin-1", "replace")
+    raw = text.encode("utf-8")
+    if kind == "b":
+        return b"=?" + charset.encode() + b"?B?" + base64.b64encode(raw) + b"?="
+    if kind == "q":
+        return b"=?" + charset.encode() + b"?Q?" + binascii.b2a_qp(raw, header=True) + b"?="
+    return b"=?" + charset.encode() + b"?B?" + base64.b64encode(raw)[:-1] + b"?"
+
+
+@st.composite
+def leaf(draw: st.DrawFn) -> bytes:
+    """One non-multipart body part, headers included."""
+    content_type = draw(st.sampled_from(LEAF_TYPES))
+    encoding = draw(st.sampled_from(ENCODINGS))
+    charset = draw(st.sampled_from(CHARSETS))
+    payload = draw(st.one_of(st.binary(max_size=400), _text.map(lambda t: t.encode("utf-8"))))
+    if content_type == "text/html":
+        payload = b"<html><body><p>" + payload + b"</p><script>x()</script></body></html>"
+    lines = [b"Content-Type: " + content_type.encode()]
+    if charset:
+        lines[0] += b"; charset=" + charset.encode()
+    if encoding:
+        lines.append(b"Content-Transfer-Encoding: " + encoding.encode())
+    if draw(st.booleans()):
+        name = draw(header_value())
+        disposition = draw(st.sampled_from((b"attachment", b"inline", b"")))
+        lines.append(b"Content-Disposition: " + disposition + b'; filename="' + name + b'"')
+    return b"\r\n".join(lines) + b"\r\n\r\n" + _encode(payload, encoding)
+
+
+def _multipart(draw: st.DrawFn, children: list[bytes]) -> bytes:
+    subtype = draw(st.sampled_from(MULTIPART))
+    mode = draw(st.sampled_from(BOUNDARY_MODES))
+    boundary = draw(st.sampled_from((b"b1", b"=_x", b"----=_Part_0", b"a b")))
+    declared = b"other" if mode == "wrong" else boundary
+    head = b"Content-Type: multipart/" + subtype.encode()
+    if mode != "missing-param":
+        head += b'; boundary="' + declared + b'"'
+    body = b"preamble\r\n"
+    for child in children:
+        body += b"--" + boundary + b"\r\n" + child + b"\r\n"
+    if mode != "no-close":
+        body += b"--" + boundary + b"--\r\n"
+    return head + b"\r\n\r\n" + body
+
+
+@st.composite
+def body(draw: st.DrawFn, depth: int = 0) -> bytes:
+    """A MIME body with its Content-* headers: a leaf, or a (possibly broken) multipart."""
+    if depth >= 3 or draw(st.integers(0, 2)) == 0:
+        return draw(leaf())
+    children = draw(st.lists(body(depth + 1), max_size=4))
+    return _multipart(draw, children)
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> bytes:
+    """One whole message as bytes."""
+    lines = [
+        b"From: " + draw(header_value()) + b" <" + draw(st.sampled_from(_SENDERS)) + b">",
+        b"To: support@example.com",
+        b"Subject: " + draw(header_value()),
+    ]
+    if draw(st.booleans()):
+        lines.append(b"Message-ID: <" + draw(header_value()).replace(b">", b"") + b"@gen>")
+    if draw(st.booleans()):
+        lines.append(b"Date: " + draw(st.sampled_from(_DATES)))
+    extra: Any = draw(st.sampled_from(_EXTRA_HEADERS))
+    if extra:
+        lines.append(extra)
+    if draw(st.booleans()):
+        lines.append(b"MIME-Version: 1.0")
+    if draw(st.integers(0, 9)) == 0:  # no MIME at all: headers and raw bytes
+        return b"\r\n".join(lines) + b"\r\n\r\n" + draw(st.binary(max_size=300))
+    return b"\r\n".join(lines) + b"\r\n" + draw(body())
+
+
+_SENDERS = (b"a@example.com", b"b@example.org", b"MAILER-DAEMON@mx.example.com", b"", b"no-at")
+_DATES = (
+    b"Mon, 02 Mar 2026 10:00:00 +0000",
+    b"2 Mar 2026 10:00 GMT",
+    b"yesterday",
+    b"Mon, 31 Feb 2026 25:61:00 +9999",
+)
+_EXTRA_HEADERS = (
+    b"",
+    b"",
+    b"",
+    b"Auto-Submitted: auto-replied",
+    b"Precedence: bulk",
+    b"X-Autoreply: yes",
+    b"Return-Path: <>",
+    b"X-Weird: \x80\x81\xfe\xff",
+    b"Received: from x by y; Mon, 02 Mar 2026 10:00:00 +0000",
+)
