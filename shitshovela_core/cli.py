@@ -154,10 +154,11 @@ def _stop_on_signals(log: FilteringBoundLogger) -> None:
     this one started."""
     import signal
 
+    from .logs import last_words
+
     def stop(signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
-        log.error("run_failed", reason=f"stopped by {name}", exit_code=128 + signum)
-        sys.stdout.flush()
+        last_words("run_failed", reason=f"stopped by {name}", exit_code=128 + signum)
         os._exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -175,12 +176,13 @@ def run() -> None:
     plugins, config, budget = _start(log)
 
     def hard_stop() -> None:
-        log.error(
+        from .logs import last_words
+
+        last_words(
             "run_failed",
             reason="watchdog: the deadline was about to pass; hard stop (I5)",
             exit_code=int(ExitCode.WATCHDOG),
         )
-        sys.stdout.flush()
         os._exit(int(ExitCode.WATCHDOG))
 
     watchdog = Watchdog(budget, hard_stop).start()
