@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from crashkit import S3Side, Scenario, row
+from crashkit import ImapSide, Killer, S3Side, Scenario, row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,8 +59,6 @@ def test_random_fault_schedules_s3_to_jira(
     index_lag: float,
     runtime: str,
 ) -> None:
-    from crashkit import Killer
-
     killer = Killer(*kill) if kill else Killer()
     with Scenario(S3Side(moto), killer=killer, index_lag=index_lag) as scenario:
         scenario.seed(3)
@@ -76,13 +74,42 @@ def test_random_fault_schedules_s3_to_jira(
         assert verdict.problems == []
 
 
-def test_two_instances_share_jira_and_never_touch_each_other(moto: Any) -> None:
-    from crashkit import Killer
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    kill=st.one_of(st.none(), st.tuples(st.integers(1, 20), st.sampled_from(["before", "after"]))),
+    jira_faults=SCRIPTS,
+    index_lag=st.sampled_from([0.0, 1.0, 3.0]),
+    runtime=st.sampled_from(["4", "8", "30"]),
+)
+def test_random_fault_schedules_imap_to_jira(
+    dovecot: Any,
+    kill: tuple[int, str] | None,
+    jira_faults: dict[int, Any],
+    index_lag: float,
+    runtime: str,
+) -> None:
+    killer = Killer(*kill) if kill else Killer()
+    with Scenario(ImapSide(dovecot), killer=killer, index_lag=index_lag) as scenario:
+        scenario.seed(3)
+        scenario.jira_proxy.set_script(Script(http=jira_faults))
+        scenario.run(armed=kill is not None, SHITSHOVELA_MAX_RUNTIME=runtime)
+        scenario.jira_proxy.set_script(None)
+        scenario.settle(rounds=5)
+        verdict = scenario.verdict()
+        row("imap -> jira").add(verdict, schedule=True)
+        assert verdict.problems == []
 
+
+def test_two_instances_with_different_sources_share_jira(moto: Any, dovecot: Any) -> None:
     killer = Killer(6, "after")  # somewhere after alpha's first create
     with (
         Scenario(S3Side(moto), killer=killer, instance="alpha") as alpha,
-        Scenario(S3Side(moto), instance="bravo", share=alpha) as bravo,
+        Scenario(ImapSide(dovecot), instance="bravo", share=alpha) as bravo,
     ):
         alpha.seed(2)
         bravo.seed(2)
@@ -119,6 +146,31 @@ def test_an_object_overwritten_after_its_ticket_survives_and_becomes_its_own(mot
             {
                 "item000": ["Alert 0 from s3\nbody 0", "Alert 0, second edition\nnew body"],
                 "item001": ["Alert 1 from s3\nbody 1"],
+            }
+        )
+        assert verdict.problems == []
+
+
+def test_a_message_redelivered_mid_run_becomes_its_own_ticket(dovecot: Any) -> None:
+    with Scenario(ImapSide(dovecot)) as scenario:
+        scenario.seed(2)
+        redelivered: list[int] = []
+
+        def redeliver(event: Event) -> None:
+            if isinstance(event, ResponseEvent) and event.status == 201 and not redelivered:
+                redelivered.append(event.request)  # the first create just committed
+                scenario.source.seed({"item000": "Alert 0 from imap\nbody 0"})
+
+        scenario.jira_proxy.on_event(redeliver)  # type: ignore[arg-type]
+        assert scenario.run().returncode == 0
+        assert redelivered
+        # The copy (a new UID) survives the delete of the first one; the same run or
+        # the next one makes it its own ticket.
+        scenario.settle()
+        verdict = scenario.verdict(
+            {
+                "item000": ["Alert 0 from imap\nbody 0", "Alert 0 from imap\nbody 0"],
+                "item001": ["Alert 1 from imap\nbody 1"],
             }
         )
         assert verdict.problems == []
