@@ -121,7 +121,9 @@ class Watchdog:
     """
 
     def __init__(self, budget: Budget, on_fire: Callable[[], None]) -> None:
-        self.fire_at = budget.deadline - budget.margin / 3
+        # Early enough that the last line (at most 0.25 s) and the exit still land
+        # before the deadline, even with the smallest margin.
+        self.fire_at = budget.deadline - max(budget.margin / 3, 0.4)
         self._clock = budget.clock
         self._on_fire = on_fire
         self._stopped = threading.Event()

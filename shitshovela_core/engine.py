@@ -30,6 +30,7 @@ from .errors import (
     ExitCode,
     ItemRejected,
     OutcomeUnknown,
+    ProviderError,
     SetAsideUnavailable,
     ShitShovelaError,
     StopRun,
@@ -117,6 +118,8 @@ class Engine:
         self.summary = RunSummary()
         self._changed = False
         self._last_progress = clock()
+        #: The item the drain is working on (named in a failure's reason).
+        self.current: Origin | None = None
 
     # -- the run -----------------------------------------------------------------
 
@@ -131,6 +134,19 @@ class Engine:
             max_tickets=self.info.max_tickets,
             time_left=round(self.budget.remaining(), 3),
         )
+        lag = self.tickets.listing_lag
+        if lag > 0 and self.budget.started + lag >= self.budget.stop_at:
+            self.summary.exit_code = ExitCode.CONFIG
+            self.summary.reason = (
+                f"the ticket system's listing may lag {lag:g}s, but a run has only "
+                f"{self.budget.stop_at - self.budget.started:.1f}s: a claimed item could never be "
+                "settled; raise SHITSHOVELA_MAX_RUNTIME above the lag (plus a margin) or lower "
+                "the ticket system's lag setting"
+            )
+            self._observe(
+                "run_failed", run=self.info, summary=self.summary, error=self.summary.reason
+            )
+            return self.summary
         try:
             self.summary.phase = "reconcile"
             self._guard(self._reconcile, ExitCode.RECONCILE_FAILED)
@@ -156,7 +172,16 @@ class Engine:
         return self.summary
 
     def _guard(self, phase: Callable[[], None], code: ExitCode) -> None:
-        """Run a phase, turning any error into a `_Failure` with the right exit code."""
+        """Run a phase, turning any error into a `_Failure` with the right exit code;
+        the reason names the item the drain was working on."""
+        try:
+            self._phase(phase, code)
+        except _Failure as failure:
+            if self.current is not None and failure.code != ExitCode.OK:
+                failure.reason += f" (item {self.current.describe()})"
+            raise
+
+    def _phase(self, phase: Callable[[], None], code: ExitCode) -> None:
         try:
             phase()
         except StopRun:
@@ -191,6 +216,7 @@ class Engine:
             self.budget.check("reconciling the next flagged ticket")
             self._progress()
             origin = ticket.origin
+            self.current = origin
             if origin is None:
                 self.summary.foreign += 1
                 self.log.warning(
@@ -211,9 +237,17 @@ class Engine:
             item: Item | None = None
             if self.tickets.completes_from_item:
                 read = self.source.read(origin)
-                item = read if isinstance(read, Item) else None
+                if isinstance(read, PoisonItem):
+                    # The ticket may still lack what complete() adds (attachments):
+                    # keep the origin and stop rather than delete it unfinished (I1).
+                    raise ProviderError(
+                        f"flagged ticket {ticket.key}: its item {origin.describe()} cannot be "
+                        f"read again to complete the ticket ({read.reason}); the item is kept"
+                    )
+                item = read
             self._finish(ticket, origin, item, step="reconciled")
             self.summary.reconciled += 1
+        self.current = None
 
     # -- drain -------------------------------------------------------------------
 
@@ -233,10 +267,12 @@ class Engine:
             if entry is None:
                 return
             started = self.clock()
+            self.current = entry.origin
             if isinstance(entry, PoisonItem):
                 self._set_aside(entry.origin, entry.reason)
             else:
                 self._move(entry)
+            self.current = None
             self.budget.record_item(self.clock() - started)
 
     def _move(self, item: Item) -> None:

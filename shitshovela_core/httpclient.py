@@ -16,6 +16,7 @@ of a create into `OutcomeUnknown` (I4).
 from __future__ import annotations
 
 import contextvars
+import datetime
 import email.utils
 import ssl
 import time
@@ -209,9 +210,13 @@ def parse_retry_after(
         try:
             return max(0.0, float(value))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - now())
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None  # not seconds, not a date: the caller backs off instead
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.UTC)
+            return max(0.0, parsed.timestamp() - now())
     if headers.get("x-ratelimit-remaining", "").strip() == "0":
         reset = headers.get("x-ratelimit-reset", "").strip()
         try:

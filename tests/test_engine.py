@@ -141,16 +141,14 @@ def test_claimed_item_waits_for_the_listing_then_finishes_its_ticket() -> None:
     assert_exactly_once(world)
 
 
-def test_settle_wait_that_does_not_fit_stops_cleanly() -> None:
+def test_a_run_too_short_for_the_listing_lag_creates_nothing_again() -> None:
     world = seeded(lag=600.0)
     world.faults.fail_on = "tickets.create.after"
-    world.run(claims=True)
+    world.run(claims=True, max_runtime=3600.0)
     world.faults.clear()
     world.clock.sleep(1.0)
     summary = world.run(max_runtime=60.0)
-    assert summary is not None
-    assert summary.exit_code == ExitCode.OK
-    assert summary.reason.startswith("deadline")
+    assert summary is not None and summary.exit_code == ExitCode.CONFIG
     assert world.tickets_by_origin_key()["alpha"] == 1
 
 
@@ -334,3 +332,36 @@ def test_progress_line_at_least_every_ten_seconds(capsys: pytest.CaptureFixture[
     progress = [e for e in events if e["event"] == "progress"]
     assert len(progress) >= 2
     assert progress[-1]["created"] >= 5
+
+
+def test_reconcile_keeps_an_origin_it_cannot_read_again_to_complete_the_ticket() -> None:
+    world = seeded()
+    world.faults.fail_on = "tickets.create.after"
+    world.run()  # alpha's ticket exists, flagged, not completed
+    world.faults.clear()
+    world.stores["a"].items["alpha"].poison = "the server failed to read it"
+    summary = world.run()
+    assert summary is not None
+    assert summary.exit_code == ExitCode.RECONCILE_FAILED
+    assert "cannot be read again" in summary.reason and "alpha" in summary.reason
+    assert "alpha" in world.stores["a"].items  # kept (I1)
+    assert len(world.tracker.tickets) == 1  # and nothing new was created (I8)
+
+
+def test_a_listing_lag_that_cannot_fit_in_a_run_is_a_config_error() -> None:
+    world = seeded(lag=120.0)
+    summary = world.run(max_runtime=60.0)
+    assert summary is not None
+    assert summary.exit_code == ExitCode.CONFIG
+    assert "SHITSHOVELA_MAX_RUNTIME" in summary.reason
+    assert world.faults.count == 0  # nothing was contacted
+
+
+def test_a_drain_failure_names_the_item() -> None:
+    world = seeded()
+    world.faults.fail_on = "source.delete.after:bravo"
+    world.faults.kind = "error"
+    summary = world.run()
+    assert summary is not None
+    assert summary.exit_code == ExitCode.DRAIN_FAILED
+    assert "(item fake:fake://a/bravo@" in summary.reason

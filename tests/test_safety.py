@@ -323,3 +323,8 @@ def test_no_secret_in_errors_whatever_fails(tracker: Tracker, fault: object) -> 
             text = str(caught.value) + repr(caught.value)
             assert TOKEN not in text and userinfo_url_secret not in text
             assert TOKEN not in REDACTOR.scrub(f"Bearer {TOKEN}")
+
+
+@pytest.mark.parametrize("value", ["soon", "Thu, 99 Foo 2026 99:99:99 GMT", ""])
+def test_a_malformed_retry_after_means_back_off(value: str) -> None:
+    assert parse_retry_after({"retry-after": value}) is None
