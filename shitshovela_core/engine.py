@@ -42,6 +42,10 @@ from .redact import scrub
 
 PROGRESS_EVERY = 10.0
 
+#: Items the ticket system may reject in a row before the run stops (I12): a
+#: rejection of every item is a setup problem, not a queue of poison items.
+MAX_REJECTED_IN_A_ROW = 3
+
 
 @attrs.frozen
 class RunInfo:
@@ -120,6 +124,7 @@ class Engine:
         self._last_progress = clock()
         #: The item the drain is working on (named in a failure's reason).
         self.current: Origin | None = None
+        self._rejected_in_a_row = 0
 
     # -- the run -----------------------------------------------------------------
 
@@ -292,12 +297,21 @@ class Engine:
         try:
             ticket = self.tickets.create(draft, self.flag, origin)
         except ItemRejected as exc:
+            self._rejected_in_a_row += 1
+            if self._rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
+                raise _Failure(
+                    ExitCode.DRAIN_FAILED,
+                    f"the ticket system rejected {self._rejected_in_a_row} items in a row (last: "
+                    f"{exc}); stopping instead of setting the whole queue aside: check its "
+                    "configuration",
+                ) from exc
             self._set_aside(origin, f"rejected by the ticket system: {exc}")
             return
         except OutcomeUnknown:
             self._changed = True
             raise
         self._changed = True
+        self._rejected_in_a_row = 0
         self.summary.created += 1
         self.log.info("ticket_created", origin=origin.describe(), ticket=ticket.key, url=ticket.url)
         self._finish(ticket, origin, item, step="moved")

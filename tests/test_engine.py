@@ -365,3 +365,15 @@ def test_a_drain_failure_names_the_item() -> None:
     assert summary is not None
     assert summary.exit_code == ExitCode.DRAIN_FAILED
     assert "(item fake:fake://a/bravo@" in summary.reason
+
+
+def test_a_ticket_system_rejecting_every_item_stops_the_run() -> None:
+    world = seeded()
+    world.stores["a"].put("delta", "Fourth\nbody")
+    world.tracker.reject = lambda draft: "field 'labels' cannot be set"
+    summary = world.run()
+    assert summary is not None
+    assert summary.exit_code == ExitCode.DRAIN_FAILED
+    assert "rejected 3 items in a row" in summary.reason
+    assert len(world.stores["a"].set_aside) == 2  # the third stays in the queue
+    assert world.stores["a"].names() == ["charlie", "delta"]

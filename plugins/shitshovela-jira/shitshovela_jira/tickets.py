@@ -326,6 +326,14 @@ class JiraTickets(TicketSystem):
         detail = self.context.transport.redactor.scrub(_errors_text(response))
         if status == 400:
             bad = self._bad_fields(response)
+            lowered = detail.lower()
+            if "cannot be set" in lowered or "appropriate screen" in lowered:
+                # A field missing from the project's create screen is a setup problem,
+                # not this item's: every item would be refused, so stop, do not set aside.
+                raise ProviderError(
+                    f"{what}: Jira cannot set a field on this project ({detail}); add it to "
+                    f"the create screen of {self._env('PROJECT')} / {self._env('ISSUE_TYPE')}"
+                )
             if bad and bad <= _CONTENT_FIELDS | from_draft:
                 raise ItemRejected(f"Jira refused the ticket's content: {detail}")
             if not bad and "content" in detail.lower():
