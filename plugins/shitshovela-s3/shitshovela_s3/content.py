@@ -131,6 +131,10 @@ def render_json(
         raise Undecodable(f"not valid JSON ({exc})") from None
     if not isinstance(document, dict):
         raise Undecodable(f"JSON is a {type(document).__name__}, not an object")
+    try:  # an escaped lone surrogate ("\ud800") parses, but is no text a ticket can hold
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Undecodable(f"JSON strings that are not valid Unicode ({exc.reason})") from None
     raw_title = document.get(title_field)
     title = _clip_title(_as_text(raw_title)) if raw_title not in (None, "") else ""
     title = title or key_title(key, prefix)

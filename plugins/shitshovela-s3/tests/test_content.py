@@ -147,3 +147,10 @@ def test_etags_and_content_ranges() -> None:
     assert etag_of('W/"abc"') == '"abc"'
     assert parse_content_range("bytes 0-3/11") == 11
     assert parse_content_range("bytes */11") is None
+
+
+def test_json_with_a_lone_surrogate_escape_is_undecodable() -> None:
+    data = b'{"title": "bad \\ud800 text", "body": "x"}'
+    with pytest.raises(Undecodable, match="not valid Unicode"):
+        render_json(data, total=len(data), key="k.json", prefix="", title_field="title",
+                    body_field="body", body_limit=1000, attachment="k.json")  # fmt: skip
