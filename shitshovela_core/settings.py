@@ -12,7 +12,7 @@ an expression (see FACTS.md, dynaconf).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -162,8 +162,3 @@ def tls_settings() -> tuple[Setting, ...]:
         ),
         Setting("CA_BUNDLE", default="", help="A PEM file of CAs to trust instead of the default."),
     )
-
-
-def names(settings: Sequence[Setting]) -> list[str]:
-    """The names of ``settings``, in order."""
-    return [s.name for s in settings]

@@ -66,10 +66,6 @@ class TicketHarness(Protocol):
         """Clean up."""
 
 
-def _by_name(source: Source) -> dict[str, Item | PoisonItem]:
-    return {entry.origin.key.rsplit("/", 1)[-1]: entry for entry in source.items()}
-
-
 def _entry(source: Source, name: str) -> Item | PoisonItem:
     for entry in source.items():
         if _name_of(entry.origin) == name:
