@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .errors import (
         ConfigError,
+        CutOff,
         ExitCode,
         ItemRejected,
         OutcomeUnknown,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "ConfigError": "errors",
+    "CutOff": "errors",
     "ExitCode": "errors",
     "ItemRejected": "errors",
     "OutcomeUnknown": "errors",
@@ -51,6 +53,7 @@ _EXPORTS = {
 __all__ = [
     "Attachment",
     "ConfigError",
+    "CutOff",
     "ExitCode",
     "Flag",
     "Item",

@@ -120,8 +120,9 @@ def cli() -> None:
 
     All configuration comes from SHITSHOVELA_* environment variables;
     `shitshovela plugins` lists every one. Exit codes: 0 finished (drained, or
-    stopped at the deadline or the per-run cap), 1 internal error, 2 bad
-    configuration, 3 a system unreachable or refusing before anything changed,
+    stopped at the deadline or the per-run cap, every system answering), 1
+    internal error, 2 bad configuration, 3 a system unreachable, refusing or not
+    answering before the deadline, before anything changed,
     4 reconcile failed, 5 drain failed, 6 a create's outcome unknown, 7 the
     watchdog's hard stop.
     """

@@ -16,13 +16,15 @@ class ExitCode(enum.IntEnum):
     """The documented process exit codes (README, "Exit codes")."""
 
     #: The run ended normally: the source is drained, or the run stopped at its
-    #: deadline or at the per-run ticket cap with work left for the next run.
+    #: deadline (between steps) or at the per-run ticket cap with work left for the
+    #: next run, every system answering.
     OK = 0
     #: A bug: an exception the job does not know. The traceback is logged, scrubbed.
     INTERNAL = 1
     #: Bad configuration or plugin selection; nothing was contacted.
     CONFIG = 2
-    #: A system was unreachable or refused (auth, permissions) before anything changed.
+    #: A system was unreachable, refused (auth, permissions) or did not answer before
+    #: the deadline (`CutOff`), before anything changed.
     UNREACHABLE = 3
     #: Reconcile failed; nothing new was created (I8).
     RECONCILE_FAILED = 4
@@ -72,6 +74,20 @@ class Unreachable(ProviderError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class CutOff(Unreachable):
+    """The run ended waiting on a system that did not answer: a call still in flight
+    at the deadline (a hung, dripping or silent server, a TLS handshake that never
+    completes), or a retry of a failing call that no longer fits in the time left.
+
+    A run that stops this way achieved less than its time allowed because a
+    system was down, so it must not exit 0 (README, "Exit codes"): like every
+    `Unreachable` it exits with `ExitCode.UNREACHABLE` when nothing changed yet,
+    else with the failing phase's code. Compare `DeadlineReached`, the clean stop
+    *between* steps, or while the time left is too short for a call that the
+    system would have answered (see `Transport.cut_off`).
+    """
+
+
 class TransientError(ProviderError):
     """A failure of an idempotent call that may succeed if tried again later."""
 
@@ -105,4 +121,6 @@ class StopRun(ShitShovelaError):
 
 
 class DeadlineReached(StopRun):
-    """There is not enough time left for the next step (I5)."""
+    """There is not enough time left for the next step (I5): a clean stop between
+    steps, with every system answering. A system that did not answer in time is a
+    `CutOff` instead."""

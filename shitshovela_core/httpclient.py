@@ -27,7 +27,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import DeadlineReached, OutcomeUnknown
+from .errors import OutcomeUnknown
 from .transport import RetryLater, Transport
 
 #: When the HTTP call in progress must be over, and the clock that says so.
@@ -273,7 +273,8 @@ class HttpClient:
         """Send one request under the safety rules; see the module docstring.
 
         Raises `OutcomeUnknown` (non-idempotent, outcome unknown),
-        `DeadlineReached`, `Unreachable` or `TransientError`."""
+        `DeadlineReached` (a clean stop), `CutOff` (the system did not answer before
+        the deadline), `Unreachable` or `TransientError`."""
         label = what or f"{method} {url.split('?', 1)[0]}"
         return self.transport.call(
             lambda: self._once(method, url, idempotent, label, timeout or self.timeout, kwargs),
@@ -294,6 +295,7 @@ class HttpClient:
         transport.pace(label)
         transport.budget.check(label)
         deadline = transport.call_deadline(timeout)
+        started = transport.clock()
         token = _CALL_DEADLINE.set((deadline, transport.clock))
         scrub = transport.redactor.scrub
         try:
@@ -302,7 +304,9 @@ class HttpClient:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             if transport.clock() >= deadline and transport.budget.remaining() <= 0:
-                raise DeadlineReached(f"{label}: the deadline came while connecting") from None
+                raise transport.cut_off(
+                    label, scrub(f"still connecting: {type(exc).__name__}"), started
+                ) from None
             transport.record_failure(label)
             raise RetryLater(
                 scrub(f"cannot connect: {type(exc).__name__}: {exc}"), connect=True
@@ -313,7 +317,7 @@ class HttpClient:
             if not idempotent:
                 raise OutcomeUnknown(f"{label}: {text}; the server may have acted on it") from None
             if cut and transport.budget.remaining() <= 0:
-                raise DeadlineReached(f"{label}: cut off at the deadline ({text})") from None
+                raise transport.cut_off(label, text, started) from None
             transport.record_failure(label)
             raise RetryLater(text) from None
         finally:
@@ -329,6 +333,7 @@ class HttpClient:
                 f"{status} from the server (Retry-After {wait if wait is not None else '-'})",
                 retry_after=wait,
                 unprocessed=status == 429,
+                throttled=True,
             )
         if status >= 500:
             if not idempotent:

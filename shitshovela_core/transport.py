@@ -13,7 +13,9 @@ The core builds one `Transport` per selected provider and hands it over in the
 
 Retries (tenacity): exponential backoff with jitter, only idempotent calls,
 only while the wait fits in the time left; a ``Retry-After`` is honoured, and
-when it does not fit the run stops cleanly (`DeadlineReached`). After
+when it does not fit the run stops cleanly (`DeadlineReached`) if the system
+answered earlier in the run. A system that does not answer in time is a
+`CutOff` (a failure, never exit 0): see `Transport.cut_off`. After
 ``breaker_threshold`` consecutive failures of one system the breaker opens:
 the run stops with `Unreachable` instead of hammering it.
 """
@@ -32,7 +34,7 @@ import structlog
 import tenacity
 
 from .deadline import Budget
-from .errors import DeadlineReached, OutcomeUnknown, TransientError, Unreachable
+from .errors import CutOff, DeadlineReached, OutcomeUnknown, TransientError, Unreachable
 from .ratelimit import RateLimiter
 from .redact import REDACTOR, Redactor
 
@@ -45,6 +47,12 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 
+#: Seconds a call must have waited for its answer before being cut off at the
+#: deadline counts as the system's failure (`CutOff`) rather than as the
+#: deadline's (`DeadlineReached`): a healthy system answers a call started just
+#: before the deadline in time or not, and that is no outage.
+FAIR_WAIT = 1.0
+
 
 class RetryLater(TransientError):
     """A call failed in a way worth trying again.
@@ -52,7 +60,8 @@ class RetryLater(TransientError):
     ``unprocessed`` is True when the server certainly did not act on the
     request (nothing was sent, or it answered 429): then even a create may be
     sent again. ``retry_after`` is the server's wait in seconds, if it gave
-    one. ``connect`` marks a failure to connect at all.
+    one. ``connect`` marks a failure to connect at all. ``throttled`` marks a
+    server that answered but asked us to wait (429, or 503 with Retry-After).
     """
 
     def __init__(
@@ -62,11 +71,13 @@ class RetryLater(TransientError):
         retry_after: float | None = None,
         unprocessed: bool = False,
         connect: bool = False,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.unprocessed = unprocessed or connect
         self.connect = connect
+        self.throttled = throttled
 
 
 class Transport:
@@ -104,6 +115,8 @@ class Transport:
         self._failures = 0
         self._failures_lock = threading.Lock()
         self.requests_sent = 0
+        #: Calls this system answered well in this run (see `cut_off`).
+        self.answered = 0
 
     # -- pacing and time ---------------------------------------------------------
 
@@ -114,7 +127,10 @@ class Transport:
         while True:
             blocked_until = self.limiter.blocked_until
             if self.clock() < blocked_until:
-                self.budget.wait_until(blocked_until, f"the server's Retry-After before {step}")
+                try:
+                    self.budget.wait_until(blocked_until, f"the server's Retry-After before {step}")
+                except DeadlineReached as exc:
+                    raise self._stopped_waiting(str(exc), throttled=True) from None
             delay = self.limiter.try_acquire()
             if delay is None:
                 self.requests_sent += 1
@@ -161,12 +177,40 @@ class Transport:
         finally:
             timer.cancel()
 
+    # -- deadline outcomes ------------------------------------------------------
+
+    def cut_off(self, what: str, text: str, started: float) -> CutOff | DeadlineReached:
+        """The error for a call (begun at ``started``) that the deadline cut off.
+
+        A system that left the call unanswered for `FAIR_WAIT` seconds or more
+        did not answer in time: `CutOff`, a failure (I5 stops the process, the
+        exit code says the system was down). A call cut off sooner started just
+        before the deadline: a clean `DeadlineReached`."""
+        waited = self.clock() - started
+        if waited >= FAIR_WAIT:
+            return CutOff(
+                f"{self.provider}: {what}: no answer in {waited:.1f}s, cut off at the deadline "
+                f"({text})"
+            )
+        return DeadlineReached(f"{what}: cut off at the deadline ({text})")
+
+    def _stopped_waiting(self, reason: str, *, throttled: bool) -> CutOff | DeadlineReached:
+        """The run must stop because the wait before the next try does not fit.
+
+        After a server's own request to wait (``throttled``) from a system that
+        answered earlier in the run, that is the clean stop I6 asks for. After a
+        failure, or from a system that never answered this run, it is a `CutOff`."""
+        if throttled and self.answered > 0:
+            return DeadlineReached(reason)
+        return CutOff(f"{self.provider}: {reason}")
+
     # -- breaker -----------------------------------------------------------------
 
     def record_success(self) -> None:
         """A call got a good answer: close the breaker."""
         with self._failures_lock:
             self._failures = 0
+            self.answered += 1
 
     def record_failure(self, what: str) -> None:
         """A call failed (5xx, reset, timeout); open the breaker after too many in a row."""
@@ -193,7 +237,8 @@ class Transport:
 
         A non-idempotent call whose outcome is unknown raises `OutcomeUnknown`
         at once (I4). When the next wait does not fit in the budget:
-        `DeadlineReached`. When attempts are spent: `Unreachable` for
+        `DeadlineReached` or `CutOff` (see `_stopped_waiting`). When attempts are
+        spent: `Unreachable` for
         connection failures, else `TransientError`."""
 
         def retryable(exc: BaseException) -> bool:
@@ -202,10 +247,11 @@ class Transport:
         def stop(state: tenacity.RetryCallState) -> bool:
             if self.clock() + state.upcoming_sleep > self.budget.stop_at:
                 last = state.outcome.exception() if state.outcome else None
-                raise DeadlineReached(
+                raise self._stopped_waiting(
                     f"{what}: waiting {state.upcoming_sleep:.1f}s to try again does not fit in "
                     f"the {max(0.0, self.budget.remaining()):.1f}s left (last error: "
-                    f"{self.redactor.scrub(str(last))})"
+                    f"{self.redactor.scrub(str(last))})",
+                    throttled=isinstance(last, RetryLater) and last.throttled,
                 )
             return state.attempt_number >= self.max_attempts
 

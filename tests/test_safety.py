@@ -16,7 +16,13 @@ import pytest
 from httptracker import Tracker
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.errors import DeadlineReached, OutcomeUnknown, TransientError, Unreachable
+from shitshovela_core.errors import (
+    CutOff,
+    DeadlineReached,
+    OutcomeUnknown,
+    TransientError,
+    Unreachable,
+)
 from shitshovela_core.httpclient import HttpClient, parse_retry_after
 from shitshovela_core.redact import REDACTOR
 from shitshovela_core.testing.faultproxy import (
@@ -29,7 +35,7 @@ from shitshovela_core.testing.faultproxy import (
     Script,
     max_in_window,
 )
-from shitshovela_core.transport import Transport
+from shitshovela_core.transport import FAIR_WAIT, Transport
 
 pytestmark = pytest.mark.servers
 
@@ -77,18 +83,29 @@ def test_a_slow_or_hung_server_is_cut_off_at_the_deadline(
     with FaultProxy(tracker.server.server_address[:2], Script(default=fault)) as proxy:  # type: ignore[arg-type]
         http = client(proxy.url, runtime=2.5)
         started = time.monotonic()
-        with pytest.raises(DeadlineReached):
+        with pytest.raises(CutOff, match="no answer in"):
             http.request("GET", "/tickets", idempotent=True)
         elapsed = time.monotonic() - started
     assert http.transport.budget.deadline - time.monotonic() > 0, "ran past the deadline"
     assert elapsed >= 1.0, "it did not wait at all: the fault was not exercised"
 
 
+def test_a_call_started_just_before_the_deadline_is_a_clean_stop(tracker: Tracker) -> None:
+    # The server answers, only later than the little time left: the deadline's
+    # fault, not the system's (FAIR_WAIT), so the run may still exit 0.
+    with FaultProxy(tracker.server.server_address[:2], Script(default=Hang())) as proxy:  # type: ignore[arg-type]
+        http = client(proxy.url, runtime=1.1)
+        started = time.monotonic()
+        with pytest.raises(DeadlineReached, match="cut off at the deadline"):
+            http.request("GET", "/tickets", idempotent=True)
+    assert time.monotonic() - started < FAIR_WAIT
+
+
 def test_a_silent_tls_handshake_is_cut_off_at_the_deadline(tracker: Tracker) -> None:
     with FaultProxy(tracker.server.server_address[:2], Script(default=Hang()), mode="tcp") as proxy:  # type: ignore[arg-type]
         http = client(f"https://127.0.0.1:{proxy.port}", runtime=2.5)
         started = time.monotonic()
-        with pytest.raises(DeadlineReached):
+        with pytest.raises(CutOff, match="still connecting"):
             http.request("GET", "/tickets", idempotent=True)
         assert time.monotonic() < http.transport.budget.deadline
         assert time.monotonic() - started >= 1.0
@@ -185,14 +202,37 @@ def test_rate_holds_under_a_429_storm_and_retry_after_is_observed(tracker: Track
 
 
 def test_retry_after_longer_than_the_time_left_stops_cleanly(tracker: Tracker) -> None:
-    script = Script(http={1: Answer(429, retry_after="3600")})
+    # The system answered earlier in the run: a Retry-After that does not fit is
+    # the clean stop I6 asks for.
+    script = Script(http={2: Answer(429, retry_after="3600")})
     with FaultProxy(tracker.server.server_address[:2], script) as proxy:  # type: ignore[arg-type]
         http = client(proxy.url, runtime=20)
+        assert http.request("GET", "/tickets", idempotent=True).status_code == 200
         started = time.monotonic()
         with pytest.raises(DeadlineReached, match="does not fit"):
             http.request("GET", "/tickets", idempotent=True)
     assert time.monotonic() - started < 2.0
+    assert len(proxy.requests) == 2
+
+
+def test_a_system_that_only_throttles_is_not_a_clean_stop(tracker: Tracker) -> None:
+    # Not one answer in the whole run, only "wait an hour": the run achieved
+    # nothing while the system refused, which must not look like success.
+    script = Script(http={1: Answer(429, retry_after="3600")})
+    with FaultProxy(tracker.server.server_address[:2], script) as proxy:  # type: ignore[arg-type]
+        http = client(proxy.url, runtime=20)
+        with pytest.raises(CutOff, match="does not fit"):
+            http.request("GET", "/tickets", idempotent=True)
     assert len(proxy.requests) == 1
+
+
+def test_a_failing_system_at_the_deadline_is_not_a_clean_stop(tracker: Tracker) -> None:
+    # Resets until the next backoff no longer fits: the system was down.
+    with FaultProxy(tracker.server.server_address[:2], Script(default=Answer(502))) as proxy:  # type: ignore[arg-type]
+        http = client(proxy.url, runtime=2.0, backoff_initial=0.4, breaker_threshold=100)
+        with pytest.raises(CutOff, match="502"):
+            http.request("GET", "/tickets", idempotent=True)
+    assert len(proxy.requests) >= 1
 
 
 def test_repeated_5xx_opens_the_breaker(tracker: Tracker) -> None:

@@ -16,7 +16,9 @@ runs every IMAP command through `ImapConnection.command`:
   connection's life (one timer thread per connection, not per command);
 - a lost connection is dropped; ``transport.call`` reconnects, selects the
   mailbox again and repeats the command (every command this source sends is
-  idempotent); at the deadline the run stops with `DeadlineReached` (I5);
+  idempotent); at the deadline the run stops (I5): cleanly (`DeadlineReached`)
+  if the command had only just started, as a failure (`CutOff`) if the server
+  left it unanswered (`Transport.cut_off`);
 - a refused login or certificate is `Unreachable` at once, never retried;
   no secret reaches a message (I10).
 """
@@ -34,7 +36,7 @@ import attrs
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import LoginError  # type: ignore[import-untyped]
 
-from shitshovela_core.errors import DeadlineReached, TransientError, Unreachable
+from shitshovela_core.errors import TransientError, Unreachable
 from shitshovela_core.transport import RetryLater, Transport
 
 from .config import ImapSettings
@@ -154,6 +156,7 @@ class ImapConnection:
         transport.pace(what)
         transport.budget.check(what)
         client = self._client
+        started = transport.clock()
         try:
             client.socket().settimeout(transport.timeout(self.settings.timeout, what))
             result = fn(client)
@@ -162,7 +165,7 @@ class ImapConnection:
             if bye_is_error and _is_bye(exc) and transport.budget.remaining() > 0:
                 text = transport.redactor.scrub(_server_text(exc))
                 raise ServerBye(f"{what}: the server closed the session: {text}") from None
-            self._lost(what, exc)
+            self._lost(what, exc, started)
         finally:
             if self._client is not None:
                 # Unsolicited answers (EXPUNGE, EXISTS, ...) would pile up in imaplib.
@@ -170,12 +173,13 @@ class ImapConnection:
         transport.record_success()
         return result
 
-    def _lost(self, what: str, exc: BaseException) -> NoReturn:
-        """A command's connection died: stop at the deadline, else ask for a retry."""
+    def _lost(self, what: str, exc: BaseException, started: float) -> NoReturn:
+        """A command's connection died: stop at the deadline (a clean stop, or a
+        `CutOff` when the server left it unanswered), else ask for a retry."""
         transport = self.transport
         text = transport.redactor.scrub(f"{type(exc).__name__}: {_server_text(exc)}")
         if transport.budget.remaining() <= 0:
-            raise DeadlineReached(f"{what}: cut off at the deadline ({text})")
+            raise transport.cut_off(what, text, started)
         if isinstance(exc, ssl.SSLCertVerificationError):
             raise Unreachable(f"{what}: the server's certificate is not trusted: {text}")
         transport.record_failure(what)
@@ -199,6 +203,7 @@ class ImapConnection:
         transport = self.transport
         where = f"{settings.host}:{settings.port}"
         transport.pace(f"connecting to {where}")
+        started = transport.clock()
 
         def make_socket() -> socket.socket:
             raw = socket.create_connection(
@@ -254,7 +259,7 @@ class ImapConnection:
             self.discard()
             text = transport.redactor.scrub(f"{type(exc).__name__}: {_server_text(exc)}")
             if transport.budget.remaining() <= 0:
-                raise DeadlineReached(f"connecting to {where}: cut off at the deadline") from None
+                raise transport.cut_off(f"connecting to {where}", text, started) from None
             transport.record_failure(f"connecting to {where}")
             raise RetryLater(f"connecting to {where}: {text}", connect=not connected) from None
         except CommandError as exc:  # a NO/BAD to STARTTLS or CAPABILITY

@@ -122,7 +122,8 @@ SCENARIOS = {
     "wrong credentials": ({"api_token": "other", "pat": "other"}, None, {}, "run", 3),
     "create answer lost": ({}, "commit_then_drop", {}, "run", 6),
     "create answered 500": ({}, "commit_then_500", {}, "run", 6),
-    "429 storm, wait does not fit": ({}, "storm", {"SHITSHOVELA_MAX_RUNTIME": "8"}, "run", 0),
+    # Not one answer in the run, only "wait 30 s": a failure (exit 3), never a success.
+    "429 storm, wait does not fit": ({}, "storm", {"SHITSHOVELA_MAX_RUNTIME": "8"}, "run", 3),
     "check, project hidden": ({}, "hide", {}, "check", 3),
     "check, wrong credentials": ({"api_token": "x", "pat": "x"}, None, {}, "check", 3),
     "auto flavour, wrong credentials": (
@@ -158,7 +159,7 @@ def test_cli_never_prints_a_secret(
     if scenario == "check, project hidden":
         assert "project OPS cannot be read" in last["reason"]
     if fault == "storm":
-        assert last["reason"].startswith("deadline") and "Retry-After" in last["reason"]
+        assert last["event"] == "run_failed" and "Retry-After" in last["reason"]
     if "credentials" in scenario:
         assert "refused the credentials (401)" in result.stdout
 
