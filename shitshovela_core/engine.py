@@ -1,6 +1,6 @@
 """The run: reconcile this instance's flagged tickets, then drain the source.
 
-This is DESIGN.md's flow, step for step::
+This is the flow of the design contract (``docs/DESIGN.md``), step for step::
 
     RECONCILE: for each ticket carrying this instance's flag:
         stop if time is up; delete its origin (gone = fine); remove the flag

@@ -6,7 +6,7 @@ the job sends, to either system: HTTP requests through the fault proxy, IMAP
 commands through `ImapRelay`. `Killer` SIGKILLs the job right before its k-th
 request reaches a server (the request is never forwarded) or right after it
 did (before the answer reaches the job). The scenario then runs the job
-fault-free until the source is empty, and `Scenario.verdict` checks DESIGN.md's
+fault-free until the source is empty, and `Scenario.verdict` checks docs/DESIGN.md's
 I1-I3: every item is exactly one ticket with its content, no flag is left, the
 source is empty.
 """

@@ -33,10 +33,6 @@ EMAIL = "bot@example.com"
 API_TOKEN = "cl0ud-T0ken/with+odd=chars 1e3"  # noqa: S105 - a test double
 PAT = "dc-PAT:0x1F/with+odd=chars"
 PROJECT = "OPS"
-#: Jira's OpenAPI excerpt, beside the repository (``../shared/specs``) in a checkout.
-SPEC = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "jira-platform.openapi.json"
-)
 
 
 class SkewClock:

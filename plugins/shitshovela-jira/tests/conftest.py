@@ -8,17 +8,13 @@ from typing import Any
 
 import pytest
 from shitshovela_jira import testing
-from shitshovela_jira.emulator import JiraEmulator
-
-SPEC_FILE = testing.SPEC
+from shitshovela_jira.emulator import JiraEmulator, jira_openapi
 
 
 @pytest.fixture(scope="session")
 def spec() -> Path:
-    """Jira's OpenAPI excerpt, beside the repository (fails loudly when missing)."""
-    if not SPEC_FILE.is_file():
-        pytest.fail(f"Jira OpenAPI excerpt missing: {SPEC_FILE} (expected beside the repository)")
-    return SPEC_FILE
+    """Jira's OpenAPI excerpt in the repository's ``specs/`` (fails loudly when missing)."""
+    return jira_openapi()
 
 
 @pytest.fixture

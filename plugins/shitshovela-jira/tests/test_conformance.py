@@ -8,18 +8,18 @@ provider reads recent keys directly instead of trusting the index (I11).
 from __future__ import annotations
 
 import pytest
-from shitshovela_jira.testing import SPEC as SPEC_FILE
+from shitshovela_jira.emulator import jira_openapi
 from shitshovela_jira.testing import JiraHarness
 
 from shitshovela_core.testing.conformance import ticket_system_suite
 
 pytestmark = pytest.mark.servers
 
-TestCloudConformance = ticket_system_suite(lambda: JiraHarness("cloud", SPEC_FILE))
-TestDataCenterConformance = ticket_system_suite(lambda: JiraHarness("datacenter", SPEC_FILE))
+TestCloudConformance = ticket_system_suite(lambda: JiraHarness("cloud", jira_openapi()))
+TestDataCenterConformance = ticket_system_suite(lambda: JiraHarness("datacenter", jira_openapi()))
 TestCloudFrozenIndex = ticket_system_suite(
-    lambda: JiraHarness("cloud", SPEC_FILE, index_lag=86400.0, settle_index=False)
+    lambda: JiraHarness("cloud", jira_openapi(), index_lag=86400.0, settle_index=False)
 )
 TestDataCenterFrozenIndex = ticket_system_suite(
-    lambda: JiraHarness("datacenter", SPEC_FILE, index_lag=86400.0, settle_index=False)
+    lambda: JiraHarness("datacenter", jira_openapi(), index_lag=86400.0, settle_index=False)
 )

@@ -14,14 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from shitshovela_jira.emulator import FakeClock, JiraEmulator, ProjectConfig
+from shitshovela_jira.emulator import FakeClock, JiraEmulator, ProjectConfig, jira_openapi
 from shitshovela_jira.emulator.jql import Clause, JqlError, parse, tokenize
 
 pytestmark = pytest.mark.servers
 
-SPEC = (
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "jira-platform.openapi.json"
-)
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 
 Factory = Callable[..., JiraEmulator]
@@ -29,9 +26,8 @@ Factory = Callable[..., JiraEmulator]
 
 @pytest.fixture(scope="session")
 def spec_path() -> Path:
-    if not SPEC.is_file():
-        pytest.fail(f"Jira OpenAPI excerpt missing: {SPEC} (expected beside the repository)")
-    return SPEC
+    """Jira's OpenAPI excerpt in the repository's ``specs/`` (raises when missing)."""
+    return jira_openapi()
 
 
 @pytest.fixture

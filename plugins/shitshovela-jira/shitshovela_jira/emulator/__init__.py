@@ -1,16 +1,18 @@
 """A stateful Jira emulator on loopback for tests, optionally checked against Jira's OpenAPI.
 
-    from shitshovela_jira.emulator import JiraEmulator
+    from shitshovela_jira.emulator import JiraEmulator, jira_openapi
 
-    with JiraEmulator(projects={"OPS": ["Task", "Bug"]}, validate_spec=SPEC) as jira:
+    with JiraEmulator(projects={"OPS": ["Task", "Bug"]}, validate_spec=jira_openapi()) as jira:
         httpx.post(f"{jira.url}/rest/api/3/issue", headers=jira.auth_headers(), json=...)
         jira.assert_no_violations()
 
 Importing this package does not import openapi-core; only ``validate_spec=...`` does.
+`jira_openapi()` finds the excerpt in the repository's ``specs/`` folder (see `specfile`).
 """
 
 from .jql import JqlError, escape_jql_string
 from .server import JiraEmulator
+from .specfile import jira_openapi
 from .state import (
     AttachmentRecord,
     CommentRecord,
@@ -34,4 +36,5 @@ __all__ = [
     "RecordedRequest",
     "Violation",
     "escape_jql_string",
+    "jira_openapi",
 ]

@@ -637,7 +637,7 @@ class JiraEmulator:
         if resp.status == 204:
             if resp.payload():
                 self._violate("response", req, op, "a 204 response must not have a body", 204)
-            return  # the spec's 204s declare a JSON body of schema {} (see specs/README)
+            return  # the spec's 204s declare a JSON body of schema {} (specs/README.md, quirks)
         payload = resp.payload()
         if not self._cloud and op_id.startswith("searchAndReconsile") and resp.status == 200:
             # v2 DC search answer, checked as an enhanced-search page of the same issues
