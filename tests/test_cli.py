@@ -150,6 +150,41 @@ def test_unreachable_system_exits_3_with_nothing_changed(
     assert len(list((tmp_path / "inbox").iterdir())) == 3
 
 
+def test_check_offline_validates_and_contacts_nothing(
+    site: Path, job: dict[str, str], tmp_path: Path
+) -> None:
+    """`check --offline` builds the providers but reaches no system: the same unreachable
+    configuration that `check` fails with 3 passes with 0, in one line."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.2)
+        job["SHITSHOVELA_JSONFILE__CONNECT"] = f"127.0.0.1:{listener.getsockname()[1]}"
+        result = cli(site, "check", "--offline", **job)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert json.loads(lines[0]) | {"timestamp": None} == {
+        "event": "check_finished",
+        "result": "ok",
+        "offline": True,
+        "level": "info",
+        "timestamp": None,
+    }
+    assert SECRET not in result.stdout + result.stderr
+    assert len(list((tmp_path / "inbox").iterdir())) == 3
+
+
+def test_check_offline_lists_every_problem(site: Path, job: dict[str, str]) -> None:
+    job["SHITSHOVELA_JSONFILE__PORT"] = "https"
+    job["SHITSHOVELA_MAX_RUNTIME"] = "-1"
+    result = cli(site, "check", "--offline", **job)
+    assert result.returncode == 2
+    assert "SHITSHOVELA_JSONFILE__PORT='https' is invalid" in result.stdout
+    assert "SHITSHOVELA_MAX_RUNTIME='-1' is invalid" in result.stdout
+    assert "check_finished" not in result.stdout
+
+
 def test_plan_shows_drafts_and_touches_nothing(
     site: Path, job: dict[str, str], tmp_path: Path
 ) -> None:
