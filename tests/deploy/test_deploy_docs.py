@@ -78,13 +78,3 @@ def test_secret_commands_cover_every_secret_reference() -> None:
             if "secretKeyRef" in e.get("valueFrom", {})
         }
         assert documented == referenced, name
-
-
-def test_no_machine_paths_in_deployment_files() -> None:
-    files = [p for p in DEPLOY.rglob("*") if p.is_file()]
-    files += [p for p in (ROOT / "tests" / "deploy").glob("*.py") if p != Path(__file__)]
-    assert files
-    for path in files:
-        text = path.read_text(encoding="utf-8")
-        for machine in ("/work/", "/root/", "/home/"):
-            assert machine not in text, (path.name, machine)
