@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
 
@@ -51,13 +51,14 @@ class PushRefused(ShitShovelaError):
 
 
 def split_credentials(url: str) -> tuple[str, str, str]:
-    """``(url without user and password, user, password)`` of a gateway URL."""
+    """``(url without user and password, user, password)`` of a gateway URL;
+    user and password percent-decoded (``p%40ss`` is ``p@ss``)."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url, "", ""
     host = parts.netloc.rpartition("@")[2]
     bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return bare, parts.username or "", parts.password or ""
+    return bare, unquote(parts.username or ""), unquote(parts.password or "")
 
 
 def push_started(run: RunInfo, budget: Budget, settings: Mapping[str, Any]) -> bool:
@@ -96,7 +97,8 @@ def _push(
     registry: CollectorRegistry,
     step: str,
 ) -> bool:
-    gateway, url_user, url_password = split_credentials(str(settings["PUSHGATEWAY"]))
+    raw_url = str(settings["PUSHGATEWAY"])
+    gateway, url_user, url_password = split_credentials(raw_url)
     user = str(settings.get("USERNAME") or url_user)
     password = str(settings.get("PASSWORD") or url_password)
     transport = Transport(
@@ -108,7 +110,8 @@ def _push(
         backoff_initial=0.2,
         backoff_max=1.0,
     )
-    transport.redactor.add(*(secret for secret in (password, url_password) if secret))
+    raw_password = urlsplit(raw_url).password
+    transport.redactor.add(*(s for s in (password, url_password, raw_password) if s))
     log = structlog.get_logger("shitshovela.prometheus").bind(instance=run.instance)
     job = str(settings["JOB"])
     try:

@@ -146,7 +146,7 @@ def test_a_misspelt_setting_names_the_right_one(plugins: Plugins) -> None:
 
 def test_credentials_in_the_url_are_split_off() -> None:
     assert split_credentials("http://gw:9091") == ("http://gw:9091", "", "")
-    assert split_credentials("https://u:p%40ss@gw:9091/x") == ("https://gw:9091/x", "u", "p%40ss")
+    assert split_credentials("https://u:p%40ss@gw:9091/x") == ("https://gw:9091/x", "u", "p@ss")
     assert split_credentials("https://u@gw") == ("https://gw", "u", "")
 
 

@@ -129,6 +129,29 @@ def test_a_refused_push_names_the_status_without_the_password(gateway: Pushgatew
     assert gateway.samples() == {}
 
 
+# bcrypt (cost 4) of "pusher pw 1e3": the Pushgateway's web config wants a hash.
+PUSHER_HASH = "$2b$04$6u.yzGf0naXATBhETNAB3OZfBOJUAt5F2BNY/volw6Y/3GiiVbBfG"
+
+
+def test_basic_auth_reaches_the_gateway_and_a_wrong_password_is_one_warning() -> None:
+    password = "pusher pw 1e3"  # a secret that TOML would turn into something else
+    users = {"pusher": PUSHER_HASH}
+    with Pushgateway(users=users, auth=("pusher", password)) as guarded:
+        good = settings(guarded.url, USERNAME="pusher", PASSWORD=password)
+        with captured() as logs:
+            assert push_ended(info("alpha", good), RunSummary(created=4), Budget(60), good)
+        assert warnings(logs) == []
+        assert guarded.group("alpha")[metrics.COUNTS["created"]] == 4
+        in_url = settings(guarded.url.replace("://", "://pusher:pusher%20pw%201e3@"))
+        assert push_ended(info("beta", in_url), RunSummary(created=5), Budget(60), in_url)
+        assert guarded.group("beta")[metrics.COUNTS["created"]] == 5
+        bad = settings(guarded.url, USERNAME="pusher", PASSWORD="wrong 0x1F")
+        with captured() as logs:
+            assert not push_ended(info("alpha", bad), RunSummary(), Budget(60), bad)
+    warning = assert_one_failed_push(logs, "wrong 0x1F")
+    assert str(warning["error"]).startswith("PushRefused: the Pushgateway answered 401")
+
+
 def test_connection_resets_are_retried_once_then_one_warning(gateway: Pushgateway) -> None:
     with FaultProxy(("127.0.0.1", gateway.port), Script(default=Reset())) as proxy:
         group = settings(proxy.url, PASSWORD="hunter2")

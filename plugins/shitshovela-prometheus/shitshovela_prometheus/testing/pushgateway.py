@@ -2,7 +2,9 @@
 
 `Pushgateway` starts the binary on a free ``127.0.0.1`` port with no
 persistence file and the admin API on (to wipe it between tests), waits until
-it answers ``/-/ready``, and reads back what it holds from ``/metrics``. A
+it answers ``/-/ready``, and reads back what it holds from ``/metrics``. Given
+``users`` (name -> bcrypt hash) it demands basic auth on every endpoint (its
+``--web.config.file``), and ``auth`` is what the helpers here sign in with. A
 missing binary is an error that says how to install it (``.ci/install-pushgateway``),
 never a skip.
 """
@@ -35,12 +37,22 @@ def free_port() -> int:
 class Pushgateway:
     """One Pushgateway process; use as a context manager or `start` / `stop`."""
 
-    def __init__(self, binary: str | None = None, *, ready_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        ready_timeout: float = 15.0,
+        users: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.binary = binary or os.environ.get("PUSHGATEWAY_BINARY") or BINARY
         self.ready_timeout = ready_timeout
+        self.users = users or {}
+        self.auth = auth
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
+        self._web_config: Path | None = None
 
     @property
     def url(self) -> str:
@@ -58,17 +70,25 @@ class Pushgateway:
                 )
             self.binary = found
         self.port = free_port()
+        args = [
+            self.binary,
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--persistence.file=",
+            "--web.enable-admin-api",
+            "--log.level=warn",
+        ]
+        if self.users:
+            fd, config_name = tempfile.mkstemp(prefix="pushgateway-web-", suffix=".yml")
+            self._web_config = Path(config_name)
+            lines = "".join(f'  "{user}": "{digest}"\n' for user, digest in self.users.items())
+            with os.fdopen(fd, "w") as config:
+                config.write("basic_auth_users:\n" + lines)
+            args.append(f"--web.config.file={config_name}")
         fd, log_name = tempfile.mkstemp(prefix="pushgateway-", suffix=".log")
         self._log = Path(log_name)
         with os.fdopen(fd, "wb") as log:
             self._process = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--persistence.file=",
-                    "--web.enable-admin-api",
-                    "--log.level=warn",
-                ],
+                args,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -83,7 +103,8 @@ class Pushgateway:
             if self._process.poll() is not None:
                 raise RuntimeError(f"the Pushgateway exited at start: {self.log_text()}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
+                ready = httpx.get(f"{self.url}/-/ready", auth=self.auth, timeout=1.0)
+                if ready.status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -105,20 +126,24 @@ class Pushgateway:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
-        if self._log is not None:
-            self._log.unlink(missing_ok=True)
-            self._log = None
+        for path in (self._log, self._web_config):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        self._log = self._web_config = None
 
     def wipe(self) -> None:
         """Delete every pushed group (the admin API)."""
-        httpx.put(f"{self.url}/api/v1/admin/wipe", timeout=5.0).raise_for_status()
+        wiped = httpx.put(f"{self.url}/api/v1/admin/wipe", auth=self.auth, timeout=5.0)
+        wiped.raise_for_status()
 
     def samples(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         """Every pushed sample: ``(name, labels) -> value`` (the gateway's own
         ``pushgateway_*``, ``process_*`` and ``go_*`` metrics left out)."""
         from prometheus_client.parser import text_string_to_metric_families
 
-        text = httpx.get(f"{self.url}/metrics", timeout=5.0).text
+        response = httpx.get(f"{self.url}/metrics", auth=self.auth, timeout=5.0)
+        response.raise_for_status()
+        text = response.text
         found: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
