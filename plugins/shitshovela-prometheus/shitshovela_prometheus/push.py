@@ -28,6 +28,7 @@ import structlog
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.errors import DeadlineReached, ShitShovelaError
+from shitshovela_core.redact import REDACTOR
 from shitshovela_core.transport import Transport
 
 from . import GROUP, metrics
@@ -64,8 +65,14 @@ def split_credentials(url: str) -> tuple[str, str, str]:
 def push_started(run: RunInfo, budget: Budget, settings: Mapping[str, Any]) -> bool:
     """Push the start time and the max runtime; True if the Pushgateway took them."""
     window = min(float(settings["TIMEOUT"]), max(0.0, budget.remaining()) * START_SHARE)
-    registry = metrics.started(time.time() - budget.elapsed(), run.max_runtime)
-    return _push(run, _until(budget, budget.clock() + window), settings, registry, "run_started")
+    started_at = time.time() - budget.elapsed()
+    return _push(
+        run,
+        _until(budget, budget.clock() + window),
+        settings,
+        lambda: metrics.started(started_at, run.max_runtime),
+        "run_started",
+    )
 
 
 def push_ended(
@@ -74,8 +81,14 @@ def push_ended(
     """Push the run's outcome (and the success time on exit code 0); True if taken."""
     observers = budget.for_observers()
     stop = min(observers.stop_at, budget.clock() + float(settings["TIMEOUT"]))
-    registry = metrics.ended(summary, time.time())
-    return _push(run, _until(observers, stop), settings, registry, "run_ended")
+    finished_at = time.time()
+    return _push(
+        run,
+        _until(observers, stop),
+        settings,
+        lambda: metrics.ended(summary, finished_at),
+        "run_ended",
+    )
 
 
 def _until(budget: Budget, stop: float) -> Budget:
@@ -94,29 +107,32 @@ def _push(
     run: RunInfo,
     budget: Budget,
     settings: Mapping[str, Any],
-    registry: CollectorRegistry,
+    build: Callable[[], CollectorRegistry],
     step: str,
 ) -> bool:
+    """Build the metrics and push them; any failure is one scrubbed warning."""
+    log = structlog.get_logger("shitshovela.prometheus").bind(instance=run.instance)
     raw_url = str(settings["PUSHGATEWAY"])
     gateway, url_user, url_password = split_credentials(raw_url)
     user = str(settings.get("USERNAME") or url_user)
     password = str(settings.get("PASSWORD") or url_password)
-    transport = Transport(
-        GROUP,
-        budget,
-        RATE,
-        settings=settings,
-        max_attempts=2,
-        backoff_initial=0.2,
-        backoff_max=1.0,
-    )
-    raw_password = urlsplit(raw_url).password
-    transport.redactor.add(*(s for s in (password, url_password, raw_password) if s))
-    log = structlog.get_logger("shitshovela.prometheus").bind(instance=run.instance)
+    redactor = REDACTOR
+    redactor.add(*(s for s in (password, url_password, urlsplit(raw_url).password) if s))
     job = str(settings["JOB"])
     try:
         if budget.remaining() <= 0:
             raise DeadlineReached("no time left for the push")
+        transport = Transport(
+            GROUP,
+            budget,
+            RATE,
+            settings=settings,
+            redactor=redactor,
+            max_attempts=2,
+            backoff_initial=0.2,
+            backoff_max=1.0,
+        )
+        registry = build()
         client = transport.http(
             gateway,
             auth=(user, password) if user else None,
@@ -139,12 +155,12 @@ def _push(
         log.warning(
             "metrics_push_failed",
             hook=step,
-            gateway=transport.redactor.scrub(gateway),
-            error=transport.redactor.scrub(f"{type(exc).__name__}: {exc}"),
+            gateway=redactor.scrub(gateway),
+            error=redactor.scrub(f"{type(exc).__name__}: {exc}"),
             note="the run's outcome is unchanged",
         )
         return False
-    log.info("metrics_pushed", hook=step, gateway=transport.redactor.scrub(gateway), job=job)
+    log.info("metrics_pushed", hook=step, gateway=redactor.scrub(gateway), job=job)
     return True
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import shitshovela_prometheus
 from shitshovela_prometheus import metrics
-from shitshovela_prometheus.push import split_credentials
+from shitshovela_prometheus.push import push_ended, split_credentials
+from shitshovela_prometheus.testing.runs import captured, info, settings, warnings
 
 from shitshovela_core.config import load_config
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.plugins import Plugins, create_plugins
 from shitshovela_core.testing.fakes import FakePlugin, FakeStore, FakeTracker
@@ -159,3 +162,16 @@ def test_metric_names_follow_the_conventions_and_are_documented() -> None:
         assert f"`{name}`" in readme, name
     for name in (metrics.STARTED, metrics.FINISHED, metrics.SUCCESS):
         assert name.endswith("_timestamp_seconds")
+
+
+def test_any_failure_inside_a_push_is_one_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("cannot build the metrics")
+
+    monkeypatch.setattr(metrics, "ended", broken)
+    group = settings("http://127.0.0.1:9")
+    with captured() as logs:
+        assert not push_ended(info("alpha", group), RunSummary(), Budget(60), group)
+    (warning,) = warnings(logs)
+    assert warning["event"] == "metrics_push_failed"
+    assert warning["error"] == "RuntimeError: cannot build the metrics"
