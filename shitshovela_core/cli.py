@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from .config import Config
     from .deadline import Budget
+    from .engine import RunInfo
     from .plugins import Plugins
     from .providers import Source, TicketSystem
 
@@ -113,6 +114,20 @@ def build_providers(
     return built[0], built[1]
 
 
+def _run_info(config: Config) -> RunInfo:
+    """The run as hooks see it, with every settings group's values."""
+    from .engine import RunInfo
+
+    return RunInfo(
+        config.instance,
+        config.source,
+        config.ticket_system,
+        config.max_runtime,
+        config.max_tickets,
+        settings=config.group_settings,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="shitshovela", prog_name="shitshovela")
 def cli() -> None:
@@ -170,7 +185,7 @@ def _stop_on_signals(log: FilteringBoundLogger) -> None:
 def run() -> None:
     """Run the job: reconcile, then drain, then exit (see exit codes above)."""
     from .deadline import Watchdog
-    from .engine import Engine, RunInfo
+    from .engine import Engine
     from .redact import scrub
 
     log = _setup_logging()
@@ -189,9 +204,7 @@ def run() -> None:
     watchdog = Watchdog(budget, hard_stop).start()
     _stop_on_signals(log)
     source, tickets = _build(plugins, config, budget, log)
-    info = RunInfo(
-        config.instance, config.source, config.ticket_system, config.max_runtime, config.max_tickets
-    )
+    info = _run_info(config)
     try:
         summary = Engine(
             run=info, source=source, tickets=tickets, budget=budget, hook=plugins.pm.hook, log=log
@@ -268,7 +281,7 @@ def plan(limit: int) -> None:
 
     Reads only; creates, deletes and flags nothing.
     """
-    from .engine import Engine, RunInfo
+    from .engine import Engine
     from .errors import ShitShovelaError
     from .models import Flag, Item
 
@@ -276,9 +289,7 @@ def plan(limit: int) -> None:
     plugins, config, budget = _start(log)
     source, tickets = _build(plugins, config, budget, log)
     flag = Flag(config.instance)
-    info = RunInfo(
-        config.instance, config.source, config.ticket_system, config.max_runtime, config.max_tickets
-    )
+    info = _run_info(config)
     engine = Engine(
         run=info, source=source, tickets=tickets, budget=budget, hook=plugins.pm.hook, log=log
     )
@@ -322,7 +333,8 @@ def plan(limit: int) -> None:
 @cli.command(name="plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json: bool) -> None:
-    """List installed plugins, their hooks, providers and every setting each reads."""
+    """List installed plugins, their hooks, providers and every setting each reads
+    (providers' and other plugins' settings groups)."""
     from .config import CORE_SETTINGS, env_name, provider_settings
     from .plugins import load_plugins
 
@@ -354,6 +366,15 @@ def plugins_command(as_json: bool) -> None:
             }
             for spec in plugins.specs()
         ],
+        "settings_groups": [
+            {
+                "name": group.name,
+                "plugin": group.plugin,
+                "help": group.help,
+                "settings": [s.as_dict(env_name(s, group.name)) for s in group.settings],
+            }
+            for group in plugins.settings_groups.values()
+        ],
     }
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
@@ -378,6 +399,12 @@ def plugins_command(as_json: bool) -> None:
         kind = "source" if provider["kind"] == "source" else "ticket system"
         click.echo(f"  {provider['name']} ({kind}, from {provider['plugin']}): {provider['help']}")
         for setting in provider["settings"]:
+            click.echo(_setting_line(setting))
+    if data["settings_groups"]:
+        click.echo("Settings of other plugins:")
+    for group in data["settings_groups"]:
+        click.echo(f"  {group['name']} (from {group['plugin']}): {group['help']}")
+        for setting in group["settings"]:
             click.echo(_setting_line(setting))
 
 

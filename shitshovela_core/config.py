@@ -1,11 +1,14 @@
 """Configuration from ``SHITSHOVELA_*`` environment variables, validated up front.
 
-`load_config` reads the core settings and the settings of the two selected
-providers, checks every one of them, and raises one `ConfigError` listing each
-problem (missing, bad value, misspelt name with the closest valid one) before
-anything is contacted. Provider settings nest under the provider's name:
-``SHITSHOVELA_IMAP__HOST``. Secret settings are kept as the exact string that
-was set and collected in `Config.secrets` for scrubbing (I10).
+`load_config` reads the core settings, the settings of the two selected
+providers and the settings groups of every loaded plugin (``register_settings``),
+checks every one of them, and raises one `ConfigError` listing each problem
+(missing, bad value, misspelt name with the closest valid one, a group named
+like a provider or another group) before anything is contacted. Provider
+settings nest under the provider's name (``SHITSHOVELA_IMAP__HOST``), a group's
+under the group's (``SHITSHOVELA_PROMETHEUS__PUSHGATEWAY``). Secret settings are
+kept as the exact string that was set and collected in `Config.secrets` for
+scrubbing (I10).
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class Config:
     source_settings: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     ticket_settings: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
+    #: The values of every settings group, by group name, then setting NAME.
+    group_settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
 
 
 def provider_settings(spec: ProviderSpec) -> tuple[Setting, ...]:
@@ -117,10 +122,19 @@ def provider_settings(spec: ProviderSpec) -> tuple[Setting, ...]:
 
 
 def env_name(setting: Setting, provider: str | None = None) -> str:
-    """The environment variable a setting is read from."""
+    """The environment variable a setting is read from; ``provider`` is a
+    provider's or a settings group's name (None for the core's own)."""
     if provider is None:
         return PREFIX + setting.name
     return f"{PREFIX}{provider.upper()}__{setting.name}"
+
+
+def _shown(setting: Setting, raw: str) -> str:
+    """A bad value as an error may show it: in a URL, all before the last ``@``
+    is masked (it may hold a user and password, however malformed)."""
+    if setting.type == "url" and "@" in raw:
+        return "***@" + raw.rsplit("@", 1)[1]
+    return raw
 
 
 def _read(
@@ -150,7 +164,7 @@ def _read(
         try:
             values[setting.name] = setting.parse(raw)
         except Exception as exc:
-            shown = "" if setting.secret else f"={raw!r}"
+            shown = "" if setting.secret else f"={_shown(setting, raw)!r}"
             problems.append(f"{name}{shown} is invalid: {exc}")
     return values
 
@@ -160,6 +174,8 @@ def known_names(plugins: Plugins) -> set[str]:
     known = {env_name(s) for s in CORE_SETTINGS}
     for spec in plugins.specs():
         known.update(env_name(s, spec.name) for s in provider_settings(spec))
+    for group in plugins.settings_groups.values():
+        known.update(env_name(s, group.name) for s in group.settings)
     return known
 
 
@@ -203,6 +219,11 @@ def load_config(plugins: Plugins, environ: Mapping[str, str] | None = None) -> C
             problems.extend(exc.problems)
             continue
         selected[kind] = _read(provider_settings(spec), spec.name, env, problems, secrets)
+    problems.extend(plugins.group_clashes)
+    groups = {
+        name: _read(group.settings, name, env, problems, secrets)
+        for name, group in sorted(plugins.settings_groups.items())
+    }
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -216,4 +237,5 @@ def load_config(plugins: Plugins, environ: Mapping[str, str] | None = None) -> C
         source_settings=selected["source"],
         ticket_settings=selected["ticket_system"],
         secrets=tuple(s for s in secrets if s),
+        group_settings=groups,
     )

@@ -16,7 +16,7 @@ Every step checks the budget first, and the first error stops the run (I8).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -49,13 +49,19 @@ MAX_REJECTED_IN_A_ROW = 3
 
 @attrs.frozen
 class RunInfo:
-    """What a run is: which instance moves from which source to which ticket system."""
+    """What a run is: which instance moves from which source to which ticket system.
+
+    ``settings`` holds the validated values of every settings group that plugins
+    declared with the ``register_settings`` hook: ``settings[group][NAME]``
+    (secrets included, as set: never log them; hence not in the repr).
+    """
 
     instance: str
     source: str
     ticket_system: str
     max_runtime: float
     max_tickets: int
+    settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
 
 
 @attrs.define
@@ -130,7 +136,7 @@ class Engine:
 
     def run(self) -> RunSummary:
         """Reconcile, then drain; return the summary. Never raises."""
-        self._observe("run_started", run=self.info)
+        self._observe("run_started", run=self.info, budget=self.budget)
         self.log.info(
             "run_started",
             source=self.info.source,
@@ -149,7 +155,11 @@ class Engine:
                 "the ticket system's lag setting"
             )
             self._observe(
-                "run_failed", run=self.info, summary=self.summary, error=self.summary.reason
+                "run_failed",
+                run=self.info,
+                summary=self.summary,
+                error=self.summary.reason,
+                budget=self.budget,
             )
             return self.summary
         try:
@@ -169,10 +179,14 @@ class Engine:
             self.summary.duration = self.budget.elapsed()
         ok = self.summary.exit_code == ExitCode.OK
         if ok:
-            self._observe("run_finished", run=self.info, summary=self.summary)
+            self._observe("run_finished", run=self.info, summary=self.summary, budget=self.budget)
         else:
             self._observe(
-                "run_failed", run=self.info, summary=self.summary, error=self.summary.reason
+                "run_failed",
+                run=self.info,
+                summary=self.summary,
+                error=self.summary.reason,
+                budget=self.budget,
             )
         return self.summary
 

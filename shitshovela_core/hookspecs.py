@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .deadline import Budget
     from .engine import RunInfo, RunSummary
     from .models import Item, TicketDraft
     from .providers import Register
+    from .settings import RegisterSettings
 
 PROJECT = "shitshovela"
 
@@ -47,6 +49,21 @@ def register_ticket_systems(register: Register) -> None:
 
 
 @_spec
+def register_settings(register: RegisterSettings) -> None:
+    """Declare settings of a plugin that is not a provider (an observer).
+
+    Called once when plugins load. Call ``register(group, settings=[Setting(...)],
+    help=...)``: each setting is read as ``SHITSHOVELA_<GROUP>__<NAME>`` and
+    validated on every run like a provider's (all problems at once, exit 2,
+    nothing contacted; secrets scrubbed), whether or not the plugin's hooks are
+    used, and ``shitshovela plugins`` lists them. The validated values reach
+    the observe hooks as ``run.settings[group]`` (a mapping of NAME to value).
+    A group named like a provider or like another plugin's group is a
+    configuration error that names both plugins.
+    """
+
+
+@_spec
 def shape_ticket_draft(item: Item, draft: TicketDraft) -> TicketDraft | None:
     """Shape the ticket drawn up for ``item`` (in-house field mapping).
 
@@ -58,23 +75,31 @@ def shape_ticket_draft(item: Item, draft: TicketDraft) -> TicketDraft | None:
 
 
 @_spec
-def run_started(run: RunInfo) -> None:
+def run_started(run: RunInfo, budget: Budget) -> None:
     """Observe the start of a run, after configuration was validated.
 
-    ``run`` names the instance, the source and the ticket system. An exception
-    here is logged and ignored: observers cannot change a run.
+    ``run`` names the instance, the source and the ticket system, and carries
+    the settings groups' values (``run.settings``). ``budget`` is the run's
+    time budget: whatever an observer does here takes time from the work, so
+    bound it (a network call's timeout clipped by ``budget``). An exception
+    here is logged and ignored: observers cannot change a run. An
+    implementation may leave out ``budget`` (pluggy passes only the arguments
+    an implementation names).
     """
 
 
 @_spec
-def run_finished(run: RunInfo, summary: RunSummary) -> None:
+def run_finished(run: RunInfo, summary: RunSummary, budget: Budget) -> None:
     """Observe a run that ended normally: drained, or stopped at the deadline or
-    the per-run cap (``summary.reason`` says which). Exceptions are logged and
+    the per-run cap (``summary.reason`` says which). ``budget`` is the run's
+    budget; ``budget.for_observers()`` gives a bounded window after the work's
+    stop that still ends before the watchdog fires. Exceptions are logged and
     ignored."""
 
 
 @_spec
-def run_failed(run: RunInfo, summary: RunSummary, error: str) -> None:
+def run_failed(run: RunInfo, summary: RunSummary, error: str, budget: Budget) -> None:
     """Observe a run that failed; ``error`` is the scrubbed one-line reason and
-    ``summary.exit_code`` the code the process exits with. Exceptions are
-    logged and ignored."""
+    ``summary.exit_code`` the code the process exits with. ``budget`` as for
+    ``run_finished``. Not called when the watchdog or a signal ends the process.
+    Exceptions are logged and ignored."""

@@ -4,7 +4,8 @@ Plugins are found through the entry-point group ``shitshovela`` and loaded one
 at a time, each inside its own ``try`` (pluggy's own loader stops at the first
 broken one). A plugin that fails to import, registers a misspelt hook or fails
 in its registration hook is recorded as broken and skipped with a warning; it
-only stops a run if the run selects a provider it would have provided.
+only stops a run if the run selects a provider it would have provided. The
+settings groups of a broken plugin (``register_settings``) are dropped with it.
 ``SHITSHOVELA_BLOCK_PLUGINS`` (comma-separated entry-point or distribution
 names) is the way out of a broken plugin. Loading happens when the CLI asks
 (`load_plugins`), never at import time.
@@ -23,11 +24,13 @@ import structlog
 from . import hookspecs
 from .errors import PluginError
 from .providers import ProviderKind, ProviderSpec, Register
+from .settings import RegisterSettings, SettingsGroup
 
 #: Plugins that ship with the core, registered the same way as outside ones.
 #: (None yet: every provider is its own distribution under ``plugins/``.)
 DEFAULT_PLUGINS: tuple[str, ...] = ()
 
+PREFIX = "SHITSHOVELA_"
 BLOCK_ENV = "SHITSHOVELA_BLOCK_PLUGINS"
 TRACE_ENV = "SHITSHOVELA_TRACE_PLUGINS"
 
@@ -55,6 +58,10 @@ class Plugins:
     sources: dict[str, ProviderSpec] = attrs.field(factory=dict)
     ticket_systems: dict[str, ProviderSpec] = attrs.field(factory=dict)
     duplicates: dict[tuple[ProviderKind, str], list[str]] = attrs.field(factory=dict)
+    #: Settings groups (``register_settings``) of the loaded plugins, by group name.
+    settings_groups: dict[str, SettingsGroup] = attrs.field(factory=dict)
+    #: A group name that is also a provider's or another group's: the problem, named.
+    group_clashes: list[str] = attrs.field(factory=list)
 
     @property
     def broken(self) -> list[PluginInfo]:
@@ -158,6 +165,49 @@ def _collect_providers(plugins: Plugins) -> None:
                 log.warning("plugin_broken", plugin=owner, error=_error_text(exc))
 
 
+def _collect_settings_groups(plugins: Plugins) -> None:
+    """Call ``register_settings``; keep the groups of plugins that are not broken,
+    and record every group name already taken by a provider or another group."""
+    groups: list[SettingsGroup] = []
+    for impl in reversed(plugins.pm.hook.register_settings.get_hookimpls()):
+        owner = impl.plugin_name
+        mine: list[SettingsGroup] = []
+
+        def sink(
+            group: SettingsGroup, owner: str = owner, mine: list[SettingsGroup] = mine
+        ) -> None:
+            mine.append(attrs.evolve(group, plugin=owner))
+
+        try:
+            impl.function(register=RegisterSettings(sink))
+        except Exception as exc:
+            info = plugins.infos.get(owner, PluginInfo(owner))
+            plugins.infos[owner] = attrs.evolve(info, error=_error_text(exc))
+            log.warning("plugin_broken", plugin=owner, error=_error_text(exc))
+            continue
+        groups.extend(mine)
+    for group in groups:
+        state = plugins.infos.get(group.plugin)
+        if state is not None and (state.error or state.blocked):
+            continue
+        for spec in plugins.specs():
+            if spec.name == group.name:
+                kind = "source" if spec.kind == "source" else "ticket system"
+                plugins.group_clashes.append(
+                    f"settings group {group.name!r} of plugin {group.plugin!r} has the name of "
+                    f"the {kind} {spec.name!r} of plugin {spec.plugin!r}: both would read "
+                    f"{PREFIX}{group.name.upper()}__*; uninstall one or block it with {BLOCK_ENV}"
+                )
+        first = plugins.settings_groups.get(group.name)
+        if first is not None:
+            plugins.group_clashes.append(
+                f"settings group {group.name!r} is registered by two plugins ({first.plugin} and "
+                f"{group.plugin}); uninstall one or block it with {BLOCK_ENV}"
+            )
+            continue
+        plugins.settings_groups[group.name] = group
+
+
 def _trace(pm: pluggy.PluginManager) -> None:
     Impls = Sequence[pluggy.HookImpl]
 
@@ -212,6 +262,7 @@ def create_plugins(
     if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
         _trace(pm)
     _collect_providers(plugins)
+    _collect_settings_groups(plugins)
     return plugins
 
 

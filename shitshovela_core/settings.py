@@ -162,3 +162,47 @@ def tls_settings() -> tuple[Setting, ...]:
         ),
         Setting("CA_BUNDLE", default="", help="A PEM file of CAs to trust instead of the default."),
     )
+
+
+#: A settings group's name: lower case, as in ``SHITSHOVELA_<GROUP>__<NAME>``.
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+
+
+@attrs.frozen
+class SettingsGroup:
+    """Settings declared by a plugin that is not a provider (an observer, a
+    field-mapping hook), read as ``SHITSHOVELA_<GROUP>__<NAME>``.
+
+    Unlike a provider's settings, a group's are validated on every run for
+    every loaded plugin, and reach the hooks as ``RunInfo.settings[group]``.
+    ``plugin`` is filled in by the core with the registering plugin.
+    """
+
+    name: str
+    settings: tuple[Setting, ...] = ()
+    help: str = ""
+    plugin: str = ""
+
+
+class RegisterSettings:
+    """The ``register`` callback handed to the ``register_settings`` hook.
+
+    ``register("prometheus", settings=[Setting(...)], help="...")`` declares one
+    group of settings.
+    """
+
+    def __init__(self, sink: Callable[[SettingsGroup], None]) -> None:
+        self._sink = sink
+
+    def __call__(
+        self, group: str, *, settings: tuple[Setting, ...] | list[Setting] = (), help: str = ""
+    ) -> None:
+        """Declare the group ``group`` (lower case: letters, digits, single ``_``).
+
+        Raises `ValueError` for a name that cannot be an environment prefix."""
+        if not GROUP_NAME.match(group):
+            raise ValueError(
+                f"settings group {group!r}: use lower-case letters and digits, single '_' "
+                "between them, starting with a letter"
+            )
+        self._sink(SettingsGroup(name=group, settings=tuple(settings), help=help))

@@ -88,6 +88,65 @@ def test_plugins_human_listing(site: Path) -> None:
     assert "SHITSHOVELA_JSONFILE__TOKEN (str) [required, secret]" in result.stdout
 
 
+# An observer that is not a provider: it declares a settings group and writes
+# what its hooks received into the file its settings name.
+OBSERVER_PLUGIN = """
+import json
+import shitshovela_core
+from shitshovela_core import Setting
+
+@shitshovela_core.hookimpl
+def register_settings(register):
+    register("spy", help="Writes what the observe hooks get (test only).",
+             settings=[Setting("OUT", help="The file."),
+                       Setting("TOKEN", secret=True, help="A secret.")])
+
+@shitshovela_core.hookimpl
+def run_finished(run, summary, budget):
+    settings = run.settings["spy"]
+    with open(settings["OUT"], "w") as out:
+        json.dump({"token": settings["TOKEN"], "created": summary.created,
+                   "window": budget.for_observers().stop_at > budget.stop_at}, out)
+"""
+
+
+def install_observer(site: Path) -> None:
+    install_dist(site, "shsh-spy", {"spy": "spy_plugin"}, {"spy_plugin": OBSERVER_PLUGIN})
+
+
+def test_plugins_lists_the_settings_groups_of_observers(site: Path) -> None:
+    install_observer(site)
+    data = json.loads(cli(site, "plugins", "--json").stdout)
+    groups = {g["name"]: g for g in data["settings_groups"]}
+    assert groups["spy"]["plugin"] == "spy"
+    envs = {s["env"]: s for s in groups["spy"]["settings"]}
+    assert envs["SHITSHOVELA_SPY__TOKEN"]["secret"] is True
+    text = cli(site, "plugins").stdout
+    assert "  spy (from spy): Writes what the observe hooks get (test only)." in text
+    assert "SHITSHOVELA_SPY__TOKEN (str) [secret]" in text
+
+
+def test_observers_get_their_settings_and_the_budget(
+    site: Path, job: dict[str, str], tmp_path: Path
+) -> None:
+    install_observer(site)
+    out = tmp_path / "spy.json"
+    secret = "0x1F"
+    result = cli(site, "run", **job, SHITSHOVELA_SPY__OUT=str(out), SHITSHOVELA_SPY__TOKEN=secret)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(out.read_text()) == {"token": secret, "created": 3, "window": True}
+
+
+def test_a_bad_observer_setting_exits_2_and_contacts_nothing(
+    site: Path, job: dict[str, str], tmp_path: Path
+) -> None:
+    install_observer(site)
+    result = cli(site, "run", **job, SHITSHOVELA_SPY__OUTT="x")
+    assert result.returncode == 2
+    assert "did you mean SHITSHOVELA_SPY__OUT?" in result.stdout
+    assert len(list((tmp_path / "inbox").iterdir())) == 3
+
+
 def test_run_moves_every_item_and_keeps_the_secret_exact_and_hidden(
     site: Path, job: dict[str, str], tmp_path: Path
 ) -> None:

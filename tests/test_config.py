@@ -239,3 +239,123 @@ def test_a_value_that_is_not_utf8_is_a_config_error(plugins: Plugins) -> None:
     bad = b"pa\xffss".decode("utf-8", "surrogateescape")  # how os.environ holds such bytes
     found = problems(plugins, env(SHITSHOVELA_TYPED__PASSWORD=bad))
     assert found == ["SHITSHOVELA_TYPED__PASSWORD is not valid UTF-8: set it to UTF-8 text"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [("https//user:hunter2@host", "***@host"), ("http:/user:hunter2@gw/x", "***@gw/x")],
+)
+def test_a_bad_url_is_echoed_without_its_credentials(
+    plugins: Plugins, url: str, shown: str
+) -> None:
+    found = problems(plugins, env(SHITSHOVELA_TYPED__URL=url))
+    assert found == [
+        f"SHITSHOVELA_TYPED__URL={shown!r} is invalid: expected a URL such as https://host.example"
+    ]
+
+
+# -- settings groups (register_settings) ---------------------------------------------
+
+
+class Observer:
+    """A plugin that is not a provider, declaring a settings group."""
+
+    from shitshovela_core.hookspecs import hookimpl as _hookimpl
+
+    def __init__(self, group: str = "metrics") -> None:
+        self.group = group
+
+    @_hookimpl
+    def register_settings(self, register):  # type: ignore[no-untyped-def]
+        register(
+            self.group,
+            settings=[
+                Setting("URL", "url", help="Where to push."),
+                Setting("TIMEOUT", "duration", default=5.0, help="Longest push."),
+                Setting("PASSWORD", secret=True, help="Basic-auth password."),
+            ],
+            help="Pushes metrics.",
+        )
+
+
+def with_observer(*observers: tuple[str, object]) -> Plugins:
+    return create_plugins(
+        extra=[("settings", SettingsPlugin(FakeStore(), FakeTracker())), *observers],
+        entry_points=False,
+    )
+
+
+def test_settings_groups_are_read_validated_and_their_secrets_collected() -> None:
+    plugins = with_observer(("observer", Observer()))
+    config = load_config(
+        plugins,
+        env(
+            SHITSHOVELA_METRICS__URL="http://gw.example:9091",
+            SHITSHOVELA_METRICS__TIMEOUT="2s",
+            SHITSHOVELA_METRICS__PASSWORD="12345",
+        ),
+    )
+    assert config.group_settings == {
+        "metrics": {"URL": "http://gw.example:9091", "TIMEOUT": 2.0, "PASSWORD": "12345"}
+    }
+    assert "12345" in config.secrets
+    defaults = load_config(plugins, env()).group_settings["metrics"]
+    assert defaults == {"URL": None, "TIMEOUT": 5.0, "PASSWORD": None}
+
+
+def test_bad_group_settings_are_reported_with_the_rest() -> None:
+    plugins = with_observer(("observer", Observer()))
+    found = problems(
+        plugins,
+        env(
+            SHITSHOVELA_METRICS__URL="gw.example",
+            SHITSHOVELA_METRICS__TIMEOUT="soon",
+            SHITSHOVELA_METRICS__TIMEOUR="5",
+            SHITSHOVELA_TYPED__PORT="x",
+        ),
+    )
+    text = "\n".join(found)
+    assert len(found) == 4, found
+    assert "SHITSHOVELA_METRICS__URL='gw.example' is invalid: expected a URL" in text
+    assert "SHITSHOVELA_METRICS__TIMEOUT='soon' is invalid" in text
+    assert "SHITSHOVELA_METRICS__TIMEOUR is not a setting" in text
+    assert "did you mean SHITSHOVELA_METRICS__TIMEOUT?" in text
+
+
+def test_a_group_named_like_a_provider_is_an_error_naming_both_plugins() -> None:
+    plugins = with_observer(("observer", Observer("typed")))
+    found = problems(plugins, env())
+    assert found == [
+        "settings group 'typed' of plugin 'observer' has the name of the ticket system 'typed' "
+        "of plugin 'settings': both would read SHITSHOVELA_TYPED__*; uninstall one or block it "
+        "with SHITSHOVELA_BLOCK_PLUGINS"
+    ]
+
+
+def test_a_group_registered_twice_is_an_error_naming_both_plugins() -> None:
+    plugins = with_observer(("one", Observer()), ("two", Observer()))
+    found = problems(plugins, env())
+    assert len(found) == 1
+    assert "settings group 'metrics' is registered by two plugins (" in found[0]
+    assert "one" in found[0]
+    assert "two" in found[0]
+
+
+def test_a_bad_group_name_marks_the_plugin_broken_and_drops_its_group() -> None:
+    plugins = with_observer(("observer", Observer("Bad-Name")))
+    assert plugins.settings_groups == {}
+    assert "settings group 'Bad-Name'" in plugins.infos["observer"].error
+    assert load_config(plugins, env()).group_settings == {}
+
+
+def test_a_plugin_broken_elsewhere_loses_its_group() -> None:
+    class HalfBroken(Observer):
+        from shitshovela_core.hookspecs import hookimpl as _hookimpl
+
+        @_hookimpl
+        def register_sources(self, register):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+    plugins = with_observer(("half", HalfBroken()))
+    assert plugins.infos["half"].error == "RuntimeError: boom"
+    assert plugins.settings_groups == {}

@@ -29,7 +29,7 @@ def signature(name: str) -> str:
 
 
 def test_there_are_hooks() -> None:
-    assert len(hook_names()) == 6
+    assert len(hook_names()) == 7
 
 
 @pytest.mark.parametrize("name", hook_names())

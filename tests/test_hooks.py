@@ -13,6 +13,7 @@ from shitshovela_core.engine import Engine, RunInfo, RunSummary
 from shitshovela_core.models import Item, TicketDraft
 from shitshovela_core.plugins import create_plugins
 from shitshovela_core.providers import Register
+from shitshovela_core.settings import RegisterSettings, Setting
 from shitshovela_core.testing.fakes import (
     FakePlugin,
     FakeSource,
@@ -23,12 +24,12 @@ from shitshovela_core.testing.fakes import (
 pytestmark = pytest.mark.unit
 
 
-def run_with(world: World, *extra: tuple[str, object]) -> RunSummary:
+def run_with(world: World, *extra: tuple[str, object], settings: Any = None) -> RunSummary:
     plugins = create_plugins(extra=list(extra), entry_points=False)
     budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)
     context = fake_context(instance="a", budget=budget)
     engine = Engine(
-        run=RunInfo("a", "fake", "fake", 3600, 100),
+        run=RunInfo("a", "fake", "fake", 3600, 100, settings=settings or {}),
         source=FakeSource(context, world.stores["a"]),
         tickets=FakeTicketSystem(context, world.tracker),
         budget=budget,
@@ -108,7 +109,23 @@ def test_hook_shape_ticket_draft_failure_stops_before_create() -> None:
     assert world.stores["a"].names() == ["m1"]
 
 
+def test_hook_register_settings() -> None:
+    class P:
+        @hookimpl
+        def register_settings(self, register: RegisterSettings) -> None:
+            register("metrics", settings=[Setting("URL", "url")], help="Pushes metrics.")
+
+    plugins = create_plugins(extra=[("p", P())], entry_points=False)
+    group = plugins.settings_groups["metrics"]
+    assert group.plugin == "p"
+    assert group.help == "Pushes metrics."
+    assert [s.name for s in group.settings] == ["URL"]
+    assert plugins.group_clashes == []
+
+
 class Observer:
+    """Observes with the old signatures (no ``budget``): they keep working."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
@@ -125,10 +142,48 @@ class Observer:
         self.calls.append(("failed", (int(summary.exit_code), error)))
 
 
+class BudgetObserver:
+    """Observes with the budget, and reads its settings group."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, Budget]] = []
+
+    @hookimpl
+    def run_started(self, run: RunInfo, budget: Budget) -> None:
+        self.calls.append(("started", run.settings, budget))
+
+    @hookimpl
+    def run_finished(self, run: RunInfo, summary: RunSummary, budget: Budget) -> None:
+        self.calls.append(("finished", summary.created, budget))
+
+    @hookimpl
+    def run_failed(self, run: RunInfo, summary: RunSummary, error: str, budget: Budget) -> None:
+        self.calls.append(("failed", int(summary.exit_code), budget))
+
+
 def test_hook_run_started() -> None:
     observer = Observer()
     run_with(World.make(), ("observer", observer))
     assert observer.calls[0] == ("started", "a")
+
+
+def test_observers_get_the_budget_and_the_settings_groups() -> None:
+    world = World.make()
+    world.stores["a"].put("m1", "x")
+    observer = BudgetObserver()
+    settings = {"metrics": {"URL": "http://gw.example"}}
+    run_with(world, ("observer", observer), settings=settings)
+    (started, got, budget), (finished, created, budget_at_end) = observer.calls
+    assert (started, got, finished, created) == ("started", settings, "finished", 1)
+    assert isinstance(budget, Budget)
+    assert budget_at_end is budget
+    world.faults.fail_on = "tickets.create.after"
+    world.faults.kind = "error"
+    world.stores["a"].put("m2", "y")
+    observer.calls.clear()
+    run_with(world, ("observer", observer))
+    assert observer.calls[-1][:2] == ("failed", 6)
+    assert isinstance(observer.calls[-1][2], Budget)
 
 
 def test_hook_run_finished() -> None:

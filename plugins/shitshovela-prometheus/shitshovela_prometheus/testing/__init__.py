@@ -1,0 +1,1 @@
+"""Test helpers for the Prometheus plugin: a real Pushgateway on loopback."""

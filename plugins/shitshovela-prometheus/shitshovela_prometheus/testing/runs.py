@@ -1,0 +1,72 @@
+"""Helpers for tests of the plugin: its settings, engine runs over the fakes, captured logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from structlog.testing import capture_logs
+
+import shitshovela_prometheus
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.plugins import create_plugins
+from shitshovela_core.testing.fakes import (
+    FakeSource,
+    FakeStore,
+    FakeTicketSystem,
+    FakeTracker,
+    fake_context,
+)
+
+
+def settings(url: str | None, **overrides: Any) -> dict[str, Any]:
+    """The plugin's settings as `load_config` makes them: defaults, then ``overrides``."""
+    values: dict[str, Any] = {s.name: s.default for s in shitshovela_prometheus.SETTINGS}
+    values.update(PUSHGATEWAY=url, **overrides)
+    return values
+
+
+def info(instance: str, group: Mapping[str, Any] | None, max_runtime: float = 60.0) -> RunInfo:
+    """A run of ``instance`` whose ``prometheus`` settings are ``group``."""
+    return RunInfo(
+        instance,
+        "fake",
+        "fake",
+        max_runtime,
+        100,
+        settings={} if group is None else {"prometheus": group},
+    )
+
+
+def run_engine(
+    run: RunInfo,
+    store: FakeStore,
+    tracker: FakeTracker | None = None,
+    budget: Budget | None = None,
+) -> RunSummary:
+    """One real run of the engine over the fakes, with the plugin as its observer."""
+    plugins = create_plugins(extra=[("prometheus", shitshovela_prometheus)], entry_points=False)
+    budget = budget or Budget(run.max_runtime, started=time.monotonic())
+    context = fake_context(instance=run.instance, budget=budget)
+    return Engine(
+        run=run,
+        source=FakeSource(context, store),
+        tickets=FakeTicketSystem(context, tracker or FakeTracker()),
+        budget=budget,
+        hook=plugins.pm.hook,
+    ).run()
+
+
+@contextmanager
+def captured() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Every structlog event logged inside the block."""
+    with capture_logs() as logs:
+        yield logs
+
+
+def warnings(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    """The warnings (and worse) among captured events."""
+    return [e for e in logs if e["log_level"] in ("warning", "error", "critical")]

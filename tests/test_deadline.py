@@ -1,0 +1,65 @@
+"""The budget's window for observers: after the work's stop, before the watchdog."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from shitshovela_core.deadline import Budget, Watchdog, default_margin, watchdog_lead
+from shitshovela_core.errors import DeadlineReached
+from shitshovela_core.testing.fakes import FakeClock
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("max_runtime", [1.0, 2.0, 8.0, 30.0, 600.0, 3600.0])
+def test_observers_stop_between_the_work_and_the_watchdog(max_runtime: float) -> None:
+    clock = FakeClock()
+    budget = Budget(max_runtime, started=clock(), clock=clock, sleep=clock.sleep)
+    observers = budget.for_observers()
+    assert budget.watchdog_at == budget.deadline - watchdog_lead(default_margin(max_runtime))
+    assert budget.stop_at < observers.stop_at < budget.watchdog_at
+    # Most of the gap stays for closing providers, the last log line and the exit.
+    spare = budget.watchdog_at - observers.stop_at
+    assert spare == pytest.approx(2 * (observers.stop_at - budget.stop_at))
+    assert (observers.started, observers.deadline) == (budget.started, budget.deadline)
+    assert observers.watchdog_at == budget.watchdog_at
+    assert observers.for_observers().stop_at <= budget.watchdog_at
+
+
+def test_the_default_run_gives_observers_seconds_after_its_deadline() -> None:
+    clock = FakeClock()
+    budget = Budget(600, started=clock(), clock=clock, sleep=clock.sleep)
+    clock.now = budget.stop_at  # the work stopped at its deadline
+    assert budget.remaining() <= 0
+    observers = budget.for_observers()
+    assert observers.timeout(30.0) == pytest.approx((10 - 10 / 3) / 3)
+    assert budget.watchdog_at - clock() == pytest.approx(10 - 10 / 3)
+
+
+def test_a_tiny_runtime_gives_observers_no_more_than_the_work() -> None:
+    clock = FakeClock()
+    budget = Budget(0.6, started=clock(), clock=clock, sleep=clock.sleep)
+    assert budget.watchdog_at < budget.stop_at  # the watchdog's 0.4 s lead is above the margin
+    observers = budget.for_observers()
+    assert observers.stop_at == budget.watchdog_at
+    clock.now = budget.watchdog_at
+    with pytest.raises(DeadlineReached):
+        observers.timeout(1.0)
+
+
+def test_the_watchdog_fires_at_the_budgets_watchdog_time() -> None:
+    budget = Budget(1.5, started=time.monotonic())
+    fired = threading.Event()
+    fired_at: list[float] = []
+
+    def on_fire() -> None:
+        fired_at.append(time.monotonic())
+        fired.set()
+
+    Watchdog(budget, on_fire).start()
+    assert fired.wait(5)
+    assert budget.watchdog_at <= fired_at[0] < budget.deadline
+    assert fired_at[0] > budget.for_observers().stop_at
