@@ -78,7 +78,7 @@ def build_providers(
     """Import and build the two selected providers; raise `PluginError` naming the plugin."""
     from .errors import ConfigError, PluginError
     from .providers import ProviderContext, Source, TicketSystem
-    from .transport import Transport
+    from .safety import SafetyPolicy
 
     built: list[Any] = []
     for kind, name, settings, expected in (
@@ -94,7 +94,7 @@ def build_providers(
                 instance=config.instance,
                 settings=settings,
                 budget=budget,
-                transport=Transport(name, budget, float(settings["RATE"]), settings=settings),
+                safety=SafetyPolicy(name, budget, float(settings["RATE"]), settings=settings),
                 log=log.bind(provider=name),
             )
             provider = factory(context)

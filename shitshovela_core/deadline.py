@@ -93,7 +93,7 @@ class Budget:
         run that stopped at its deadline still gets a little time (a third of
         ``margin - watchdog_lead``: 2.2 s with the 10 s margin of a 600 s run,
         0.03 s with the smallest margin), yet a call bounded by this budget (as
-        `Transport` and `HttpClient` bound theirs) ends before the watchdog
+        `SafetyPolicy` and `HttpClient` bound theirs) ends before the watchdog
         fires. Where the watchdog would fire before the work's stop (a runtime
         under about a second), observers get no more than the work. Same
         start, deadline, clock and watchdog time as this budget; a new record of

@@ -84,7 +84,7 @@ class CutOff(Unreachable):
     `Unreachable` it exits with `ExitCode.UNREACHABLE` when nothing changed yet,
     else with the failing phase's code. Compare `DeadlineReached`, the clean stop
     *between* steps, or while the time left is too short for a call that the
-    system would have answered (see `Transport.cut_off`).
+    system would have answered (see `shitshovela_core.safety`, `FAIR_WAIT`).
     """
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from .deadline import Budget
     from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
-    from .transport import Transport
+    from .safety import SafetyPolicy
 
 ProviderKind = Literal["source", "ticket_system"]
 
@@ -37,16 +37,18 @@ class ProviderContext:
 
     ``settings`` maps each declared setting's NAME to its validated value
     (the ``RATE`` the core adds included). ``budget`` is the run's time budget
-    (I5); ``transport`` builds network clients with the deadline, the rate
-    limit, retries and redaction wired in (I4-I6, I10); ``log`` is bound to the
-    provider's name.
+    (I5); ``safety`` is the provider's `SafetyPolicy`: every network call goes
+    through it, so that the deadline, the rate limit, retries, the breaker and
+    redaction hold (I4-I6, I8, I10). HTTP providers build their client on it
+    (``HttpClient(context.safety, base_url, ...)``, `shitshovela_core.safehttp`);
+    ``log`` is bound to the provider's name.
     """
 
     provider: str
     instance: str
     settings: Mapping[str, Any]
     budget: Budget
-    transport: Transport
+    safety: SafetyPolicy
     log: FilteringBoundLogger
 
 
@@ -54,7 +56,7 @@ class Source(ABC):
     """Where items come from: a mailbox, a bucket, an in-house queue.
 
     Every method is called from one thread. Network calls go through
-    ``context.transport`` so that the deadline and rate limit hold.
+    ``context.safety`` so that the deadline and rate limit hold.
     """
 
     def __init__(self, context: ProviderContext) -> None:
@@ -230,7 +232,7 @@ class Register:
         """Register one provider called ``name`` (lower case, used in env vars).
 
         ``default_rate`` is the default of the ``RATE`` setting the core adds;
-        ``tls=True`` also adds ``TLS_VERIFY`` and ``CA_BUNDLE`` (the transport
+        ``tls=True`` also adds ``TLS_VERIFY`` and ``CA_BUNDLE`` (the safety policy
         applies them)."""
         self._sink(
             ProviderSpec(

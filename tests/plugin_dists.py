@@ -125,7 +125,7 @@ class JsonTickets(TicketSystem):
 """
 
 
-# A ticket system over HTTP, through the core's transport (tests/httptracker.py
+# A ticket system over HTTP, under the core's safety policy (tests/httptracker.py
 # is its server).
 HTTP_PLUGIN = """
 import shitshovela_core
@@ -143,13 +143,14 @@ HTTP_IMPL = """
 from urllib.parse import quote
 from shitshovela_core import Origin, Ticket, TicketSystem
 from shitshovela_core.errors import Unreachable
+from shitshovela_core.safehttp import HttpClient
 
 class HttpTickets(TicketSystem):
     def __init__(self, context):
         super().__init__(context)
         token = context.settings["TOKEN"]
-        self.http = context.transport.http(context.settings["URL"],
-                                           headers={"Authorization": f"Bearer {token}"})
+        self.http = HttpClient(context.safety, context.settings["URL"],
+                               headers={"Authorization": f"Bearer {token}"})
 
     def _ticket(self, t, flag):
         return Ticket(t["key"], Origin.from_ref(t["origin"]), flag.label in t["labels"],

@@ -23,8 +23,9 @@ from shitshovela_core.errors import (
     TransientError,
     Unreachable,
 )
-from shitshovela_core.httpclient import HttpClient, parse_retry_after
 from shitshovela_core.redact import REDACTOR
+from shitshovela_core.safehttp import HttpClient, parse_retry_after
+from shitshovela_core.safety import FAIR_WAIT, SafetyPolicy
 from shitshovela_core.testing.faultproxy import (
     Answer,
     Close,
@@ -35,7 +36,6 @@ from shitshovela_core.testing.faultproxy import (
     Script,
     max_in_window,
 )
-from shitshovela_core.transport import FAIR_WAIT, Transport
 
 pytestmark = pytest.mark.servers
 
@@ -55,11 +55,11 @@ def client(
     rate: float = 50.0,
     timeout: float = 30.0,
     settings: dict[str, object] | None = None,
-    **transport_options: object,
+    **policy_options: object,
 ) -> HttpClient:
     budget = Budget(runtime, started=time.monotonic(), margin=0.5)
-    transport = Transport("tracker", budget, rate, settings=settings, **transport_options)  # type: ignore[arg-type]
-    return transport.http(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=timeout)
+    safety = SafetyPolicy("tracker", budget, rate, settings=settings, **policy_options)  # type: ignore[arg-type]
+    return HttpClient(safety, url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=timeout)
 
 
 def create(http: HttpClient, title: str = "t") -> int:
@@ -86,7 +86,7 @@ def test_a_slow_or_hung_server_is_cut_off_at_the_deadline(
         with pytest.raises(CutOff, match="no answer in"):
             http.request("GET", "/tickets", idempotent=True)
         elapsed = time.monotonic() - started
-    assert http.transport.budget.deadline - time.monotonic() > 0, "ran past the deadline"
+    assert http.safety.budget.deadline - time.monotonic() > 0, "ran past the deadline"
     assert elapsed >= 1.0, "it did not wait at all: the fault was not exercised"
 
 
@@ -107,7 +107,7 @@ def test_a_silent_tls_handshake_is_cut_off_at_the_deadline(tracker: Tracker) -> 
         started = time.monotonic()
         with pytest.raises(CutOff, match="still connecting"):
             http.request("GET", "/tickets", idempotent=True)
-        assert time.monotonic() < http.transport.budget.deadline
+        assert time.monotonic() < http.safety.budget.deadline
         assert time.monotonic() - started >= 1.0
 
 

@@ -348,17 +348,17 @@ def fake_context(
     """A `ProviderContext` for tests: a generous budget and rate unless given.
 
     ``settings`` are the provider's settings by NAME (``RATE`` defaults to
-    1000 a second); ``budget`` and ``transport`` may be given too. The
-    transport is built from ``settings`` (so ``TLS_VERIFY``/``CA_BUNDLE`` apply).
+    1000 a second); ``budget`` and ``safety`` may be given too. The safety
+    policy is built from ``settings`` (so ``TLS_VERIFY``/``CA_BUNDLE`` apply).
     """
     import structlog
 
     from ..deadline import Budget
-    from ..transport import Transport
+    from ..safety import SafetyPolicy
 
     settings = {"RATE": 1000.0, **overrides.pop("settings", {})}
     budget = overrides.pop("budget", None) or Budget(3600.0, started=time.monotonic())
-    transport = overrides.pop("transport", None) or Transport(
+    safety = overrides.pop("safety", None) or SafetyPolicy(
         provider, budget, float(settings["RATE"]), settings=settings
     )
     return ProviderContext(
@@ -366,6 +366,6 @@ def fake_context(
         instance=instance,
         settings=settings,
         budget=budget,
-        transport=transport,
+        safety=safety,
         log=structlog.get_logger("test").bind(provider=provider),
     )

@@ -111,7 +111,7 @@ def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
         count = sum(1 for _ in source.items())
         seconds = time.monotonic() - started
         source.close()
-        commands = source.context.transport.requests_sent
+        commands = source.context.safety.requests_sent
         return {"listed": count, "seconds": seconds, "commands": commands}
     tickets = _null_tickets(source, stream=mode == "stream")
     run = RunInfo("bench", "imap", "null", 3600, 10**7)

@@ -1,26 +1,30 @@
-"""One IMAP session under the safety layer: deadline, politeness, retries, redaction.
+"""One IMAP session under the core's safety policy, and how IMAP reads its own errors.
 
 `ImapConnection` owns one imapclient session (connect, TLS, login, SELECT) and
-runs every IMAP command through `ImapConnection.command`:
+runs every IMAP command through `ImapConnection.command`, which hands it to
+`SafetyPolicy.attempt` with `classify`, IMAP's reading of its errors:
 
-- ``transport.pace()`` takes a rate-limit slot before *each* command, the
-  connect, STARTTLS, LOGIN and SELECT included (I6);
-- the socket's per-operation timeout is ``TIMEOUT`` clipped to the time left
-  (``transport.timeout()``), so a silent server is given up at the deadline;
-- ``transport.guard()`` shuts the socket down at the run's deadline whatever
-  is happening on it: imapclient's timeout is per socket operation, so a
-  server that drips a byte a second never trips it (FACTS.md, imapclient
-  #327/#403). The guard is armed when the socket connects, so it also covers
-  the greeting and the TLS handshake, and it cuts a duplicate descriptor of
-  the socket, which works whatever TLS wraps around it. One guard covers the
-  connection's life (one timer thread per connection, not per command);
-- a lost connection is dropped; ``transport.call`` reconnects, selects the
-  mailbox again and repeats the command (every command this source sends is
-  idempotent); at the deadline the run stops (I5): cleanly (`DeadlineReached`)
-  if the command had only just started, as a failure (`CutOff`) if the server
-  left it unanswered (`Transport.cut_off`);
-- a refused login or certificate is `Unreachable` at once, never retried;
-  no secret reaches a message (I10).
+- a connection that fails before the server greets us was not sent
+  (`Fault.NOT_SENT`); one that dies later (a reset, a socket timeout, EOF, a
+  LOGIN cut short) lost the command (`Fault.LOST`): dropped, and the policy
+  tries again on a fresh connection (every command this source sends is
+  idempotent), or stops the run at the deadline;
+- a refused login, an untrusted certificate, or a NO/BAD to STARTTLS or
+  CAPABILITY is a refusal (`Fault.REFUSED`): `Unreachable`, never retried;
+- a NO or BAD to a command is the caller's (imapclient's error, `CommandError`);
+  so is a server that ends the session in answer (`ServerBye`) when asked.
+
+Pacing, the budget, the timeouts, the deadline, retries and the breaker are
+the policy's. Each command of a try (connect, STARTTLS, LOGIN, SELECT, the
+command) takes its own rate-limit slot (`Exchange.next`) and a socket timeout
+clipped to the time left (I5, I6). imapclient's timeout bounds one socket
+operation, so a server that drips a byte a second never trips it (FACTS.md,
+imapclient #327/#403): `SafetyPolicy.guard` shuts the socket down at the run's
+stop whatever is happening on it. It is armed when the socket connects, so it
+covers the greeting and the TLS handshake too, and it cuts a duplicate
+descriptor of the socket, which works whatever TLS wraps around it; one guard
+(one timer thread) covers the connection's life. No secret reaches a message
+(the policy scrubs every reason, I10).
 """
 
 from __future__ import annotations
@@ -30,14 +34,14 @@ import imaplib
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import LoginError  # type: ignore[import-untyped]
 
-from shitshovela_core.errors import TransientError, Unreachable
-from shitshovela_core.transport import RetryLater, Transport
+from shitshovela_core.errors import TransientError
+from shitshovela_core.safety import Exchange, Fault, SafetyPolicy, Verdict
 
 from .config import ImapSettings
 
@@ -111,12 +115,41 @@ def _server_text(exc: BaseException) -> str:
     return text[:300]
 
 
+class _NotConnected(Exception):
+    """Connecting failed before the server greeted us: no command reached it."""
+
+
+class _SessionRefused(Exception):
+    """The server answered NO or BAD to STARTTLS or CAPABILITY while we connected."""
+
+
+def classify(outcome: object) -> Verdict | None:
+    """How the safety policy reads one IMAP try: the exception it raised (a result
+    is always an answer). None leaves the exception to the caller (a NO or BAD)."""
+    if not isinstance(outcome, Exception):
+        return None
+    text = f"{type(outcome).__name__}: {_server_text(outcome)}"
+    if isinstance(outcome, LoginError):
+        if isinstance(outcome.__context__, CONNECTION_ERRORS):  # the connection died in LOGIN
+            return Verdict(Fault.LOST, f"connection lost: {_server_text(outcome)}")
+        return Verdict(Fault.REFUSED, f"login refused: {_server_text(outcome)}")
+    if isinstance(outcome, ssl.SSLCertVerificationError):
+        return Verdict(Fault.REFUSED, f"the server's certificate is not trusted: {text}")
+    if isinstance(outcome, _SessionRefused):
+        return Verdict(Fault.REFUSED, f"the server refused the session: {outcome}")
+    if isinstance(outcome, _NotConnected):
+        return Verdict(Fault.NOT_SENT, str(outcome))
+    if isinstance(outcome, CONNECTION_ERRORS):
+        return Verdict(Fault.LOST, f"connection lost: {text}")
+    return None
+
+
 class ImapConnection:
     """One IMAP session for one source; reconnects on demand. Not thread-safe."""
 
-    def __init__(self, settings: ImapSettings, transport: Transport) -> None:
+    def __init__(self, settings: ImapSettings, safety: SafetyPolicy) -> None:
         self.settings = settings
-        self.transport = transport
+        self.safety = safety
         self.view: View | None = None
         self.capabilities: frozenset[str] = frozenset()
         #: How many times a connection was opened (tests and logs read it).
@@ -139,100 +172,79 @@ class ImapConnection:
         select: bool = True,
         bye_is_error: bool = False,
     ) -> T:
-        """Run ``fn(client)`` as one paced, deadline-bound command, after connecting,
-        logging in and (with ``select``) selecting the mailbox if needed; repeat it on
-        a fresh connection when the connection is lost. NO/BAD answers raise
-        imapclient's error (`CommandError`) to the caller; with ``bye_is_error`` so does
-        a server that ends the session in answer (`ServerBye`), instead of a retry."""
+        """Run ``fn(client)`` as one command under the safety policy, after connecting,
+        logging in and (with ``select``) selecting the mailbox if needed; the policy
+        repeats it on a fresh connection when the connection is lost. NO/BAD answers
+        raise imapclient's error (`CommandError`) to the caller; with ``bye_is_error``
+        so does a server that ends the session in answer (`ServerBye`), instead of a
+        retry."""
 
-        def once() -> T:
-            self._ensure(select)
-            return self._send(what, fn, bye_is_error=bye_is_error)
+        def once(exchange: Exchange) -> T:
+            self._open(exchange, select)
+            exchange.next(what)
+            return self._send(exchange, fn, bye_is_error=bye_is_error)
 
-        return self.transport.call(once, idempotent=True, what=what)
+        return self._attempt(once, what)
 
-    def _send(self, what: str, fn: Callable[[Any], T], *, bye_is_error: bool = False) -> T:
-        transport = self.transport
-        transport.pace(what)
-        transport.budget.check(what)
+    def _attempt(self, once: Callable[[Exchange], T], what: str, *, idempotent: bool = True) -> T:
+        return self.safety.attempt(
+            once, what=what, idempotent=idempotent, classify=classify, timeout=self.settings.timeout
+        )
+
+    def _send(self, exchange: Exchange, fn: Callable[[Any], T], *, bye_is_error: bool = False) -> T:
         client = self._client
-        started = transport.clock()
         try:
-            client.socket().settimeout(transport.timeout(self.settings.timeout, what))
-            result = fn(client)
+            client.socket().settimeout(exchange.timeout())
+            return fn(client)
         except CONNECTION_ERRORS as exc:
             self.discard()
-            if bye_is_error and _is_bye(exc) and transport.budget.remaining() > 0:
-                text = transport.redactor.scrub(_server_text(exc))
-                raise ServerBye(f"{what}: the server closed the session: {text}") from None
-            self._lost(what, exc, started)
+            if bye_is_error and _is_bye(exc) and not exchange.overdue:
+                text = self.safety.redactor.scrub(_server_text(exc))
+                raise ServerBye(f"{exchange.what}: the server closed the session: {text}") from None
+            raise
         finally:
             if self._client is not None:
                 # Unsolicited answers (EXPUNGE, EXISTS, ...) would pile up in imaplib.
                 self._client._imap.untagged_responses.clear()
-        transport.record_success()
-        return result
-
-    def _lost(self, what: str, exc: BaseException, started: float) -> NoReturn:
-        """A command's connection died: stop at the deadline (a clean stop, or a
-        `CutOff` when the server left it unanswered), else ask for a retry."""
-        transport = self.transport
-        text = transport.redactor.scrub(f"{type(exc).__name__}: {_server_text(exc)}")
-        if transport.budget.remaining() <= 0:
-            raise transport.cut_off(what, text, started)
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            raise Unreachable(f"{what}: the server's certificate is not trusted: {text}")
-        transport.record_failure(what)
-        raise RetryLater(f"{what}: connection lost: {text}")
 
     # -- connecting ---------------------------------------------------------------------
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            self._ssl_context = self.transport.ssl_context()
+            self._ssl_context = self.safety.ssl_context()
         return self._ssl_context
 
-    def _ensure(self, select: bool) -> None:
+    def _open(self, exchange: Exchange, select: bool) -> None:
         if self._client is None:
-            self._connect()
+            self._connect(exchange)
         if select and self.view is None:
-            self._select()
+            self._select(exchange)
 
-    def _connect(self) -> None:
+    def _connect(self, exchange: Exchange) -> None:
         settings = self.settings
-        transport = self.transport
         where = f"{settings.host}:{settings.port}"
-        transport.pace(f"connecting to {where}")
-        started = transport.clock()
+        exchange.next(f"connecting to {where}")
 
         def make_socket() -> socket.socket:
             raw = socket.create_connection(
-                (settings.host, settings.port),
-                timeout=transport.timeout(settings.timeout, f"connecting to {where}"),
+                (settings.host, settings.port), timeout=exchange.timeout()
             )
             self._cut = raw.dup()
-            # Cut at the run's deadline, whatever the connection is doing then (I5).
-            lifetime = max(1.0, transport.budget.remaining() + 1.0)
-            self._guards.enter_context(transport.guard(self._cut, lifetime))
+            self._guards.enter_context(self.safety.guard(self._cut))
             if settings.security == "tls":
                 return self._tls_context().wrap_socket(raw, server_hostname=settings.host)
             return raw
 
         connected = False
         try:
-            client = _Client(
-                settings.host,
-                settings.port,
-                make_socket,
-                transport.timeout(settings.timeout, f"connecting to {where}"),
-            )
+            client = _Client(settings.host, settings.port, make_socket, exchange.timeout())
             connected = True
             self._client = client
             client.normalise_times = False
             if settings.security == "starttls":
-                transport.pace("STARTTLS")
+                exchange.next(f"STARTTLS at {where}")
                 client.starttls(self._tls_context())
-            transport.pace("LOGIN")
+            exchange.next(f"LOGIN at {where} as {settings.username!r}")
             if settings.password.isascii() and settings.username.isascii():
                 client.login(settings.username, settings.password)
             else:  # imaplib's LOGIN sends ASCII only; AUTHENTICATE PLAIN sends UTF-8
@@ -241,46 +253,38 @@ class ImapConnection:
                 c.decode("ascii", "replace").upper() if isinstance(c, bytes) else str(c)
                 for c in client.capabilities()
             )
-        except LoginError as exc:
+        except (LoginError, ssl.SSLCertVerificationError):
             self.discard()
-            if isinstance(exc.__context__, CONNECTION_ERRORS):  # the connection died in LOGIN
-                text = transport.redactor.scrub(_server_text(exc))
-                transport.record_failure("LOGIN")
-                raise RetryLater(f"LOGIN at {where}: connection lost: {text}") from None
-            text = transport.redactor.scrub(_server_text(exc))
-            raise Unreachable(
-                f"IMAP login to {where} as {settings.username!r} refused: {text}"
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            self.discard()
-            text = transport.redactor.scrub(str(exc))
-            raise Unreachable(f"TLS to {where}: the certificate is not trusted: {text}") from None
+            raise
         except CONNECTION_ERRORS as exc:
             self.discard()
-            text = transport.redactor.scrub(f"{type(exc).__name__}: {_server_text(exc)}")
-            if transport.budget.remaining() <= 0:
-                raise transport.cut_off(f"connecting to {where}", text, started) from None
-            transport.record_failure(f"connecting to {where}")
-            raise RetryLater(f"connecting to {where}: {text}", connect=not connected) from None
+            if connected:
+                raise
+            raise _NotConnected(f"{type(exc).__name__}: {_server_text(exc)}") from exc
         except CommandError as exc:  # a NO/BAD to STARTTLS or CAPABILITY
             self.discard()
-            text = transport.redactor.scrub(_server_text(exc))
-            raise Unreachable(f"IMAP server {where} refused the session: {text}") from None
+            raise _SessionRefused(_server_text(exc)) from exc
+        except Exception:  # the deadline, met between two commands: no half-open session
+            self.discard()
+            raise
         self.connects += 1
-        transport.record_success()
 
-    def _select(self) -> None:
+    def _select(self, exchange: Exchange) -> None:
         mailbox = self.settings.mailbox
 
         def select(client: Any) -> dict[bytes, Any]:
             return dict(client.select_folder(mailbox))
 
+        exchange.next(f"SELECT {mailbox}")
         try:
-            info = self._send(f"SELECT {mailbox}", select)
+            info = self._send(exchange, select)
+        except CONNECTION_ERRORS:
+            raise  # the policy's (imaplib's abort is a CommandError too)
         except CommandError as exc:
             text = _server_text(exc)
             # Servers word this differently ([NONEXISTENT] is optional): ask LIST.
-            exists = self._send(f"LIST {mailbox}", lambda client: client.folder_exists(mailbox))
+            exchange.next(f"LIST {mailbox}")
+            exists = self._send(exchange, lambda client: client.folder_exists(mailbox))
             if not exists:
                 raise MailboxMissing(f"mailbox {mailbox!r} does not exist") from None
             raise TransientError(f"SELECT {mailbox!r} refused: {text}") from None
@@ -302,19 +306,22 @@ class ImapConnection:
 
     def ensure_connected(self) -> None:
         """Connect and log in if needed (the capabilities are known afterwards)."""
-        self.transport.call(
-            lambda: self._ensure(False), idempotent=True, what=f"connecting to {self.settings.host}"
-        )
+        if self._client is None:
+            self._attempt(
+                lambda exchange: self._open(exchange, False), f"connecting to {self.settings.host}"
+            )
 
     def ensure_view(self) -> View:
         """The selected mailbox's view, connecting and selecting first if needed."""
 
-        def once() -> View:
-            self._ensure(True)
+        def once(exchange: Exchange) -> View:
+            self._open(exchange, True)
             assert self.view is not None
             return self.view
 
-        return self.transport.call(once, idempotent=True, what=f"SELECT {self.settings.mailbox}")
+        if self.view is not None:
+            return self.view
+        return self._attempt(once, f"SELECT {self.settings.mailbox}")
 
     def select(self) -> View | None:
         """SELECT the mailbox afresh (a new view of it); None if it does not exist."""
@@ -342,7 +349,11 @@ class ImapConnection:
 
     def close(self) -> None:
         """LOGOUT politely if there is time and a session, then drop the connection."""
-        if self._client is not None and self.transport.budget.remaining() > 1.0:
-            with contextlib.suppress(Exception):
-                self._send("LOGOUT", lambda client: client.logout())
+        if self._client is not None and self.safety.budget.remaining() > 1.0:
+            with contextlib.suppress(Exception):  # once: a lost LOGOUT is not sent again
+                self._attempt(
+                    lambda exchange: self._send(exchange, lambda client: client.logout()),
+                    "LOGOUT",
+                    idempotent=False,
+                )
         self.discard()

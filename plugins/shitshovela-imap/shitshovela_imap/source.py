@@ -164,8 +164,8 @@ class ImapSource(Source):
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
         self.settings = ImapSettings.from_settings(context.provider, context.settings)
-        context.transport.redactor.add(self.settings.password)
-        self.conn = ImapConnection(self.settings, context.transport)
+        context.safety.redactor.add(self.settings.password)
+        self.conn = ImapConnection(self.settings, context.safety)
         self.log = context.log.bind(scope=self.settings.scope)
         self.batch_size = BATCH_SIZE
         self.search_window = SEARCH_WINDOW
@@ -336,7 +336,7 @@ class ImapSource(Source):
         except CommandError as exc:
             raise TransientError(
                 f"the server refused UID SEARCH {criteria!r} (check {self._env('SEARCH')}): "
-                f"{self.context.transport.redactor.scrub(str(exc))[:300]}"
+                f"{self.context.safety.redactor.scrub(str(exc))[:300]}"
             ) from None
 
     def _process(self, uids: Sequence[int], validity: int) -> Iterator[Item | PoisonItem]:

@@ -190,7 +190,7 @@ def test_every_imap_command_is_paced(mailbox: Mailbox, monkeypatch: pytest.Monke
     assert summary.created == 12
     assert len(sent) > 30
     assert max_in_window(sent, 1.0) <= 10
-    assert source.context.transport.requests_sent >= len(sent)
+    assert source.context.safety.requests_sent >= len(sent)
 
 
 def test_secrets_never_reach_errors(mailbox: Mailbox) -> None:
@@ -198,4 +198,4 @@ def test_secrets_never_reach_errors(mailbox: Mailbox) -> None:
     with pytest.raises(Unreachable) as info:
         list(source.items())
     assert mailbox.password not in str(info.value)
-    assert source.context.transport.redactor.scrub(f"x {mailbox.password} y") == "x *** y"
+    assert source.context.safety.redactor.scrub(f"x {mailbox.password} y") == "x *** y"

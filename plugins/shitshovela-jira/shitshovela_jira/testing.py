@@ -2,7 +2,7 @@
 
 Never imported by the entry point. `JiraHarness` is the conformance kit's
 harness (``ticket_system_suite(lambda: JiraHarness(...))``); `make_tickets`
-builds a `JiraTickets` for an emulator with the core's real transport;
+builds a `JiraTickets` for an emulator under the core's real safety policy;
 `SkewClock` is a monotonic clock that a test (or the budget's ``sleep``) moves
 forward without waiting, shared by the budget and the emulator's index.
 """
@@ -110,7 +110,8 @@ def make_tickets(
     flavour: str | None = None,
     **overrides: Any,
 ) -> JiraTickets:
-    """A `JiraTickets` for ``jira`` with the core's real transport (rate, retries, redaction)."""
+    """A `JiraTickets` for ``jira`` under the core's real safety policy (rate, retries,
+    redaction)."""
     settings = settings_for(jira, flavour=flavour, **overrides)
     context = fake_context("jira", instance, settings=settings, budget=budget)
     return JiraTickets(context)

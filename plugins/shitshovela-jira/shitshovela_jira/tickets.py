@@ -53,9 +53,9 @@ from shitshovela_core.errors import (
     TransientError,
     Unreachable,
 )
-from shitshovela_core.httpclient import HttpClient
 from shitshovela_core.models import Attachment, Flag, Item, Origin, Ticket, TicketDraft
 from shitshovela_core.providers import ProviderContext, TicketSystem
+from shitshovela_core.safehttp import HttpClient
 
 from . import jql, text
 from .config import LABEL_MAX, ORIGIN_PROPERTY, Flavour, JiraConfig
@@ -126,7 +126,7 @@ class JiraTickets(TicketSystem):
         )
         self._http: HttpClient | None = None
         self._near_limit_logged = False
-        redactor = context.transport.redactor
+        redactor = context.safety.redactor
         config = self.config
         redactor.add(config.api_token, config.pat)
         if config.email and config.api_token:
@@ -152,7 +152,9 @@ class JiraTickets(TicketSystem):
 
     def _detect(self) -> Flavour:
         config = self.config
-        anonymous = self.context.transport.http(config.url, headers={"Accept": "application/json"})
+        anonymous = HttpClient(
+            self.context.safety, config.url, headers={"Accept": "application/json"}
+        )
         try:
             response = anonymous.request(
                 "GET", "/rest/api/2/serverInfo", idempotent=True, what="read Jira's serverInfo"
@@ -187,7 +189,8 @@ class JiraTickets(TicketSystem):
             config = self.config
             headers = {"Accept": "application/json"}
             if self.flavour == "cloud":
-                self._http = self.context.transport.http(
+                self._http = HttpClient(
+                    self.context.safety,
                     config.url,
                     headers=headers,
                     auth=(config.email, config.api_token),
@@ -195,8 +198,8 @@ class JiraTickets(TicketSystem):
                 )
             else:
                 headers["Authorization"] = f"Bearer {config.pat}"
-                self._http = self.context.transport.http(
-                    config.url, headers=headers, secrets=(config.pat,)
+                self._http = HttpClient(
+                    self.context.safety, config.url, headers=headers, secrets=(config.pat,)
                 )
         return self._http
 
@@ -218,13 +221,13 @@ class JiraTickets(TicketSystem):
     def _watch_limits(self, response: httpx.Response) -> None:
         """Slow down for a second when Jira says the rate limit is near (Cloud)."""
         if response.headers.get("x-ratelimit-nearlimit", "").strip().lower() == "true":
-            self.context.transport.retry_after(1.0)
+            self.context.safety.retry_after(1.0)
             if not self._near_limit_logged:
                 self._near_limit_logged = True
                 self.context.log.warning("jira_rate_limit_near", note="pausing 1 s")
 
     def _refused(self, what: str, response: httpx.Response) -> ProviderError:
-        detail = self.context.transport.redactor.scrub(_errors_text(response))
+        detail = self.context.safety.redactor.scrub(_errors_text(response))
         status = response.status_code
         if status in (403, 404):
             return Unreachable(
@@ -323,7 +326,7 @@ class JiraTickets(TicketSystem):
                 origin_ref=origin.to_ref(),
                 labels=tuple(fields["labels"]),
             )
-        detail = self.context.transport.redactor.scrub(_errors_text(response))
+        detail = self.context.safety.redactor.scrub(_errors_text(response))
         if status == 400:
             bad = self._bad_fields(response)
             lowered = detail.lower()

@@ -3,7 +3,7 @@
 prometheus_client builds the request (``pushadd_to_gateway``: a POST, which
 replaces only the metrics of the same names in the group ``job``/``instance``,
 so a failed run's push leaves the last-success time in place); the core's
-`HttpClient` sends it through a `Transport` whose budget ends at the push's
+`HttpClient` sends it under a `SafetyPolicy` whose budget ends at the push's
 own stop. Every connect, TLS handshake, read and write is clipped to that
 stop, which also ends a Pushgateway that hangs or drips its answer (I5).
 
@@ -29,7 +29,8 @@ import structlog
 from shitshovela_core.deadline import Budget
 from shitshovela_core.errors import DeadlineReached, ShitShovelaError
 from shitshovela_core.redact import REDACTOR
-from shitshovela_core.transport import Transport
+from shitshovela_core.safehttp import HttpClient
+from shitshovela_core.safety import SafetyPolicy
 
 from . import GROUP, metrics
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from shitshovela_core.engine import RunInfo, RunSummary
-    from shitshovela_core.httpclient import HttpClient
 
 #: The share of the time left that the push at the start of a run may take.
 START_SHARE = 0.1
@@ -122,7 +122,7 @@ def _push(
     try:
         if budget.remaining() <= 0:
             raise DeadlineReached("no time left for the push")
-        transport = Transport(
+        safety = SafetyPolicy(
             GROUP,
             budget,
             RATE,
@@ -133,7 +133,8 @@ def _push(
             backoff_max=1.0,
         )
         registry = build()
-        client = transport.http(
+        client = HttpClient(
+            safety,
             gateway,
             auth=(user, password) if user else None,
             timeout=float(settings["TIMEOUT"]),

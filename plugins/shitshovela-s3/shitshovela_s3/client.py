@@ -1,6 +1,6 @@
 """The few S3 REST calls the source makes, over the core's `HttpClient`.
 
-Every call goes through ``context.transport.http(...)``: the deadline, the rate
+Every call goes through an `HttpClient` on ``context.safety``: the deadline, the rate
 limit, retries with backoff, ``Retry-After`` (S3's ``503 SlowDown``), the
 breaker and the TLS settings apply as to every other provider. Requests are
 signed per attempt by botocore (`shitshovela_s3.auth`); listing pages and
@@ -32,7 +32,7 @@ from shitshovela_core.errors import ProviderError, TransientError, Unreachable
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
-    from shitshovela_core.httpclient import HttpClient
+    from shitshovela_core.safehttp import HttpClient
 
     from .auth import SigV4Auth
 

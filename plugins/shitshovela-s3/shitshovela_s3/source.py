@@ -46,6 +46,7 @@ from shitshovela_core.errors import (
 )
 from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext, Source
+from shitshovela_core.safehttp import HttpClient
 
 from . import content as render
 from .auth import SigV4Auth
@@ -165,11 +166,12 @@ class S3Source(Source):
             scheme, _, rest = endpoint.partition("://")
             base = f"{scheme}://{self.bucket}.{rest}"
         self.endpoint = endpoint
-        transport = context.transport
-        auth = SigV4Auth(access, secret, token, self.region, transport.redactor)
-        http = transport.http(base + "/", secrets=tuple(s for s in (secret, token) if s))
+        redactor = context.safety.redactor
+        auth = SigV4Auth(access, secret, token, self.region, redactor)
+        secrets = tuple(s for s in (secret, token) if s)
+        http = HttpClient(context.safety, base + "/", secrets=secrets)
         self.client = S3Client(
-            http, auth, bucket=self.bucket, path_style=path_style, redact=transport.redactor.scrub
+            http, auth, bucket=self.bucket, path_style=path_style, redact=redactor.scrub
         )
         host = endpoint_host(endpoint)
         self._scope = (

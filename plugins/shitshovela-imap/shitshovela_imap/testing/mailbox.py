@@ -7,7 +7,7 @@ Used by this plugin's tests and its bench script::
     summary, tracker = run_engine(box.source())
     assert summary.created == 2 and box.uids() == []
 
-`Mailbox.source` builds an `ImapSource` with a real core `Transport`
+`Mailbox.source` builds an `ImapSource` with a real core `SafetyPolicy`
 (``shitshovela_core.testing.fakes.fake_context``) on the server's plain
 loopback port unless told otherwise; `run_engine` runs the core `Engine` with
 that source and the core's in-memory `FakeTicketSystem`. imapclient is

@@ -1,16 +1,21 @@
-"""HTTP for providers: httpx with a whole-call deadline, pacing, retries and redaction.
+"""HTTP under the safety policy: `HttpClient`, its httpx transport, and how HTTP is read.
 
-httpx's timeouts bound each network operation, not a whole response: a server
-that drips a byte a second never trips them (FACTS.md). So the client runs on
-its own httpx transport whose httpcore network backend clips *every* connect,
-TLS handshake, read and write to the deadline of the call in progress: a
-dripping body, dripping headers or a silent TLS handshake are all cut off at
-that deadline (itself clipped to the run's budget, I5).
+Layers, from the provider down:
 
-`HttpClient.request` paces every attempt through the provider's rate limiter
-(I6), honours ``Retry-After`` on 429/503, retries only idempotent calls (or
-requests the server certainly did not act on), and turns an unknown outcome
-of a create into `OutcomeUnknown` (I4).
+- `HttpClient.request` sends one request through `SafetyPolicy.attempt`
+  (pacing, budget, deadline, retries, Retry-After, breaker, outcome-unknown:
+  all decided there); `classify` is how HTTP reads its own outcomes: a failed
+  connect was not sent, any other httpx error lost the request, 429 throttles,
+  503 with ``Retry-After`` is busy, other 5xx failed, anything else is an answer
+  for the provider to read (a 404 on a delete means "already gone").
+- `DeadlineTransport`, an httpx transport: httpx's timeouts bound each network
+  operation, not a whole response, so a server that drips a byte a second
+  never trips them (FACTS.md). Its httpcore network backend clips *every*
+  connect, TLS handshake, read and write to the deadline of the exchange in
+  progress: a dripping body, dripping headers or a silent TLS handshake are
+  all cut off at that deadline (itself clipped to the run's budget, I5).
+
+A provider builds its client with ``HttpClient(context.safety, base_url, ...)``.
 """
 
 from __future__ import annotations
@@ -27,8 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import OutcomeUnknown
-from .transport import RetryLater, Transport
+from .safety import DEFAULT_TIMEOUT, Exchange, Fault, SafetyPolicy, Verdict
 
 #: When the HTTP call in progress must be over, and the clock that says so.
 _CALL_DEADLINE: contextvars.ContextVar[tuple[float, Callable[[], float]] | None] = (
@@ -226,39 +230,71 @@ def parse_retry_after(
     return None
 
 
+def classify(outcome: httpx.Response | Exception) -> Verdict | None:
+    """How the safety policy reads one HTTP try: its response, or the exception it raised.
+
+    None for an answer the provider reads itself (2xx, 3xx, 4xx) and for an
+    exception that is not httpx's."""
+    if isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return Verdict(Fault.NOT_SENT, f"{type(outcome).__name__}: {outcome}")
+    if isinstance(outcome, httpx.HTTPError):
+        return Verdict(Fault.LOST, f"{type(outcome).__name__}: {outcome}")
+    if not isinstance(outcome, httpx.Response):
+        return None
+    status = outcome.status_code
+    throttled = status == 429
+    if throttled or (status == 503 and "retry-after" in outcome.headers):
+        wait = parse_retry_after(outcome.headers)
+        shown = "-" if wait is None else wait
+        return Verdict(
+            Fault.THROTTLED if throttled else Fault.BUSY,
+            f"{status} from the server (Retry-After {shown})",
+            retry_after=wait,
+        )
+    if status >= 500:
+        return Verdict(Fault.FAILED, f"{status} from the server")
+    return None
+
+
+#: Headers whose values are credentials: scrubbed from every message (I10).
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "private-token"})
+
+
 class HttpClient:
-    """An httpx client bound to one provider's `Transport`.
+    """An httpx client for one provider, under its `SafetyPolicy`.
 
     ``request(method, url, idempotent=...)`` returns the response for every
-    status except those it handles itself (429, and 5xx); the provider reads
-    4xx answers (404 on a delete means "already gone"). Build it with
-    `Transport.http`.
+    status except those the policy handles (429, 5xx); the provider reads the
+    rest. ``secrets`` (and the password of ``auth``, and credential headers)
+    are added to the policy's redactor. ``timeout`` bounds one whole request.
     """
 
     def __init__(
         self,
-        transport: Transport,
+        safety: SafetyPolicy,
         base_url: str,
         *,
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | httpx.Auth | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        secrets: tuple[str, ...] = (),
     ) -> None:
-        self.transport = transport
+        self.safety = safety
         self.timeout = timeout
+        safety.redactor.add(*secrets)
         if isinstance(auth, tuple):
-            transport.redactor.add(auth[1])
+            safety.redactor.add(auth[1])
+        for name, value in (headers or {}).items():
+            if name.lower() in _SECRET_HEADERS:
+                safety.redactor.add(value)
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
             auth=auth,
-            transport=DeadlineTransport(transport.ssl_context()),
+            transport=DeadlineTransport(safety.ssl_context()),
             follow_redirects=False,
             trust_env=False,
         )
-        for name, value in (headers or {}).items():
-            if name.lower() in {"authorization", "cookie", "x-api-key", "private-token"}:
-                transport.redactor.add(value)
 
     def request(
         self,
@@ -270,81 +306,32 @@ class HttpClient:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send one request under the safety rules; see the module docstring.
+        """Send one request under the safety policy (`SafetyPolicy.attempt`).
 
-        Raises `OutcomeUnknown` (non-idempotent, outcome unknown),
-        `DeadlineReached` (a clean stop), `CutOff` (the system did not answer before
-        the deadline), `Unreachable` or `TransientError`."""
-        label = what or f"{method} {url.split('?', 1)[0]}"
-        return self.transport.call(
-            lambda: self._once(method, url, idempotent, label, timeout or self.timeout, kwargs),
+        Raises `OutcomeUnknown` (not idempotent, outcome unknown),
+        `DeadlineReached` (a clean stop), `CutOff` (the system did not answer
+        before the deadline), `Unreachable` or `TransientError`."""
+
+        def send(exchange: Exchange) -> httpx.Response:
+            token = _CALL_DEADLINE.set((exchange.deadline, exchange.clock))
+            try:
+                response = self._client.request(
+                    method, url, timeout=httpx.Timeout(exchange.timeout()), **kwargs
+                )
+            finally:
+                _CALL_DEADLINE.reset(token)
+            # The body is read; drop the stream so response and stream do not keep each
+            # other (and every body) alive until the cyclic garbage collector runs.
+            response.stream = httpx.ByteStream(b"")
+            return response
+
+        return self.safety.attempt(
+            send,
+            what=what or f"{method} {url.split('?', 1)[0]}",
             idempotent=idempotent,
-            what=label,
+            classify=classify,
+            timeout=timeout or self.timeout,
         )
-
-    def _once(
-        self,
-        method: str,
-        url: str,
-        idempotent: bool,
-        label: str,
-        timeout: float,
-        kwargs: dict[str, Any],
-    ) -> httpx.Response:
-        transport = self.transport
-        transport.pace(label)
-        transport.budget.check(label)
-        deadline = transport.call_deadline(timeout)
-        started = transport.clock()
-        token = _CALL_DEADLINE.set((deadline, transport.clock))
-        scrub = transport.redactor.scrub
-        try:
-            response = self._client.request(
-                method, url, timeout=httpx.Timeout(transport.timeout(timeout, label)), **kwargs
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            if transport.clock() >= deadline and transport.budget.remaining() <= 0:
-                raise transport.cut_off(
-                    label, scrub(f"still connecting: {type(exc).__name__}"), started
-                ) from None
-            transport.record_failure(label)
-            raise RetryLater(
-                scrub(f"cannot connect: {type(exc).__name__}: {exc}"), connect=True
-            ) from None
-        except httpx.HTTPError as exc:
-            text = scrub(f"{type(exc).__name__}: {exc}")
-            cut = transport.clock() >= deadline
-            if not idempotent:
-                raise OutcomeUnknown(f"{label}: {text}; the server may have acted on it") from None
-            if cut and transport.budget.remaining() <= 0:
-                raise transport.cut_off(label, text, started) from None
-            transport.record_failure(label)
-            raise RetryLater(text) from None
-        finally:
-            _CALL_DEADLINE.reset(token)
-        status = response.status_code
-        if status == 429 or (status == 503 and "retry-after" in response.headers):
-            wait = parse_retry_after(response.headers)
-            transport.retry_after(wait if wait is not None else transport.backoff_max)
-            if status == 503 and not idempotent:
-                raise OutcomeUnknown(f"{label}: 503 Service Unavailable; the server may have acted")
-            transport.log.warning("rate_limited", call=label, status=status, retry_after=wait)
-            raise RetryLater(
-                f"{status} from the server (Retry-After {wait if wait is not None else '-'})",
-                retry_after=wait,
-                unprocessed=status == 429,
-                throttled=True,
-            )
-        if status >= 500:
-            if not idempotent:
-                raise OutcomeUnknown(f"{label}: {status} from the server; it may have acted on it")
-            transport.record_failure(label)
-            raise RetryLater(f"{status} from the server")
-        transport.record_success()
-        # The body is read; drop the stream so response and stream do not keep each
-        # other (and every body) alive until the cyclic garbage collector runs.
-        response.stream = httpx.ByteStream(b"")
-        return response
 
     def close(self) -> None:
         """Close the connections."""
