@@ -45,7 +45,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 import structlog
@@ -109,6 +109,12 @@ class Verdict:
     retry_after: float | None = None
 
 
+#: A protocol's reading of one try: given what the try returned, or the exception it
+#: raised, a `Verdict` for a try that went wrong; None for a good answer, or for an
+#: exception that is the caller's business (it propagates unchanged).
+Classifier: TypeAlias = Callable[[T | Exception], Verdict | None]
+
+
 class Exchange:
     """One try of a call, as the protocol's function sees it.
 
@@ -118,18 +124,19 @@ class Exchange:
     stop. A try that sends several commands calls `next` before each of them.
     """
 
+    #: What the command in progress does: the call's ``what`` unless `next` named another.
+    what: str
+    #: When the command in progress began (monotonic).
+    started: float
+    #: When the command in progress must be over (monotonic).
+    deadline: float
+
     def __init__(self, policy: SafetyPolicy, call: str, preferred: float) -> None:
+        #: What the whole call does (the ``what`` given to `SafetyPolicy.attempt`).
+        self.call = call
         self._policy = policy
         self._preferred = preferred
         self._fresh = True
-        #: What the whole call does (the ``what`` given to `SafetyPolicy.attempt`).
-        self.call = call
-        #: What the command in progress does; `call` unless `next` named another.
-        self.what = call
-        #: When the command in progress began (monotonic).
-        self.started = 0.0
-        #: When the command in progress must be over (monotonic).
-        self.deadline = 0.0
         policy._pace(call)
         self._restart(call)
 
@@ -176,23 +183,11 @@ class Exchange:
 
 
 class _Again(Exception):
-    """A try failed in a way worth trying again (only `SafetyPolicy.attempt` sees it).
+    """A try failed in a way worth trying again (only `SafetyPolicy.attempt` sees it)."""
 
-    ``connect`` marks a request that never reached the server; ``throttled`` a
-    server that asked us to wait; ``retry_after`` is its wait in seconds."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        throttled: bool = False,
-        connect: bool = False,
-    ) -> None:
+    def __init__(self, message: str, verdict: Verdict) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
-        self.throttled = throttled
-        self.connect = connect
+        self.verdict = verdict
 
 
 class SafetyPolicy:
@@ -245,7 +240,7 @@ class SafetyPolicy:
         *,
         what: str,
         idempotent: bool,
-        classify: Callable[[T | Exception], Verdict | None],
+        classify: Classifier[T],
         timeout: float = DEFAULT_TIMEOUT,
     ) -> T:
         """Run ``send`` under the policy, trying again as the rules allow; return its result.
@@ -266,17 +261,19 @@ class SafetyPolicy:
         while True:
             number += 1
             try:
-                return self._try(send, what, idempotent, classify, timeout)
+                return self._try(Exchange(self, what, timeout), send, classify, idempotent)
             except _Again as again:
-                wait = again.retry_after if again.retry_after is not None else self._backoff(number)
+                fault, wait = again.verdict.fault, again.verdict.retry_after
+                if wait is None:
+                    wait = self._backoff(number)
                 if self.clock() + wait > self.budget.stop_at:
                     raise self._stopped_waiting(
                         f"{what}: waiting {wait:.1f}s to try again does not fit in the "
                         f"{max(0.0, self.budget.remaining()):.1f}s left (last error: {again})",
-                        throttled=again.throttled,
+                        throttled=fault in (Fault.THROTTLED, Fault.BUSY),
                     ) from None
                 if number >= self.max_attempts:
-                    if again.connect:
+                    if fault is Fault.NOT_SENT:
                         raise Unreachable(f"{what}: {again}") from None
                     raise TransientError(
                         f"{what}: gave up after {number} attempts: {again}"
@@ -288,13 +285,12 @@ class SafetyPolicy:
 
     def _try(
         self,
+        exchange: Exchange,
         send: Callable[[Exchange], T],
-        what: str,
+        classify: Classifier[T],
         idempotent: bool,
-        classify: Callable[[T | Exception], Verdict | None],
-        timeout: float,
     ) -> T:
-        exchange = Exchange(self, what, timeout)
+        """One try: ``send`` on the paced ``exchange``, its outcome judged by ``classify``."""
         try:
             result = send(exchange)
         except ShitShovelaError:
@@ -323,16 +319,16 @@ class SafetyPolicy:
             if fault is Fault.BUSY and not idempotent:
                 return OutcomeUnknown(f"{name}: {reason}; the server may have acted on it")
             self.log.warning("rate_limited", call=name, reason=reason, retry_after=wait)
-            return _Again(reason, retry_after=wait, throttled=True)
+            return _Again(reason, verdict)
         if fault is Fault.NOT_SENT:
             if self.budget.remaining() <= 0:
                 return self._cut_off(exchange, f"still connecting: {reason}")
-            return self._failed(exchange.what) or _Again(f"cannot connect: {reason}", connect=True)
+            return self._failed(exchange.what) or _Again(f"cannot connect: {reason}", verdict)
         if not idempotent:
             return OutcomeUnknown(f"{name}: {reason}; the server may have acted on it")
         if fault is Fault.LOST and self.budget.remaining() <= 0:
             return self._cut_off(exchange, reason)
-        return self._failed(exchange.what) or _Again(reason)
+        return self._failed(exchange.what) or _Again(reason, verdict)
 
     def _backoff(self, number: int) -> float:
         """The wait after try ``number``: exponential, with jitter, at most ``backoff_max``."""
