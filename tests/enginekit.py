@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import attrs
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.engine import Engine, RunHooks, RunInfo, RunSummary
 from shitshovela_core.models import Flag, Origin
 from shitshovela_core.testing.fakes import (
     FakeClock,
@@ -38,7 +39,7 @@ class World:
         made = {name: FakeStore(f"fake://{name}", faults) for name in stores}
         return cls(clock, faults, tracker, made)
 
-    def run(
+    def engine(
         self,
         instance: str = "a",
         store: str | None = None,
@@ -46,8 +47,9 @@ class World:
         claims: bool = True,
         max_tickets: int = 100,
         max_runtime: float = 3600.0,
-    ) -> RunSummary | None:
-        """One run of the engine; None if it hard-stopped."""
+        hooks: RunHooks | None = None,
+    ) -> Engine:
+        """An engine for one run of ``instance`` over ``store`` (its own by default)."""
         budget = Budget(
             max_runtime, started=self.clock(), clock=self.clock, sleep=self.clock.sleep, margin=1.0
         )
@@ -55,9 +57,16 @@ class World:
         source = FakeSource(context, self.stores[store or instance], claims=claims)
         tickets = FakeTicketSystem(context, self.tracker)
         info = RunInfo(instance, "fake", "fake", max_runtime, max_tickets)
-        engine = Engine(run=info, source=source, tickets=tickets, budget=budget, clock=self.clock)
+        return Engine(
+            run=info, source=source, tickets=tickets, budget=budget, hooks=hooks, clock=self.clock
+        )
+
+    def run(
+        self, instance: str = "a", store: str | None = None, **options: Any
+    ) -> RunSummary | None:
+        """One run of the engine (``options`` as for `engine`); None if it hard-stopped."""
         try:
-            return engine.run()
+            return self.engine(instance, store, **options).run()
         except HardStop:
             return None
 

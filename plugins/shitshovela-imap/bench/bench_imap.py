@@ -81,7 +81,7 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
     from shitshovela_core.testing.fakes import fake_context
 
     class NullTickets(TicketSystem):
-        completes_from_item = stream
+        completes_from_draft = stream
 
         def __init__(self) -> None:
             super().__init__(fake_context("null", "bench", budget=source.context.budget))
@@ -97,8 +97,8 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
         def unflag(self, ticket: Any, flag: Any) -> None:
             return None
 
-        def complete(self, ticket: Any, item: Any) -> None:
-            for attachment in item.attachments:
+        def complete(self, ticket: Any, draft: Any) -> None:
+            for attachment in draft.attachments:
                 digest = hashlib.sha256()
                 with attachment.open() as handle:
                     while chunk := handle.read(1024 * 1024):

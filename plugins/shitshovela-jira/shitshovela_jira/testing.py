@@ -20,7 +20,7 @@ from typing import IO, Any
 import attrs
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.engine import Engine, RunHooks, RunInfo, RunSummary
 from shitshovela_core.models import FLAG_PREFIX, Attachment, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext
 from shitshovela_core.testing.fakes import FakeSource, FakeStore, HardStop, fake_context
@@ -246,9 +246,15 @@ class EngineWorld:
         self.sources: list[AttachingSource] = []
 
     def run(
-        self, *, claims: bool, index_lag: float = 60.0, instance: str = "a", **settings: Any
+        self,
+        *,
+        claims: bool,
+        index_lag: float = 60.0,
+        instance: str = "a",
+        hooks: RunHooks | None = None,
+        **settings: Any,
     ) -> RunSummary | None:
-        """One run of ``instance`` from the store into Jira."""
+        """One run of ``instance`` from the store into Jira (with ``hooks``, if given)."""
         sleep = getattr(self.clock, "sleep", time.sleep)
         budget = Budget(600.0, started=self.clock(), clock=self.clock, sleep=sleep, margin=1.0)
         context = fake_context("fake", instance, budget=budget)
@@ -260,7 +266,9 @@ class EngineWorld:
             source = FakeSource(context, self.store, claims=claims)
         tickets = make_tickets(self.jira, instance, budget=budget, INDEX_LAG=index_lag, **settings)
         info = RunInfo(instance, "fake", "jira", 600.0, 100)
-        engine = Engine(run=info, source=source, tickets=tickets, budget=budget, clock=self.clock)
+        engine = Engine(
+            run=info, source=source, tickets=tickets, budget=budget, hooks=hooks, clock=self.clock
+        )
         try:
             return engine.run()
         except HardStop:

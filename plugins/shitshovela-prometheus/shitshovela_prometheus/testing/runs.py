@@ -56,7 +56,7 @@ def run_engine(
         source=FakeSource(context, store),
         tickets=FakeTicketSystem(context, tracker or FakeTracker()),
         budget=budget,
-        hook=plugins.pm.hook,
+        hooks=plugins.hooks(),
     ).run()
 
 
