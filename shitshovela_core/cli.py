@@ -36,15 +36,25 @@ def _version() -> str:
 
 
 def _setup_logging(stream: Any = None) -> FilteringBoundLogger:
+    """Configure logging before the configuration is valid: LOG_FORMAT and
+    LOG_LEVEL as set, read through the core's declarations (an invalid value
+    counts as its default; the validation that follows reports it). `_prepare`
+    configures it again from the validated `Config`."""
     import structlog
 
+    from .config import early_settings
     from .logs import configure_logging
 
-    fmt = os.environ.get("SHITSHOVELA_LOG_FORMAT", "auto").strip().lower()
-    level = os.environ.get("SHITSHOVELA_LOG_LEVEL", "info").strip().lower()
-    configure_logging(fmt if fmt in {"auto", "json", "console"} else "auto", level, stream)
+    global _log_stream
+    _log_stream = stream
+    early = early_settings()
+    configure_logging(early.log_format, early.log_level, stream)
     logger: FilteringBoundLogger = structlog.get_logger("shitshovela")
     return logger
+
+
+#: Where this command logs (None: stdout), kept to configure logging again.
+_log_stream: Any = None
 
 
 def _fail(log: FilteringBoundLogger, code: ExitCode, reason: str, **fields: Any) -> NoReturn:
@@ -69,6 +79,9 @@ def _prepare(log: FilteringBoundLogger) -> tuple[Plugins, Config]:
             log.error("config_invalid", problem=problem)
         _fail(log, ExitCode.CONFIG, f"bad configuration: {len(exc.problems)} problem(s), see above")
     REDACTOR.add(*config.secrets)
+    from .logs import configure_logging
+
+    configure_logging(config.log_format, config.log_level, _log_stream)
     return plugins, config
 
 
@@ -78,6 +91,7 @@ def build_providers(
     """Import and build the two selected providers; raise `PluginError` naming the plugin."""
     from .errors import ConfigError, PluginError
     from .providers import ProviderContext, Source, TicketSystem
+    from .settings import env_name
     from .transport import Transport
 
     built: list[Any] = []
@@ -85,7 +99,7 @@ def build_providers(
         ("source", config.source, config.source_settings, Source),
         ("ticket_system", config.ticket_system, config.ticket_settings, TicketSystem),
     ):
-        env = "SHITSHOVELA_SOURCE" if kind == "source" else "SHITSHOVELA_TICKET_SYSTEM"
+        env = env_name(None, kind.upper())
         spec = plugins.select(kind, name, env)  # type: ignore[arg-type]
         try:
             factory = spec.load()
@@ -94,7 +108,7 @@ def build_providers(
                 instance=config.instance,
                 settings=settings,
                 budget=budget,
-                transport=Transport(name, budget, float(settings["RATE"]), settings=settings),
+                transport=Transport(name, budget, settings.rate, settings=settings.as_dict()),
                 log=log.bind(provider=name),
             )
             provider = factory(context)
@@ -335,15 +349,16 @@ def plan(limit: int) -> None:
 def plugins_command(as_json: bool) -> None:
     """List installed plugins, their hooks, providers and every setting each reads
     (providers' and other plugins' settings groups)."""
-    from .config import CORE_SETTINGS, env_name, provider_settings
+    from .config import CORE_SETTINGS
     from .plugins import load_plugins
+    from .settings import env_name, settings_of
 
     _setup_logging(sys.stderr)
     plugins = load_plugins()
     data: dict[str, Any] = {
         "core": {
             "version": _version(),
-            "settings": [s.as_dict(env_name(s)) for s in CORE_SETTINGS],
+            "settings": [s.as_dict(env_name(None, s.name)) for s in CORE_SETTINGS],
         },
         "plugins": [
             {
@@ -362,7 +377,9 @@ def plugins_command(as_json: bool) -> None:
                 "kind": spec.kind,
                 "plugin": spec.plugin,
                 "help": spec.help,
-                "settings": [s.as_dict(env_name(s, spec.name)) for s in provider_settings(spec)],
+                "settings": [
+                    s.as_dict(env_name(spec.name, s.name)) for s in settings_of(spec.settings)
+                ],
             }
             for spec in plugins.specs()
         ],
@@ -371,7 +388,9 @@ def plugins_command(as_json: bool) -> None:
                 "name": group.name,
                 "plugin": group.plugin,
                 "help": group.help,
-                "settings": [s.as_dict(env_name(s, group.name)) for s in group.settings],
+                "settings": [
+                    s.as_dict(env_name(group.name, s.name)) for s in settings_of(group.settings)
+                ],
             }
             for group in plugins.settings_groups.values()
         ],

@@ -39,6 +39,7 @@ from .errors import (
 from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
 from .providers import Source, TicketSystem
 from .redact import scrub
+from .settings import Settings
 
 PROGRESS_EVERY = 10.0
 
@@ -51,9 +52,10 @@ MAX_REJECTED_IN_A_ROW = 3
 class RunInfo:
     """What a run is: which instance moves from which source to which ticket system.
 
-    ``settings`` holds the validated values of every settings group that plugins
-    declared with the ``register_settings`` hook: ``settings[group][NAME]``
-    (secrets included, as set: never log them; hence not in the repr).
+    ``settings`` holds the validated settings of every settings group that
+    plugins declared with the ``register_settings`` hook, each an instance of
+    its class: ``MySettings.of(run.settings[group]).name`` (secrets included,
+    as set: never log them; hence not in the repr).
     """
 
     instance: str
@@ -61,7 +63,7 @@ class RunInfo:
     ticket_system: str
     max_runtime: float
     max_tickets: int
-    settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
+    settings: Mapping[str, Settings] = attrs.field(factory=dict, repr=False)
 
 
 @attrs.define

@@ -13,7 +13,6 @@ names) is the way out of a broken plugin. Loading happens when the CLI asks
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,15 +23,14 @@ import structlog
 from . import hookspecs
 from .errors import PluginError
 from .providers import ProviderKind, ProviderSpec, Register
-from .settings import RegisterSettings, SettingsGroup
+from .settings import RegisterSettings, SettingsGroup, env_name
 
 #: Plugins that ship with the core, registered the same way as outside ones.
 #: (None yet: every provider is its own distribution under ``plugins/``.)
 DEFAULT_PLUGINS: tuple[str, ...] = ()
 
-PREFIX = "SHITSHOVELA_"
-BLOCK_ENV = "SHITSHOVELA_BLOCK_PLUGINS"
-TRACE_ENV = "SHITSHOVELA_TRACE_PLUGINS"
+BLOCK_ENV = env_name(None, "BLOCK_PLUGINS")
+TRACE_ENV = env_name(None, "TRACE_PLUGINS")
 
 log = structlog.get_logger("shitshovela.plugins")
 
@@ -131,11 +129,6 @@ def _entry_points() -> Iterable[Any]:
     return entry_points(group=hookspecs.PROJECT)
 
 
-def _blocked_names() -> set[str]:
-    raw = os.environ.get(BLOCK_ENV, "")
-    return {part.strip() for part in raw.split(",") if part.strip()}
-
-
 def _collect_providers(plugins: Plugins) -> None:
     kinds: tuple[tuple[ProviderKind, Any], ...] = (
         ("source", plugins.pm.hook.register_sources),
@@ -196,7 +189,7 @@ def _collect_settings_groups(plugins: Plugins) -> None:
                 plugins.group_clashes.append(
                     f"settings group {group.name!r} of plugin {group.plugin!r} has the name of "
                     f"the {kind} {spec.name!r} of plugin {spec.plugin!r}: both would read "
-                    f"{PREFIX}{group.name.upper()}__*; uninstall one or block it with {BLOCK_ENV}"
+                    f"{env_name(group.name, '*')}; uninstall one or block it with {BLOCK_ENV}"
                 )
         first = plugins.settings_groups.get(group.name)
         if first is not None:
@@ -226,14 +219,22 @@ def create_plugins(
     extra: Sequence[tuple[str, object]] = (),
     *,
     entry_points: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> Plugins:
     """Build a fresh plugin manager with the default plugins, the installed
     entry points (unless ``entry_points`` is false) and ``extra`` (name,
-    plugin object) pairs; tests use ``extra`` for test-only providers."""
+    plugin object) pairs; tests use ``extra`` for test-only providers.
+
+    ``SHITSHOVELA_BLOCK_PLUGINS`` and ``SHITSHOVELA_TRACE_PLUGINS`` are read
+    from ``environ`` (default: the process environment) through the core's
+    declarations (`shitshovela_core.config.early_settings`)."""
+    from .config import early_settings
+
+    early = early_settings(environ)
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     plugins = Plugins(pm)
-    blocked = _blocked_names()
+    blocked = set(early.block_plugins)
     for module_name in DEFAULT_PLUGINS:
         import importlib
 
@@ -259,7 +260,7 @@ def create_plugins(
             _register_one(plugins, obj, ep.name, dist, version)
     for name, obj in extra:
         _register_one(plugins, obj, name)
-    if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+    if early.trace_plugins:
         _trace(pm)
     _collect_providers(plugins)
     _collect_settings_groups(plugins)

@@ -90,14 +90,14 @@ def workspace_bin() -> Path:
 
 def secret_settings() -> set[str]:
     """Every secret setting of every installed provider, from the plugins themselves."""
-    from shitshovela_core.config import env_name, provider_settings
     from shitshovela_core.plugins import load_plugins
+    from shitshovela_core.settings import env_name, settings_of
 
     plugins = load_plugins()
     return {
-        env_name(setting, spec.name)
+        env_name(spec.name, setting.name)
         for spec in plugins.specs()
-        for setting in provider_settings(spec)
+        for setting in settings_of(spec.settings)
         if setting.secret
     }
 
