@@ -253,12 +253,12 @@ def check(offline: bool) -> None:
     a system is unreachable or refuses.
 
     With --offline nothing is contacted: the plugins are loaded, every setting
-    is validated, and both selected providers are built and closed again.
-    Building them is network-free by the provider contract (a factory does no
-    I/O), and it runs each provider's own cross-setting checks (Jira's
+    is validated with each provider's own cross-setting checks (Jira's
     FLAVOUR against its tokens, S3's DONE_PREFIX against PREFIX, IMAP's plain
-    text to a remote host) and imports its client libraries, so a broken
-    install fails here too. Exit 0 with one line `check_finished result=ok
+    text to a remote host), and both selected providers are built and closed
+    again. Building them is network-free by the provider contract (a factory
+    does no I/O) and imports their client libraries, so a broken install
+    fails here too. Exit 0 with one line `check_finished result=ok
     offline=true`; exit 2 with every problem listed.
     """
     from .errors import ShitShovelaError

@@ -39,7 +39,7 @@ from .errors import (
 from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
 from .providers import Source, TicketSystem
 from .redact import scrub
-from .settings import Settings
+from .settings import Settings, env_name
 
 PROGRESS_EVERY = 10.0
 
@@ -153,8 +153,8 @@ class Engine:
             self.summary.reason = (
                 f"the ticket system's listing may lag {lag:g}s, but a run has only "
                 f"{self.budget.stop_at - self.budget.started:.1f}s: a claimed item could never be "
-                "settled; raise SHITSHOVELA_MAX_RUNTIME above the lag (plus a margin) or lower "
-                "the ticket system's lag setting"
+                f"settled; raise {env_name(None, 'MAX_RUNTIME')} above the lag (plus a margin) "
+                "or lower the ticket system's lag setting"
             )
             self._observe(
                 "run_failed",

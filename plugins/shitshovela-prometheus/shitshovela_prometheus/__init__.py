@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import attrs
 
 import shitshovela_core
-from shitshovela_core.settings import RegisterSettings, TlsSettings, setting
+from shitshovela_core.settings import RegisterSettings, TlsSettings, env_name, setting
 
 if TYPE_CHECKING:
     from shitshovela_core.deadline import Budget
@@ -53,7 +53,8 @@ class PrometheusSettings(TlsSettings):
     job: str = setting(
         default="shitshovela",
         check=_label,
-        help="The job label of the pushed group (its instance label is SHITSHOVELA_INSTANCE).",
+        help="The job label of the pushed group (its instance label is "
+        f"{env_name(None, 'INSTANCE')}).",
     )
     timeout: float = setting(
         kind="duration",
