@@ -167,6 +167,9 @@ def _parse(
     for declared in settings:
         name = env_name(owner, declared.name)
         raw = lookup(declared.name if typed else name)
+        if raw == "" and declared.keep_empty:
+            values[declared.name] = ""
+            continue
         if (raw is None or raw == "") and declared.fallback and not typed:
             name, raw = declared.fallback, lookup(declared.fallback)
         if raw is None or raw == "":

@@ -125,8 +125,10 @@ class Setting:
     ``name`` is the part after the owner's prefix, upper case (``HOST`` is read
     from ``SHITSHOVELA_IMAP__HOST``). ``secret`` settings never appear in any
     output (I10) and are kept as the exact string given. ``required`` settings
-    must be set (an empty value counts as unset). ``fallback`` names another
-    variable read when this one is unset (S3's ``AWS_ACCESS_KEY_ID``).
+    must be set. An empty value counts as unset (the default applies) unless
+    ``keep_empty``: then it is the empty string (IMAP's ``SET_ASIDE_FOLDER=``
+    turns set-aside off). ``fallback`` names another variable read when this
+    one is unset (S3's ``AWS_ACCESS_KEY_ID``).
 
     A settings class makes these from its `setting` fields (`settings_of`);
     a plain list of them is still accepted by ``register`` (see README).
@@ -143,6 +145,7 @@ class Setting:
     maximum: float | None = None
     check: Callable[[Any], object] | None = attrs.field(default=None, eq=False, repr=False)
     fallback: str = ""
+    keep_empty: bool = False
 
     def parse(self, raw: str) -> Any:
         """Turn the raw environment string into a typed value; raise `ValueError`."""
@@ -232,6 +235,7 @@ def setting(
     maximum: float | None = None,
     check: Callable[[Any], object] | None = None,
     fallback: str = "",
+    keep_empty: bool = False,
     converter: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Declare one field of a settings class as a setting (an attrs field).
@@ -264,6 +268,7 @@ def setting(
         maximum=maximum,
         check=check,
         fallback=fallback,
+        keep_empty=keep_empty,
     )
     return _field(declared, explicit=kind is not None, converter=converter)
 
@@ -372,7 +377,12 @@ def _annotation(field: attrs.Attribute[Any]) -> str | None:
     kind = field.type
     if kind is None:
         return None
-    text = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if isinstance(kind, str):  # under ``from __future__ import annotations``
+        text = kind
+    elif isinstance(kind, type):
+        text = kind.__name__
+    else:  # list[str], int | None, Literal[...]
+        text = str(kind).replace("typing.", "")
     parts = [part.strip() for part in text.split("|") if part.strip() != "None"]
     found = " | ".join(parts)
     return None if found in ("", "Any", "typing.Any") else found

@@ -447,3 +447,51 @@ def test_logging_is_configured_from_the_validated_config(
     _, config = cli._prepare(log)
     assert (config.log_format, config.log_level) == ("console", "error")
     assert calls == [("console", "info", None), ("console", "error", None)]
+
+
+def test_annotations_are_read_with_or_without_postponed_evaluation() -> None:
+    source = (
+        "from typing import Literal\n"
+        "import attrs\n"
+        "from shitshovela_core.settings import ProviderSettings, setting\n"
+        "@attrs.frozen(kw_only=True)\n"
+        "class Evaluated(ProviderSettings):\n"
+        "    labels: list[str] = setting(default=[])\n"
+        "    port: int | None = setting()\n"
+        "    mode: Literal['a', 'b'] = setting(default='a', choices=('a', 'b'))\n"
+        "    wait: float = setting(kind='duration', default=1.0)\n"
+        "    on: bool = setting(default=False)\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<evaluated>", "exec", dont_inherit=True), namespace)
+    kinds = [(s.name, s.type) for s in settings_of(namespace["Evaluated"])]
+    assert kinds == [
+        ("LABELS", "list"),
+        ("PORT", "int"),
+        ("MODE", "choice"),
+        ("WAIT", "duration"),
+        ("ON", "bool"),
+        ("RATE", "float"),
+    ]
+
+
+def test_an_empty_value_is_unset_unless_the_setting_keeps_it() -> None:
+    @attrs.frozen(kw_only=True)
+    class Folders(ProviderSettings):
+        archive: str = setting(default="Archive", help="Unset: Archive.")
+        aside: str = setting(default="Aside", keep_empty=True, help="Empty: none.")
+
+    class P(FakePlugin):
+        @hookimpl
+        def register_ticket_systems(self, register: Register) -> None:
+            register("folders", "x:y", settings=Folders)
+
+    plugins = create_plugins(extra=[("p", P(FakeStore(), FakeTracker()))], entry_points=False)
+    base = {"SHITSHOVELA_SOURCE": "fake", "SHITSHOVELA_TICKET_SYSTEM": "folders"}
+    base["SHITSHOVELA_INSTANCE"] = "a"
+    unset = Folders.of(load_config(plugins, base).ticket_settings)
+    assert (unset.archive, unset.aside) == ("Archive", "Aside")
+    empty = {**base, "SHITSHOVELA_FOLDERS__ARCHIVE": "", "SHITSHOVELA_FOLDERS__ASIDE": ""}
+    emptied = Folders.of(load_config(plugins, empty).ticket_settings)
+    assert (emptied.archive, emptied.aside) == ("Archive", "")
+    assert build_settings(Folders, "folders", {"ASIDE": ""}).aside == ""

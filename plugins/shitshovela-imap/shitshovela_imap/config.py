@@ -172,6 +172,7 @@ class ImapSettings(ProviderSettings, TlsSettings):
     set_aside_folder: str = setting(
         kind="str",
         default="ShitShovela-Set-Aside",
+        keep_empty=True,
         check=_single_line,
         converter=_strip,
         help="Where messages that cannot become tickets go (too large, unreadable, auto-replies, "

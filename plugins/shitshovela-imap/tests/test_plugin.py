@@ -103,6 +103,8 @@ def test_cross_setting_checks_name_the_variables() -> None:
         imap_settings(_settings(DONE="move"))
     with pytest.raises(ConfigError, match="SET_ASIDE_FOLDER='inbox' is the mailbox"):
         imap_settings(_settings(SET_ASIDE_FOLDER="inbox"))
+    assert imap_settings(_settings()).set_aside_folder == "ShitShovela-Set-Aside"
+    assert imap_settings(_settings(SET_ASIDE_FOLDER="")).set_aside_folder == ""  # none: stop
     tls = imap_settings(_settings(USERNAME="support@example.com", PASSWORD="s3cr3t-value"))
     assert tls.scope == "imap://support%40example.com@imap.example.com:993/INBOX"
     assert "s3cr3t" not in repr(tls)
