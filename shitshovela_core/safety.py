@@ -61,6 +61,7 @@ from .errors import (
 )
 from .ratelimit import RateLimiter
 from .redact import REDACTOR, Redactor
+from .settings import env_name
 
 T = TypeVar("T")
 
@@ -444,8 +445,7 @@ class SafetyPolicy:
         if self.settings.get("TLS_VERIFY", True) is False:
             self.log.warning(
                 "tls_verification_off",
-                note=f"SHITSHOVELA_{self.provider.upper()}__TLS_VERIFY=false: "
-                "certificates are not checked",
+                note=f"{env_name(self.provider, 'TLS_VERIFY')}=false: certificates are not checked",
             )
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE

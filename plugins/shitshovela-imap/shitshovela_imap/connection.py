@@ -222,12 +222,12 @@ class ImapConnection:
 
     def _connect(self, exchange: Exchange) -> None:
         settings = self.settings
-        where = f"{settings.host}:{settings.port}"
+        where = f"{settings.host}:{settings.server_port}"
         exchange.next(f"connecting to {where}")
 
         def make_socket() -> socket.socket:
             raw = socket.create_connection(
-                (settings.host, settings.port), timeout=exchange.timeout()
+                (settings.host, settings.server_port), timeout=exchange.timeout()
             )
             self._cut = raw.dup()
             self._guards.enter_context(self.safety.guard(self._cut))
@@ -237,7 +237,7 @@ class ImapConnection:
 
         connected = False
         try:
-            client = _Client(settings.host, settings.port, make_socket, exchange.timeout())
+            client = _Client(settings.host, settings.server_port, make_socket, exchange.timeout())
             connected = True
             self._client = client
             client.normalise_times = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,15 @@ from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.plugins import Plugins, create_plugins
+from shitshovela_core.settings import settings_of
 from shitshovela_core.testing.fakes import FakePlugin, FakeStore, FakeTracker
+
+
+def fresh(seconds: float = 60.0) -> Budget:
+    """A budget that starts now: the test process itself may be older than ``seconds``
+    (a whole suite in one process), and `Budget` counts from the process start."""
+    return Budget(seconds, started=time.monotonic())
+
 
 pytestmark = pytest.mark.unit
 
@@ -46,7 +55,8 @@ import shitshovela_prometheus as p
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunInfo, RunSummary
 budget = Budget(60)
-for settings in ({}, {"prometheus": {"PUSHGATEWAY": None}}, {"prometheus": {"PUSHGATEWAY": ""}}):
+unset = (p.PrometheusSettings(pushgateway=None), p.PrometheusSettings(pushgateway=""))
+for settings in ({}, *({"prometheus": group} for group in unset)):
     run = RunInfo("a", "s", "t", 60, 5, settings=settings)
     p.run_started(run=run, budget=budget)
     p.run_finished(run=run, summary=RunSummary(), budget=budget)
@@ -78,7 +88,7 @@ def env(**extra: str) -> dict[str, str]:
 def test_the_settings_group_is_registered(plugins: Plugins) -> None:
     group = plugins.settings_groups["prometheus"]
     assert group.plugin == "prometheus"
-    names = [s.name for s in group.settings]
+    names = [s.name for s in settings_of(group.settings)]
     assert names == [
         "PUSHGATEWAY",
         "JOB",
@@ -171,7 +181,7 @@ def test_any_failure_inside_a_push_is_one_warning(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(metrics, "ended", broken)
     group = settings("http://127.0.0.1:9")
     with captured() as logs:
-        assert not push_ended(info("alpha", group), RunSummary(), Budget(60), group)
+        assert not push_ended(info("alpha", group), RunSummary(), fresh(), group)
     (warning,) = warnings(logs)
     assert warning["event"] == "metrics_push_failed"
     assert warning["error"] == "RuntimeError: cannot build the metrics"
