@@ -42,7 +42,7 @@ def _setup_logging(stream: Any = None) -> FilteringBoundLogger:
     configures it again from the validated `Config`."""
     import structlog
 
-    from .config import early_settings
+    from .envsettings import early_settings
     from .logs import configure_logging
 
     global _log_stream
@@ -270,7 +270,7 @@ def _render_plan(plan: Plan) -> None:
 def plugins_command(as_json: bool) -> None:
     """List installed plugins, their hooks, providers and every setting each reads
     (providers' and other plugins' settings groups)."""
-    from .config import CORE_SETTINGS
+    from .envsettings import CORE_SETTINGS
     from .plugins import load_plugins
     from .settings import env_name, settings_of
 

@@ -28,6 +28,7 @@ import pluggy
 import structlog
 
 from . import hookspecs
+from .envsettings import early_settings
 from .errors import PluginError
 from .models import TicketDraft
 from .providers import ProviderKind, ProviderSpec, Register
@@ -323,9 +324,7 @@ def create_plugins(
 
     ``SHITSHOVELA_BLOCK_PLUGINS`` and ``SHITSHOVELA_TRACE_PLUGINS`` are read
     from ``environ`` (default: the process environment) through the core's
-    declarations (`shitshovela_core.config.early_settings`)."""
-    from .config import early_settings
-
+    declarations (`shitshovela_core.envsettings.early_settings`)."""
     early = early_settings(environ)
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)

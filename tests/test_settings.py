@@ -12,7 +12,8 @@ from typing import Any, Literal
 import attrs
 import pytest
 
-from shitshovela_core.config import build_settings, early_settings, load_config
+from shitshovela_core.config import load_config
+from shitshovela_core.envsettings import build_settings, early_settings
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.hookspecs import hookimpl
 from shitshovela_core.plugins import Plugins, create_plugins

@@ -409,8 +409,8 @@ def fake_context(
     """
     import structlog
 
-    from ..config import build_settings
     from ..deadline import Budget
+    from ..envsettings import build_settings
     from ..safety import SafetyPolicy
 
     cls = settings_class or _registered_settings(provider, kind)

@@ -15,7 +15,7 @@ from shitshovela_imap.config import ImapSettings, is_loopback
 from shitshovela_imap.testing.dovecot import DovecotServer
 from shitshovela_imap.testing.mailbox import Mailbox, plain_message
 
-from shitshovela_core.config import build_settings
+from shitshovela_core.envsettings import build_settings
 from shitshovela_core.errors import ConfigError, Unreachable
 from shitshovela_core.settings import settings_of
 

@@ -12,7 +12,7 @@ from shitshovela_jira.config import JiraSettings, check_label, parse_map
 from shitshovela_jira.emulator.jql import Clause, parse, tokenize
 from shitshovela_jira.emulator.render import adf_problem, adf_text
 
-from shitshovela_core.config import build_settings
+from shitshovela_core.envsettings import build_settings
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.settings import settings_of
 

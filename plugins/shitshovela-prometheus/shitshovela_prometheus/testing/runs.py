@@ -10,9 +10,9 @@ from typing import Any
 from structlog.testing import capture_logs
 
 import shitshovela_prometheus
-from shitshovela_core.config import build_settings
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.envsettings import build_settings
 from shitshovela_core.plugins import create_plugins
 from shitshovela_core.testing.fakes import (
     FakeSource,
