@@ -15,8 +15,7 @@ import sys
 from collections import Counter
 
 from _harness import Tracker, inbox, job_env, site, timed
-
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.faultproxy import (
     Answer,
     Drip,
     FaultProxy,

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import attrs
-
-from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
-from shitshovela_core.models import Flag, Origin
-from shitshovela_core.testing.fakes import (
+from shitshovela_testkit.fakes import (
     FakeClock,
     FakeSource,
     FakeStore,
@@ -19,6 +15,10 @@ from shitshovela_core.testing.fakes import (
     HardStop,
     fake_context,
 )
+
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.models import Flag, Origin
 
 
 @attrs.define

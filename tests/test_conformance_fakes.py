@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from shitshovela_core.providers import Source, TicketSystem
-from shitshovela_core.testing import conformance
-from shitshovela_core.testing.conformance import source_suite, ticket_system_suite
-from shitshovela_core.testing.fakes import (
+from shitshovela_testkit import conformance
+from shitshovela_testkit.conformance import source_suite, ticket_system_suite
+from shitshovela_testkit.fakes import (
     FakeClock,
     FakeSource,
     FakeStore,
@@ -15,6 +13,8 @@ from shitshovela_core.testing.fakes import (
     FakeTracker,
     fake_context,
 )
+
+from shitshovela_core.providers import Source, TicketSystem
 
 pytestmark = pytest.mark.unit
 

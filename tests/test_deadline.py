@@ -6,10 +6,10 @@ import threading
 import time
 
 import pytest
+from shitshovela_testkit.fakes import FakeClock
 
 from shitshovela_core.deadline import Budget, Watchdog, default_margin, watchdog_lead
 from shitshovela_core.errors import DeadlineReached
-from shitshovela_core.testing.fakes import FakeClock
 
 pytestmark = pytest.mark.unit
 

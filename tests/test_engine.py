@@ -104,9 +104,10 @@ def test_lagging_listing_without_the_protocol_would_duplicate() -> None:
     world.faults.clear()
     world.tracker.lag = 30.0
     # A run that trusts the lagging listing: pretend it is consistent.
+    from shitshovela_testkit.fakes import FakeSource, FakeTicketSystem, fake_context
+
     from shitshovela_core.deadline import Budget
     from shitshovela_core.engine import Engine, RunInfo
-    from shitshovela_core.testing.fakes import FakeSource, FakeTicketSystem, fake_context
 
     world.clock.sleep(1.0)
     budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)

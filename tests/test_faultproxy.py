@@ -1,4 +1,4 @@
-"""Tests for the fault-injecting proxy in ``shitshovela_core.testing.faultproxy``.
+"""Tests for the fault-injecting proxy in ``shitshovela_testkit.faultproxy``.
 
 Each test starts a tiny upstream in-process (an HTTP server or a raw banner/echo server), puts a
 :class:`FaultProxy` in front of it and talks to the proxy with ``httpx`` or plain sockets.
@@ -16,8 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.faultproxy import (
     Answer,
     Close,
     Delay,

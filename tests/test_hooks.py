@@ -6,6 +6,12 @@ from typing import Any
 
 import pytest
 from enginekit import World
+from shitshovela_testkit.fakes import (
+    FakePlugin,
+    FakeSource,
+    FakeTicketSystem,
+    fake_context,
+)
 
 from shitshovela_core import hookimpl
 from shitshovela_core.deadline import Budget
@@ -14,12 +20,6 @@ from shitshovela_core.models import Item, TicketDraft
 from shitshovela_core.plugins import create_plugins
 from shitshovela_core.providers import Register
 from shitshovela_core.settings import RegisterSettings, Setting
-from shitshovela_core.testing.fakes import (
-    FakePlugin,
-    FakeSource,
-    FakeTicketSystem,
-    fake_context,
-)
 
 pytestmark = pytest.mark.unit
 

@@ -27,9 +27,7 @@ from typing import Any, Protocol
 
 from imaprelay import ImapRelay
 from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
-
-from shitshovela_core.models import FLAG_PREFIX, Origin
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.faultproxy import (
     Event,
     Fault,
     FaultProxy,
@@ -38,6 +36,8 @@ from shitshovela_core.testing.faultproxy import (
     ResponseEvent,
     Script,
 )
+
+from shitshovela_core.models import FLAG_PREFIX, Origin
 
 EMAIL, API_TOKEN = "e2e@example.com", 'e2e-api-token-"quoted"-12345'
 ORIGIN_PROPERTY = "shitshovela.origin"

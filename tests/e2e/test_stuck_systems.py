@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
-
-from shitshovela_core.testing.faultproxy import Drip, Fault, FaultProxy, Hang, Script
+from shitshovela_testkit.faultproxy import Drip, Fault, FaultProxy, Hang, Script
 
 pytestmark = pytest.mark.e2e
 

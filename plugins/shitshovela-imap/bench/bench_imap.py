@@ -52,9 +52,9 @@ def _quiet() -> None:
 
 def _source(settings: dict[str, Any]) -> Any:
     from shitshovela_imap.source import ImapSource
+    from shitshovela_testkit.fakes import fake_context
 
     from shitshovela_core.deadline import Budget
-    from shitshovela_core.testing.fakes import fake_context
 
     context = fake_context(
         "imap", "bench", settings=settings, budget=Budget(3600, started=time.monotonic())
@@ -66,9 +66,10 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
     """A ticket system that keeps nothing (and, with ``stream``, reads every attachment)."""
     import itertools
 
+    from shitshovela_testkit.fakes import fake_context
+
     from shitshovela_core.models import Ticket
     from shitshovela_core.providers import TicketSystem
-    from shitshovela_core.testing.fakes import fake_context
 
     class NullTickets(TicketSystem):
         completes_from_item = stream

@@ -14,8 +14,7 @@ import pytest
 from shitshovela_imap.source import ImapSource
 from shitshovela_imap.testing.dovecot import DovecotServer
 from shitshovela_imap.testing.mailbox import Mailbox
-
-from shitshovela_core.testing.conformance import source_suite
+from shitshovela_testkit.conformance import source_suite
 
 _users = itertools.count()
 

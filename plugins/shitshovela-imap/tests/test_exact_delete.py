@@ -12,9 +12,9 @@ from collections.abc import Callable
 import pytest
 from shitshovela_imap.testing.dovecot import DovecotServer
 from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
 
 from shitshovela_core.models import Flag, Item, Origin, Ticket, TicketDraft
-from shitshovela_core.testing.fakes import FakeTicketSystem, FakeTracker, fake_context
 
 pytestmark = pytest.mark.servers
 

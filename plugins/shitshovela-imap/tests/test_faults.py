@@ -16,12 +16,12 @@ from shitshovela_imap.testing.mailbox import (
     random_bytes,
     run_engine,
 )
+from shitshovela_testkit.fakes import FakeTracker
+from shitshovela_testkit.faultproxy import Drip, FaultProxy, Hang, ResetAfterBytes, Script
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Item
-from shitshovela_core.testing.fakes import FakeTracker
-from shitshovela_core.testing.faultproxy import Drip, FaultProxy, Hang, ResetAfterBytes, Script
 
 pytestmark = pytest.mark.servers
 

@@ -9,15 +9,15 @@ import time
 import pytest
 from shitshovela_imap.source import CLAIM_KEYWORD
 from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
-
-from shitshovela_core.errors import ExitCode, SetAsideUnavailable, TransientError, Unreachable
-from shitshovela_core.models import Item
-from shitshovela_core.testing.fakes import (
+from shitshovela_testkit.fakes import (
     FakeTracker,
     Faults,
     HardStop,
 )
-from shitshovela_core.testing.faultproxy import max_in_window
+from shitshovela_testkit.faultproxy import max_in_window
+
+from shitshovela_core.errors import ExitCode, SetAsideUnavailable, TransientError, Unreachable
+from shitshovela_core.models import Item
 
 pytestmark = pytest.mark.servers
 

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import attrs
+from shitshovela_testkit.fakes import FakeSource, FakeStore, HardStop, fake_context
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
 from shitshovela_core.models import FLAG_PREFIX, Attachment, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext
-from shitshovela_core.testing.fakes import FakeSource, FakeStore, HardStop, fake_context
 
 from .emulator import FakeClock, JiraEmulator, ProjectConfig
 from .tickets import JiraTickets

@@ -16,10 +16,10 @@ from shitshovela_jira import text
 from shitshovela_jira.emulator import JiraEmulator
 from shitshovela_jira.testing import EngineWorld, SkewClock, make_tickets
 from shitshovela_jira.tickets import JiraTickets
+from shitshovela_testkit.fakes import HardStop
 
 from shitshovela_core.errors import ExitCode, OutcomeUnknown, TransientError
 from shitshovela_core.models import Attachment, Flag, Item, Origin, TicketDraft
-from shitshovela_core.testing.fakes import HardStop
 
 pytestmark = pytest.mark.servers
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 from shitshovela_jira.emulator import jira_openapi
 from shitshovela_jira.testing import JiraHarness
-
-from shitshovela_core.testing.conformance import ticket_system_suite
+from shitshovela_testkit.conformance import ticket_system_suite
 
 pytestmark = pytest.mark.servers
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from shitshovela_jira.emulator import JiraEmulator
 from shitshovela_jira.testing import EngineWorld
+from shitshovela_testkit.faultproxy import max_in_window
 
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.testing.faultproxy import max_in_window
 
 pytestmark = pytest.mark.servers
 

@@ -12,12 +12,12 @@ from shitshovela_prometheus import metrics
 from shitshovela_prometheus.push import push_ended, push_started
 from shitshovela_prometheus.testing.pushgateway import Pushgateway, free_port
 from shitshovela_prometheus.testing.runs import captured, info, run_engine, settings, warnings
+from shitshovela_testkit.fakes import FakeStore, FakeTracker, Faults
+from shitshovela_testkit.faultproxy import Answer, Drip, FaultProxy, Hang, Reset, Script
 
 from shitshovela_core.deadline import Budget, Watchdog
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.testing.fakes import FakeStore, FakeTracker, Faults
-from shitshovela_core.testing.faultproxy import Answer, Drip, FaultProxy, Hang, Reset, Script
 
 pytestmark = pytest.mark.servers
 

@@ -9,11 +9,11 @@ import pytest
 from shitshovela_s3.source import S3Source
 from shitshovela_s3.testing.harness import make_source, new_bucket, shared_server
 from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
 
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
 from shitshovela_core.models import Flag, Origin, Ticket, TicketDraft
 from shitshovela_core.providers import ProviderContext
-from shitshovela_core.testing.fakes import FakeTicketSystem, FakeTracker, fake_context
 
 
 @pytest.fixture(scope="session")

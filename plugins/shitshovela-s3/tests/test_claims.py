@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from shitshovela_s3.source import S3Source
 from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.fakes import FakeTracker, Faults, HardStop
+from shitshovela_testkit.faultproxy import FaultProxy
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Flag
-from shitshovela_core.testing.fakes import FakeTracker, Faults, HardStop
-from shitshovela_core.testing.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.servers
 

@@ -13,13 +13,8 @@ import pytest
 from shitshovela_s3 import reader
 from shitshovela_s3.source import S3Source
 from shitshovela_s3.testing.motoserver import MotoServer
-
-from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import RunSummary
-from shitshovela_core.errors import ExitCode
-from shitshovela_core.models import Item
-from shitshovela_core.testing.fakes import FakeTracker
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.fakes import FakeTracker
+from shitshovela_testkit.faultproxy import (
     Answer,
     Drip,
     FaultProxy,
@@ -27,6 +22,11 @@ from shitshovela_core.testing.faultproxy import (
     Script,
     max_in_window,
 )
+
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import RunSummary
+from shitshovela_core.errors import ExitCode
+from shitshovela_core.models import Item
 
 pytestmark = pytest.mark.servers
 

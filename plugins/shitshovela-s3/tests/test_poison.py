@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from shitshovela_s3.source import REASON_TAG, S3Source
 from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.fakes import FakeTracker
+from shitshovela_testkit.faultproxy import Answer, FaultProxy, Script
 
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Item, PoisonItem
-from shitshovela_core.testing.fakes import FakeTracker
-from shitshovela_core.testing.faultproxy import Answer, FaultProxy, Script
 
 pytestmark = pytest.mark.servers
 

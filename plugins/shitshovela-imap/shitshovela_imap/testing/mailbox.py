@@ -8,7 +8,7 @@ Used by this plugin's tests and its bench script::
     assert summary.created == 2 and box.uids() == []
 
 `Mailbox.source` builds an `ImapSource` with a real core `Transport`
-(``shitshovela_core.testing.fakes.fake_context``) on the server's plain
+(``shitshovela_testkit.fakes.fake_context``) on the server's plain
 loopback port unless told otherwise; `run_engine` runs the core `Engine` with
 that source and the core's in-memory `FakeTicketSystem`. imapclient is
 imported only when a method needs it.
@@ -24,9 +24,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
+
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
-from shitshovela_core.testing.fakes import FakeTicketSystem, FakeTracker, fake_context
 
 from .dovecot import DovecotServer
 

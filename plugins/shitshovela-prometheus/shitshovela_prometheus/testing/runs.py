@@ -7,19 +7,19 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
-from structlog.testing import capture_logs
-
-import shitshovela_prometheus
-from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
-from shitshovela_core.plugins import create_plugins
-from shitshovela_core.testing.fakes import (
+from shitshovela_testkit.fakes import (
     FakeSource,
     FakeStore,
     FakeTicketSystem,
     FakeTracker,
     fake_context,
 )
+from structlog.testing import capture_logs
+
+import shitshovela_prometheus
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.plugins import create_plugins
 
 
 def settings(url: str | None, **overrides: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import itertools
 import os
 from typing import Any
 
-from shitshovela_core.testing.fakes import fake_context
+from shitshovela_testkit.fakes import fake_context
 
 from ..source import S3Source
 from .motoserver import MotoServer
@@ -72,7 +72,7 @@ def make_source(
 
 
 class S3Harness:
-    """A `SourceHarness` (shitshovela_core.testing.conformance) over a fresh bucket."""
+    """A `SourceHarness` (shitshovela_testkit.conformance) over a fresh bucket."""
 
     versioned = False
 

@@ -7,7 +7,7 @@ asyncio event loop in a background thread, so it can be used from ordinary synch
 
 Faults are plain data (frozen dataclasses), so a test reads as a list of faults::
 
-    from shitshovela_core.testing.faultproxy import Answer, FaultProxy, Reset, Script
+    from shitshovela_testkit.faultproxy import Answer, FaultProxy, Reset, Script
 
     script = Script(http={3: Reset(after_forward=True), 5: Answer(429, retry_after=2)})
     with FaultProxy(upstream=("127.0.0.1", 8080), script=script) as proxy:

@@ -20,10 +20,15 @@ from typing import Any
 
 import attrs
 
-from ..errors import ItemRejected, OutcomeUnknown, SetAsideUnavailable, TransientError
-from ..hookspecs import hookimpl
-from ..models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
-from ..providers import ProviderContext, Register, Source, TicketSystem
+from shitshovela_core.errors import (
+    ItemRejected,
+    OutcomeUnknown,
+    SetAsideUnavailable,
+    TransientError,
+)
+from shitshovela_core.hookspecs import hookimpl
+from shitshovela_core.models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+from shitshovela_core.providers import ProviderContext, Register, Source, TicketSystem
 
 
 class HardStop(BaseException):
@@ -353,8 +358,8 @@ def fake_context(
     """
     import structlog
 
-    from ..deadline import Budget
-    from ..transport import Transport
+    from shitshovela_core.deadline import Budget
+    from shitshovela_core.transport import Transport
 
     settings = {"RATE": 1000.0, **overrides.pop("settings", {})}
     budget = overrides.pop("budget", None) or Budget(3600.0, started=time.monotonic())

@@ -3,7 +3,7 @@
 A plugin author writes a small *harness* for the system under test and gets a
 ready pytest class::
 
-    from shitshovela_core.testing.conformance import source_suite
+    from shitshovela_testkit.conformance import source_suite
 
     class MyHarness:
         def source(self) -> Source: ...           # a Source over a test store
@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from ..models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
-from ..providers import Source, TicketSystem
+from shitshovela_core.models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+from shitshovela_core.providers import Source, TicketSystem
 
 
 class SourceHarness(Protocol):

@@ -1,0 +1,43 @@
+"""A fault-injecting TCP / HTTP proxy on loopback, for tests (see `proxy` for the guide)."""
+
+from .proxy import (
+    Answer,
+    Close,
+    ConnectionEvent,
+    Delay,
+    Drip,
+    Event,
+    Fault,
+    FaultProxy,
+    Hang,
+    Mode,
+    Pass,
+    RequestEvent,
+    Reset,
+    ResetAfterBytes,
+    ResponseEvent,
+    Script,
+    ScriptLike,
+    max_in_window,
+)
+
+__all__ = [
+    "Answer",
+    "Close",
+    "ConnectionEvent",
+    "Delay",
+    "Drip",
+    "Event",
+    "Fault",
+    "FaultProxy",
+    "Hang",
+    "Mode",
+    "Pass",
+    "RequestEvent",
+    "Reset",
+    "ResetAfterBytes",
+    "ResponseEvent",
+    "Script",
+    "ScriptLike",
+    "max_in_window",
+]
