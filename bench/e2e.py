@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
-from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
+from shitshovela_testservers.motoserver import MotoServer
 
 HERE = Path(__file__).resolve().parent
 EMAIL, TOKEN = "bench@example.com", "bench-token"

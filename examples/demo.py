@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 
 EMAIL, API_TOKEN = "demo@example.com", "demo-api-token"
 BUCKET = "ops-drop"
@@ -106,7 +106,7 @@ def jira_emulator() -> Iterator[JiraEmulator]:
 
 
 def s3_demo() -> int:
-    from shitshovela_s3.testing.motoserver import MotoServer
+    from shitshovela_testservers.motoserver import MotoServer
 
     with MotoServer() as moto, jira_emulator() as jira:
         s3: Any = moto.client()
@@ -140,7 +140,7 @@ def s3_demo() -> int:
 def imap_demo() -> int:
     from email.message import EmailMessage
 
-    from shitshovela_imap.testing.dovecot import DovecotServer
+    from shitshovela_testservers.dovecot import DovecotServer
 
     with (
         tempfile.TemporaryDirectory(prefix="shitshovela-demo-") as folder,

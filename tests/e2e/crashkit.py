@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from imaprelay import ImapRelay
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit.faultproxy import (
     Event,
     Fault,

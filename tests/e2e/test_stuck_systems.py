@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit.faultproxy import Drip, Fault, FaultProxy, Hang, Script
 
 pytestmark = pytest.mark.e2e

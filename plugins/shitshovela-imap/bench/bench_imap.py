@@ -35,7 +35,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+# The plugin's test helpers (tests/imapkit.py, mimegen.py) serve this script too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 SELF = os.path.abspath(__file__)
 ATTACHMENT = 25 * 1024 * 1024
@@ -132,10 +136,10 @@ def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, i
     """Deliver generated messages (hypothesis), one folder per case, and drain each."""
     import itertools
 
+    import mimegen
     from hypothesis import HealthCheck, given, strategies
     from hypothesis import settings as hypothesis_settings
-    from shitshovela_imap.testing import mimegen
-    from shitshovela_imap.testing.mailbox import Mailbox, run_engine
+    from imapkit import Mailbox, run_engine
 
     folders = itertools.count()
     totals = {"cases": 0, "messages": 0, "tickets": 0, "set_aside": 0, "failures": 0}
@@ -195,13 +199,13 @@ def main() -> None:
         print(json.dumps({**child(mode, settings), "peak_rss_mib": peak_rss_mib()}))
         return
 
-    from shitshovela_imap.testing.dovecot import DovecotServer
-    from shitshovela_imap.testing.mailbox import (
+    from imapkit import (
         Mailbox,
         attachment_message,
         plain_message,
         random_bytes,
     )
+    from shitshovela_testservers.dovecot import DovecotServer
 
     n = options.messages
     root = tempfile.mkdtemp(prefix="bench-imap-")

@@ -11,8 +11,8 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from imapkit import Mailbox, plain_message, run_engine
+from shitshovela_testservers.dovecot import DovecotServer
 
 pytestmark = pytest.mark.servers
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from imapkit import Mailbox, plain_message, run_engine
 from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
+from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.models import Flag, Item, Origin, Ticket, TicketDraft
 

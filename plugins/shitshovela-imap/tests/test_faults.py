@@ -9,7 +9,7 @@ import hashlib
 import time
 
 import pytest
-from shitshovela_imap.testing.mailbox import (
+from imapkit import (
     Mailbox,
     attachment_message,
     plain_message,

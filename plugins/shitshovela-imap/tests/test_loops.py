@@ -4,7 +4,7 @@ flood of tickets; they are set aside (or, over the per-sender cap, left) and nev
 from __future__ import annotations
 
 import pytest
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from imapkit import Mailbox, plain_message, run_engine
 
 from shitshovela_core.models import PoisonItem
 

@@ -15,19 +15,19 @@ import os
 import tracemalloc
 from datetime import timedelta
 
+import mimegen
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shitshovela_imap import mime
-from shitshovela_imap.testing import mimegen
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import (
+from imapkit import (
     Mailbox,
     attachment_message,
     plain_message,
     random_bytes,
     run_engine,
 )
+from shitshovela_imap import mime
+from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.models import Item, PoisonItem
 

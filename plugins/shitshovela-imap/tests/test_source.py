@@ -7,8 +7,8 @@ import imaplib
 import time
 
 import pytest
+from imapkit import Mailbox, plain_message, run_engine
 from shitshovela_imap.source import CLAIM_KEYWORD
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
 from shitshovela_testkit.fakes import (
     FakeTracker,
     Faults,

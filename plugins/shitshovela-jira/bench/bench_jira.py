@@ -17,9 +17,14 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
+from pathlib import Path
 
 import structlog
-from shitshovela_jira.testing import EngineWorld, emulator
+
+# The plugin's test helpers (tests/jirakit.py) serve this script too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from jirakit import EngineWorld, emulator
 
 MAIN = ("create", "unflag", "search", "read-by-key")
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from jirakit import EngineWorld, SkewClock, make_tickets
 from shitshovela_jira import text
-from shitshovela_jira.emulator import JiraEmulator
-from shitshovela_jira.testing import EngineWorld, SkewClock, make_tickets
 from shitshovela_jira.tickets import JiraTickets
+from shitshovela_jira_emulator import JiraEmulator
 from shitshovela_testkit.fakes import HardStop
 
 from shitshovela_core.errors import ExitCode, OutcomeUnknown, TransientError

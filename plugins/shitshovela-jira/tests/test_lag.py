@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from shitshovela_jira.emulator import JiraEmulator
-from shitshovela_jira.testing import EngineWorld, SkewClock
+from jirakit import EngineWorld, SkewClock
 from shitshovela_jira.tickets import JiraTickets
+from shitshovela_jira_emulator import JiraEmulator
 
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import shitshovela_prometheus
+from promkit import captured, info, settings, warnings
 from shitshovela_prometheus import metrics
 from shitshovela_prometheus.push import push_ended, split_credentials
-from shitshovela_prometheus.testing.runs import captured, info, settings, warnings
 from shitshovela_testkit.fakes import FakePlugin, FakeStore, FakeTracker
 
 from shitshovela_core.config import load_config

@@ -26,7 +26,11 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
+
+# The plugin's test helpers (tests/s3kit.py) serve this script too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 BIG = 50 * 1024 * 1024
 
@@ -46,7 +50,7 @@ def rss_mb(field: str = "VmHWM") -> float:
 
 def child(mode: str, url: str, bucket: str) -> None:
     """Run in a subprocess: do one job and print a JSON line with its figures."""
-    from shitshovela_s3.testing.harness import make_source
+    from s3kit import make_source
 
     from shitshovela_core.models import Item
 
@@ -100,8 +104,8 @@ def main() -> None:
         return
 
     import moto
-    from shitshovela_s3.testing.harness import make_source, new_bucket
-    from shitshovela_s3.testing.motoserver import MotoServer
+    from s3kit import make_source, new_bucket
+    from shitshovela_testservers.motoserver import MotoServer
 
     with MotoServer() as server:
         s3 = server.client()

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from s3kit import make_source, new_bucket, shared_server
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.harness import make_source, new_bucket, shared_server
-from shitshovela_s3.testing.motoserver import MotoServer
 from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
 from shitshovela_core.models import Flag, Origin, Ticket, TicketDraft

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
 from shitshovela_testkit.fakes import FakeTracker, Faults, HardStop
 from shitshovela_testkit.faultproxy import FaultProxy
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunSummary

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shitshovela_s3.testing.harness import S3Harness, VersionedS3Harness
+from s3kit import S3Harness, VersionedS3Harness
 from shitshovela_testkit.conformance import source_suite
 
 pytestmark = pytest.mark.servers

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from shitshovela_s3 import reader
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
 from shitshovela_testkit.fakes import FakeTracker
 from shitshovela_testkit.faultproxy import (
     Answer,
@@ -22,6 +21,7 @@ from shitshovela_testkit.faultproxy import (
     Script,
     max_in_window,
 )
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunSummary

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from shitshovela_s3.source import REASON_TAG, S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
 from shitshovela_testkit.fakes import FakeTracker
 from shitshovela_testkit.faultproxy import Answer, FaultProxy, Script
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode

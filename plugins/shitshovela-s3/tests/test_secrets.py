@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from shitshovela_s3.testing.harness import make_source
-from shitshovela_s3.testing.motoserver import MotoServer
+from s3kit import make_source
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.errors import Unreachable
 

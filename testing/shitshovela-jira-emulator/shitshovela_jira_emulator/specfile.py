@@ -17,8 +17,8 @@ __all__ = ["JIRA_OPENAPI_NAME", "jira_openapi"]
 #: The excerpt's file name inside ``specs/``.
 JIRA_OPENAPI_NAME = "jira-platform.openapi.json"
 
-# This file is <checkout>/plugins/shitshovela-jira/shitshovela_jira/emulator/specfile.py.
-_CHECKOUT = Path(__file__).resolve().parents[4]
+# This file is <checkout>/testing/shitshovela-jira-emulator/shitshovela_jira_emulator/specfile.py.
+_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def jira_openapi() -> Path:

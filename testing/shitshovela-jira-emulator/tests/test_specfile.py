@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shitshovela_jira.emulator import jira_openapi, specfile
+from shitshovela_jira_emulator import jira_openapi, specfile
 
 pytestmark = pytest.mark.unit
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from shitshovela_jira.emulator import FakeClock, JiraEmulator, ProjectConfig, jira_openapi
-from shitshovela_jira.emulator.jql import Clause, JqlError, parse, tokenize
+from shitshovela_jira_emulator import FakeClock, JiraEmulator, ProjectConfig, jira_openapi
+from shitshovela_jira_emulator.jql import Clause, JqlError, parse, tokenize
 
 pytestmark = pytest.mark.servers
 
@@ -768,7 +768,7 @@ def test_emulator_imports_and_runs_without_openapi_core() -> None:
     code = (
         "import sys; sys.modules['openapi_core'] = None\n"
         "import httpx\n"
-        "from shitshovela_jira.emulator import JiraEmulator\n"
+        "from shitshovela_jira_emulator import JiraEmulator\n"
         "with JiraEmulator() as j:\n"
         "    r = httpx.get(j.url + '/rest/api/3/myself', headers=j.auth_headers())\n"
         "    assert r.status_code == 200, r.text\n"

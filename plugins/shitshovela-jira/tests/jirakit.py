@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import attrs
+from shitshovela_jira.tickets import JiraTickets
+from shitshovela_jira_emulator import FakeClock, JiraEmulator, ProjectConfig
 from shitshovela_testkit.fakes import FakeSource, FakeStore, HardStop, fake_context
 
 from shitshovela_core.deadline import Budget
@@ -25,12 +27,9 @@ from shitshovela_core.engine import Engine, RunInfo, RunSummary
 from shitshovela_core.models import FLAG_PREFIX, Attachment, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext
 
-from .emulator import FakeClock, JiraEmulator, ProjectConfig
-from .tickets import JiraTickets
-
 #: Credentials the emulator is started with (test doubles, not secrets of anyone).
 EMAIL = "bot@example.com"
-API_TOKEN = "cl0ud-T0ken/with+odd=chars 1e3"  # noqa: S105 - a test double
+API_TOKEN = "cl0ud-T0ken/with+odd=chars 1e3"
 PAT = "dc-PAT:0x1F/with+odd=chars"
 PROJECT = "OPS"
 

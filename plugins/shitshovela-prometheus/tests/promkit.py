@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+import shitshovela_prometheus
 from shitshovela_testkit.fakes import (
     FakeSource,
     FakeStore,
@@ -16,7 +17,6 @@ from shitshovela_testkit.fakes import (
 )
 from structlog.testing import capture_logs
 
-import shitshovela_prometheus
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
 from shitshovela_core.plugins import create_plugins

@@ -1,6 +1,6 @@
 """A stateful Jira emulator on loopback for tests, optionally checked against Jira's OpenAPI.
 
-    from shitshovela_jira.emulator import JiraEmulator, jira_openapi
+    from shitshovela_jira_emulator import JiraEmulator, jira_openapi
 
     with JiraEmulator(projects={"OPS": ["Task", "Bug"]}, validate_spec=jira_openapi()) as jira:
         httpx.post(f"{jira.url}/rest/api/3/issue", headers=jira.auth_headers(), json=...)

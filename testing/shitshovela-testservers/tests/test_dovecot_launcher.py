@@ -1,4 +1,4 @@
-"""Tests of shitshovela_imap.testing.dovecot: a real Dovecot on 127.0.0.1.
+"""Tests of shitshovela_testservers.dovecot: a real Dovecot on 127.0.0.1.
 
 Needs Dovecot (``bash .ci/install-dovecot``), root, ``openssl`` and ``imapclient``.
 """
@@ -20,8 +20,8 @@ from typing import Any
 import imapclient  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from imapclient.exceptions import LoginError  # type: ignore[import-untyped,unused-ignore]
-from shitshovela_imap.testing import dovecot
-from shitshovela_imap.testing.dovecot import (
+from shitshovela_testservers import dovecot
+from shitshovela_testservers.dovecot import (
     DovecotNotInstalledError,
     DovecotServer,
     DovecotStartError,
@@ -361,7 +361,7 @@ def test_rejects_unusable_arguments(tmp_path: Path) -> None:
 def test_module_imports_without_imapclient() -> None:
     code = (
         "import sys; sys.modules['imapclient'] = None\n"
-        "import shitshovela_imap.testing.dovecot as d\n"
+        "import shitshovela_testservers.dovecot as d\n"
         "print(d.DovecotServer.__name__)\n"
     )
     env: dict[str, Any] = {**os.environ, "PYTHONPATH": str(Path(dovecot.__file__).parents[2])}

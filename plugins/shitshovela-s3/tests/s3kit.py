@@ -13,10 +13,9 @@ import itertools
 import os
 from typing import Any
 
+from shitshovela_s3.source import S3Source
 from shitshovela_testkit.fakes import fake_context
-
-from ..source import S3Source
-from .motoserver import MotoServer
+from shitshovela_testservers.motoserver import MotoServer
 
 __all__ = ["PREFIX", "S3Harness", "make_source", "new_bucket", "shared_server"]
 
@@ -24,7 +23,7 @@ __all__ = ["PREFIX", "S3Harness", "make_source", "new_bucket", "shared_server"]
 PREFIX = "inbox/"
 #: Credentials the tests use: distinctive, so that a leak is easy to find (I10).
 ACCESS_KEY = "AKIDTESTACCESSKEY7Q4"
-SECRET_KEY = "test-Secret/Key+9zQ=shitshovela"  # noqa: S105 - a test value
+SECRET_KEY = "test-Secret/Key+9zQ=shitshovela"
 
 _server: MotoServer | None = None
 _names = itertools.count(1)

@@ -25,14 +25,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
+from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunInfo, RunSummary
 
-from .dovecot import DovecotServer
-
 if TYPE_CHECKING:
-    from ..source import ImapSource
+    from shitshovela_imap.source import ImapSource
 
 
 class Mailbox:
@@ -65,7 +64,7 @@ class Mailbox:
         self, *, instance: str = "test", budget: Budget | None = None, **overrides: Any
     ) -> ImapSource:
         """An `ImapSource` over this mailbox (settings as `settings`, plus ``overrides``)."""
-        from ..source import ImapSource
+        from shitshovela_imap.source import ImapSource
 
         context = fake_context(
             "imap",
