@@ -1,351 +1,44 @@
-"""A fault-injecting TCP / HTTP proxy for tests.
-
-:class:`FaultProxy` listens on ``127.0.0.1`` (a free port chosen by the OS), forwards every
-connection to an upstream ``(host, port)`` and, following a *script*, injects network faults:
-resets, silent closes, delays, slow drips, hangs and canned HTTP answers.  It runs its own
-asyncio event loop in a background thread, so it can be used from ordinary synchronous tests.
-
-Faults are plain data (frozen dataclasses), so a test reads as a list of faults::
-
-    from shitshovela_testkit.faultproxy import Answer, FaultProxy, Reset, Script
-
-    script = Script(http={3: Reset(after_forward=True), 5: Answer(429, retry_after=2)})
-    with FaultProxy(upstream=("127.0.0.1", 8080), script=script) as proxy:
-        client = httpx.Client(base_url=proxy.url)
-        ...  # request 3 reaches the server, but its response is lost (TCP RST)
-        assert [e.request for e in proxy.responses] == [1, 2, 3, 4]
-
-For a raw protocol such as IMAP, select faults per *connection* instead::
-
-    with FaultProxy(upstream=imap_addr, mode="tcp", script=[Pass(), ResetAfterBytes(4096)]):
-        ...  # the 2nd connection is reset after the server sent 4096 bytes
-
-Selecting faults
-----------------
-A :class:`Script` maps 1-based numbers to faults:
-
-* ``Script.http[n]`` applies to the *n*-th HTTP request, counted across all connections
-  (``mode="http"`` only).  Requests on a keep-alive connection are counted one by one.
-* ``Script.connections[n]`` applies to the *n*-th accepted TCP connection (both modes).
-* ``Script.default`` applies to everything not listed: to requests in ``mode="http"``, to
-  connections in ``mode="tcp"``.
-
-A plain list ``[f1, f2, ...]`` may be passed wherever a script is expected; ``f1`` applies to
-request 1 (``mode="http"``) or connection 1 (``mode="tcp"``), and so on; everything after the
-list passes through.  Replace the script at any time with :meth:`FaultProxy.set_script`; it
-takes effect for the next connection or request.
-
-What each fault does
---------------------
-==================================  ===========================================================
-Fault                               Effect
-==================================  ===========================================================
-``Pass()``                          Forward transparently.
-``Delay(s)``                        Per request: wait *s* seconds, then forward the request.
-                                    Per connection: wait *s* seconds before connecting upstream
-                                    (nothing is forwarded in either direction meanwhile).
-``Reset(after_forward=False)``      Reset the client connection (RST, ``SO_LINGER`` 0) as soon
-                                    as the request head (per connection: the connection)
-                                    arrives; nothing reaches the upstream.
-``Reset(after_forward=True)``       Forward the request, read the upstream's complete response,
-                                    discard it and reset the client: the server committed the
-                                    request but the client never sees the answer.  Per raw
-                                    connection: reset as soon as the upstream sends anything.
-``Close(after_forward=...)``        Like :class:`Reset` but closes silently with a FIN.
-``Drip(bytes_per_second)``          Forward the upstream's response (status line, headers and
-                                    body) one byte at a time at that rate.  Per connection: drip
-                                    everything the upstream sends.
-``Hang()``                          Accept and never answer: keep the socket open, read and
-                                    ignore whatever the client sends.  Per connection this is
-                                    also a TLS server that never completes its handshake.
-``Answer(status, ...)``             Answer the HTTP request from the proxy (e.g. 429/503 with
-                                    ``Retry-After``) without forwarding it upstream.
-``ResetAfterBytes(n)``              Forward, but reset the client once *n* bytes of the response
-                                    (per raw connection: of everything the upstream sends) have
-                                    been delivered, e.g. in the middle of a large IMAP FETCH.
-==================================  ===========================================================
-
-A connection-level fault in ``mode="http"`` works as follows: ``Hang``, ``Delay`` and
-``Reset``/``Close`` with ``after_forward=False`` act when the connection is accepted; all
-other faults (``Drip``, ``Answer``, ``ResetAfterBytes``, ``Reset``/``Close`` with
-``after_forward=True``) apply to every request on that connection that has no entry of its own
-in ``Script.http``.
-
-Observing what happened
------------------------
-``proxy.events`` is a thread-safe snapshot of :class:`ConnectionEvent` (a client connected),
-:class:`RequestEvent` (an HTTP request head arrived, with its ``time.monotonic()`` arrival time,
-method, target, number and the fault applied) and :class:`ResponseEvent` (the upstream started
-answering a request: the request reached the server).  :func:`max_in_window` computes the
-largest number of arrivals inside any sliding window, for rate-limit assertions, and
-:meth:`FaultProxy.wait_for` waits for a condition on the events without sleeping.
-
-HTTP support
-------------
-HTTP/1.x with keep-alive and pipelining, ``Content-Length`` and chunked bodies in both
-directions, ``Connection: close``, HTTP/1.0, responses delimited by end of stream, ``HEAD``,
-1xx/204/304 responses without body, ``Expect: 100-continue`` and ``101 Switching Protocols``
-(after which bytes are piped unchanged).  Each client connection gets its own upstream
-connection.  If the upstream cannot be reached the proxy answers ``502``.  Not supported:
-``CONNECT`` tunnelling, HTTP/2 and TLS termination (TLS bytes are proxied untouched in
-``mode="tcp"``).
-"""
+"""The proxy itself: an asyncio loop in a background thread that forwards each client
+connection to the upstream and applies the script's faults (see the package's guide)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import http
 import socket
 import struct
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from types import MappingProxyType
-from typing import Any, Literal, NoReturn, TypeAlias
-
-__all__ = [
-    "Answer",
-    "Close",
-    "ConnectionEvent",
-    "Delay",
-    "Drip",
-    "Event",
-    "Fault",
-    "FaultProxy",
-    "Hang",
-    "Mode",
-    "Pass",
-    "RequestEvent",
-    "Reset",
-    "ResetAfterBytes",
-    "ResponseEvent",
-    "Script",
-    "ScriptLike",
-    "max_in_window",
-]
-
-# --------------------------------------------------------------------------------------------
-# Faults
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pass:
-    """Forward transparently."""
-
-
-@dataclass(frozen=True)
-class Delay:
-    """Wait ``seconds`` before forwarding the request (per connection: before anything)."""
-
-    seconds: float
-
-    def __post_init__(self) -> None:
-        if not self.seconds >= 0:
-            raise ValueError(f"Delay.seconds must be >= 0, got {self.seconds!r}")
-
-
-@dataclass(frozen=True)
-class Reset:
-    """Reset the client connection with a TCP RST.
-
-    With ``after_forward=False`` the request never reaches the upstream.  With
-    ``after_forward=True`` the request is forwarded, the upstream's complete response is read
-    and discarded, and only then is the client reset ("committed, but the response was lost").
-    """
-
-    after_forward: bool = False
-
-
-@dataclass(frozen=True)
-class Close:
-    """Close the client connection silently (FIN, no response); see :class:`Reset`."""
-
-    after_forward: bool = False
-
-
-@dataclass(frozen=True)
-class Drip:
-    """Deliver the upstream's response one byte at a time, ``bytes_per_second`` bytes a second."""
-
-    bytes_per_second: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.bytes_per_second < float("inf"):
-            raise ValueError(f"Drip.bytes_per_second must be > 0, got {self.bytes_per_second!r}")
-
-
-@dataclass(frozen=True)
-class Hang:
-    """Accept the connection or request and never answer; the socket stays open."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """Answer an HTTP request from the proxy itself, without forwarding it upstream.
-
-    ``retry_after`` becomes a ``Retry-After`` header: an ``int`` is sent as delta-seconds, a
-    :class:`~datetime.datetime` as an HTTP date (naive values are taken as UTC) and a ``str``
-    verbatim (useful for malformed values).  ``Content-Length`` is added unless given in
-    ``headers``; ``Connection: close`` is added when the proxy closes the connection afterwards.
-    """
-
-    status: int
-    retry_after: int | str | datetime | None = None
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        if not 200 <= self.status <= 599:
-            raise ValueError(f"Answer.status must be a final status 200..599, got {self.status}")
-        if self.body and self.status in (204, 304):
-            raise ValueError(f"a {self.status} answer cannot have a body")
-        if isinstance(self.retry_after, bool) or (
-            isinstance(self.retry_after, int) and self.retry_after < 0
-        ):
-            raise ValueError(f"invalid Answer.retry_after {self.retry_after!r}")
-        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
-
-
-@dataclass(frozen=True)
-class ResetAfterBytes:
-    """Reset the client once ``n`` bytes from the upstream have been delivered to it.
-
-    In ``mode="http"`` the count covers the response of the request (status line and headers
-    included); per raw connection it covers everything the upstream sends.  With ``n=0`` the
-    client is reset as soon as the upstream sends anything.
-    """
-
-    n: int
-
-    def __post_init__(self) -> None:
-        if self.n < 0:
-            raise ValueError(f"ResetAfterBytes.n must be >= 0, got {self.n}")
-
-
-Fault: TypeAlias = Pass | Delay | Reset | Close | Drip | Hang | Answer | ResetAfterBytes
-"""Any of the fault kinds."""
-
-_FAULT_TYPES = (Pass, Delay, Reset, Close, Drip, Hang, Answer, ResetAfterBytes)
-
-Mode: TypeAlias = Literal["http", "tcp"]
-"""``"http"``: parse HTTP/1.x, count requests.  ``"tcp"``: pipe raw bytes."""
-
-
-@dataclass(frozen=True)
-class Script:
-    """Which fault applies to which request or connection (numbers are 1-based).
-
-    :param http: faults for the n-th HTTP request, counted across all connections.
-    :param connections: faults for the n-th accepted connection.
-    :param default: fault for requests (``mode="http"``) or connections (``mode="tcp"``)
-        without an entry of their own.
-    """
-
-    http: Mapping[int, Fault] = field(default_factory=dict, hash=False)
-    connections: Mapping[int, Fault] = field(default_factory=dict, hash=False)
-    default: Fault = field(default_factory=Pass)
-
-    def __post_init__(self) -> None:
-        for name in ("http", "connections"):
-            table: Mapping[int, Fault] = getattr(self, name)
-            for key, fault in table.items():
-                if isinstance(key, bool) or not isinstance(key, int) or key < 1:
-                    raise ValueError(f"Script.{name} keys must be ints >= 1, got {key!r}")
-                _check_fault(fault, f"Script.{name}[{key}]")
-            object.__setattr__(self, name, MappingProxyType(dict(table)))
-        _check_fault(self.default, "Script.default")
-
-    @classmethod
-    def sequence(
-        cls, faults: Iterable[Fault], *, per: Literal["request", "connection"] = "request"
-    ) -> Script:
-        """Build a script whose i-th fault applies to the i-th request (or connection)."""
-        table = {i: fault for i, fault in enumerate(faults, start=1)}
-        return cls(http=table) if per == "request" else cls(connections=table)
-
-
-ScriptLike: TypeAlias = Script | Sequence[Fault]
-"""A :class:`Script` or a list of faults (see :meth:`Script.sequence`)."""
-
-
-def _check_fault(fault: object, where: str) -> None:
-    if not isinstance(fault, _FAULT_TYPES):
-        raise TypeError(f"{where} is not a fault: {fault!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# Events
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConnectionEvent:
-    """A client connection was accepted (``connection`` is its 1-based number)."""
-
-    connection: int
-    time: float
-    fault: Fault
-
-
-@dataclass(frozen=True)
-class RequestEvent:
-    """An HTTP request head arrived from the client (``time`` is ``time.monotonic()``)."""
-
-    request: int
-    connection: int
-    time: float
-    method: str
-    target: str
-    fault: Fault
-
-    @property
-    def request_line(self) -> str:
-        """``"METHOD target"``, e.g. ``"POST /rest/api/2/issue"``."""
-        return f"{self.method} {self.target}"
-
-
-@dataclass(frozen=True)
-class ResponseEvent:
-    """The upstream began its final response to ``request``: the request reached the server."""
-
-    request: int
-    connection: int
-    time: float
-    status: int
-
-
-Event: TypeAlias = ConnectionEvent | RequestEvent | ResponseEvent
-"""Anything recorded in :attr:`FaultProxy.events`."""
-
-
-def max_in_window(times: Iterable[float], window: float) -> int:
-    """Return the largest number of ``times`` inside any interval ``[t, t + window)``.
-
-    E.g. ``max_in_window([e.time for e in proxy.requests], 1.0) <= 5`` asserts that no sliding
-    one-second window saw more than five requests.
-    """
-    if not window > 0:
-        raise ValueError(f"window must be > 0, got {window!r}")
-    ordered = sorted(times)
-    best = 0
-    low = 0
-    for high, t in enumerate(ordered):
-        while t - ordered[low] >= window:
-            low += 1
-        best = max(best, high - low + 1)
-    return best
-
-
-# --------------------------------------------------------------------------------------------
-# The proxy
-# --------------------------------------------------------------------------------------------
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
+
+from . import http1
+from .events import ConnectionEvent, Event, RequestEvent, ResponseEvent
+from .faults import (
+    Answer,
+    Close,
+    Delay,
+    Drip,
+    Fault,
+    Hang,
+    Mode,
+    Pass,
+    Reset,
+    ResetAfterBytes,
+    Script,
+    ScriptLike,
+    check_fault,
+)
+
+__all__ = ["FaultProxy"]
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class _Abort(Exception):
+    """The connection was terminated on purpose; stop handling it."""
 
 
 class FaultProxy:
@@ -549,7 +242,7 @@ class FaultProxy:
                     self._errors.append(exc)
                 continue
             if chosen is not None:
-                _check_fault(chosen, "a listener's fault")
+                check_fault(chosen, "a listener's fault")
                 override = chosen
         return override
 
@@ -579,7 +272,7 @@ class FaultProxy:
         self._stop = asyncio.Event()
         try:
             server = await asyncio.start_server(
-                self._on_client, self._host, self._requested_port, limit=_LIMIT
+                self._on_client, self._host, self._requested_port, limit=http1.LIMIT
             )
         except OSError as exc:
             self._startup_error = exc
@@ -614,7 +307,7 @@ class FaultProxy:
             await session.run()
         except asyncio.CancelledError:
             pass  # the proxy is shutting down; _main aborts the transports
-        except (_Abort, OSError, EOFError, asyncio.LimitOverrunError, _ProtocolError):
+        except (_Abort, OSError, EOFError, asyncio.LimitOverrunError, http1.ProtocolError):
             pass  # the connection ended, deliberately or because a peer went away
         except Exception as exc:  # a bug: keep it for the tests to see
             with self._lock:
@@ -622,25 +315,6 @@ class FaultProxy:
         finally:
             session.teardown()
             self._sessions.discard(task)
-
-
-# --------------------------------------------------------------------------------------------
-# Internals
-# --------------------------------------------------------------------------------------------
-
-_LIMIT = 1 << 20  # maximum size of a header block
-_CHUNK = 1 << 16
-_LINGER_RESET = struct.pack("ii", 1, 0)
-
-_Send: TypeAlias = Callable[[bytes], Awaitable[None]]
-
-
-class _Abort(Exception):
-    """The connection was terminated on purpose; stop handling it."""
-
-
-class _ProtocolError(Exception):
-    """Malformed HTTP."""
 
 
 if sys.platform == "linux":
@@ -659,168 +333,6 @@ else:  # pragma: no cover - best effort elsewhere
         return 0
 
 
-@dataclass
-class _Message:
-    """An HTTP request or response head."""
-
-    raw: bytes
-    first_line: str
-    headers: list[tuple[str, str]]
-
-    def values(self, name: str) -> list[str]:
-        """Comma-separated values of all headers called ``name`` (lower case), lower-cased."""
-        out: list[str] = []
-        for key, value in self.headers:
-            if key == name:
-                out.extend(v.strip().lower() for v in value.split(",") if v.strip())
-        return out
-
-
-@dataclass(frozen=True)
-class _Framing:
-    """How a message body is delimited."""
-
-    kind: Literal["none", "length", "chunked", "eof"]
-    length: int = 0
-
-
-_NO_BODY = _Framing("none")
-
-
-def _parse_head(raw: bytes) -> _Message:
-    lines = raw.decode("latin-1").split("\r\n")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise _ProtocolError(f"bad header line {line!r}")
-        headers.append((name.lower(), value.strip()))
-    return _Message(raw, lines[0], headers)
-
-
-def _body_framing(msg: _Message, *, request: bool) -> _Framing:
-    codings = msg.values("transfer-encoding")
-    if codings:
-        if codings[-1] == "chunked":
-            return _Framing("chunked")
-        if request:
-            raise _ProtocolError("request body without chunked framing")
-        return _Framing("eof")
-    lengths = set(msg.values("content-length"))
-    if len(lengths) > 1:
-        raise _ProtocolError("conflicting Content-Length headers")
-    if lengths:
-        text = lengths.pop()
-        if not text.isdigit():
-            raise _ProtocolError(f"bad Content-Length {text!r}")
-        length = int(text)
-        return _Framing("length", length) if length else _NO_BODY
-    return _NO_BODY if request else _Framing("eof")
-
-
-def _keeps_alive(version: str, msg: _Message) -> bool:
-    tokens = msg.values("connection")
-    if "close" in tokens:
-        return False
-    return version != "HTTP/1.0" or "keep-alive" in tokens
-
-
-@dataclass
-class _Request:
-    msg: _Message
-    method: str
-    target: str
-    framing: _Framing
-    keep_alive: bool
-    expects_continue: bool
-
-
-def _parse_request(raw: bytes) -> _Request:
-    msg = _parse_head(raw)
-    parts = msg.first_line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise _ProtocolError(f"bad request line {msg.first_line!r}")
-    method, target, version = parts
-    return _Request(
-        msg=msg,
-        method=method,
-        target=target,
-        framing=_body_framing(msg, request=True),
-        keep_alive=_keeps_alive(version, msg),
-        expects_continue="100-continue" in msg.values("expect"),
-    )
-
-
-@dataclass
-class _Response:
-    msg: _Message
-    status: int
-    keep_alive: bool
-
-
-def _parse_response(raw: bytes) -> _Response:
-    msg = _parse_head(raw)
-    parts = msg.first_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise _ProtocolError(f"bad status line {msg.first_line!r}")
-    return _Response(msg, int(parts[1]), _keeps_alive(parts[0], msg))
-
-
-async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
-    """Read a header block; ``None`` on a clean end of stream before it starts."""
-    while True:
-        try:
-            raw = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial.strip():
-                raise
-            return None
-        raw = raw.lstrip(b"\r\n")  # tolerate stray CRLFs between messages
-        if raw:
-            return raw
-
-
-async def _relay_exactly(reader: asyncio.StreamReader, size: int, send: _Send) -> None:
-    while size > 0:
-        data = await reader.read(min(size, _CHUNK))
-        if not data:
-            raise asyncio.IncompleteReadError(b"", size)
-        size -= len(data)
-        await send(data)
-
-
-async def _relay_chunked(reader: asyncio.StreamReader, send: _Send) -> None:
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        await send(line)
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise _ProtocolError(f"bad chunk size line {line!r}") from None
-        if size == 0:
-            while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
-                await send(trailer)
-            await send(trailer)
-            return
-        await _relay_exactly(reader, size + 2, send)
-
-
-async def _relay_body(reader: asyncio.StreamReader, framing: _Framing, send: _Send) -> None:
-    if framing.kind == "length":
-        await _relay_exactly(reader, framing.length, send)
-    elif framing.kind == "chunked":
-        await _relay_chunked(reader, send)
-    elif framing.kind == "eof":
-        while data := await reader.read(_CHUNK):
-            await send(data)
-
-
-async def _discard(data: bytes) -> None:
-    """A sink that drops everything."""
-
-
 async def _run_all(*coros: Coroutine[Any, Any, None]) -> None:
     """Run coroutines concurrently; on the first failure cancel the rest and re-raise."""
     tasks = [asyncio.ensure_future(c) for c in coros]
@@ -833,31 +345,6 @@ async def _run_all(*coros: Coroutine[Any, Any, None]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _format_retry_after(value: int | str | datetime) -> str:
-    if isinstance(value, datetime):
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return format_datetime(moment, usegmt=True)
-    return str(value)
-
-
-def _answer_bytes(answer: Answer, *, head_only: bool, close: bool) -> bytes:
-    try:
-        reason = http.HTTPStatus(answer.status).phrase
-    except ValueError:
-        reason = "Status"
-    names = {name.lower() for name in answer.headers}
-    lines = [f"HTTP/1.1 {answer.status} {reason}"]
-    if "content-length" not in names and answer.status not in (204, 304):
-        lines.append(f"Content-Length: {len(answer.body)}")
-    if answer.retry_after is not None and "retry-after" not in names:
-        lines.append(f"Retry-After: {_format_retry_after(answer.retry_after)}")
-    lines.extend(f"{name}: {value}" for name, value in answer.headers.items())
-    if close and "connection" not in names:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if head_only else head + answer.body
 
 
 class _Sink:
@@ -976,7 +463,7 @@ class _Session:
 
     async def hang(self) -> NoReturn:
         """Never answer: swallow client input until the client (or the proxy) gives up."""
-        while await self.reader.read(_CHUNK):
+        while await self.reader.read(http1.CHUNK):
             pass
         await self.close_client()
         raise _Abort
@@ -998,7 +485,7 @@ class _Session:
             self.drop_upstream()
         host, port = self.proxy.upstream
         try:
-            self.upstream = await asyncio.open_connection(host, port, limit=_LIMIT)
+            self.upstream = await asyncio.open_connection(host, port, limit=http1.LIMIT)
         except OSError:
             return None
         self.proxy._transports.add(self.upstream[1].transport)
@@ -1046,14 +533,14 @@ class _Session:
         """Copy bytes both ways until both directions ended, honouring half-closes."""
 
         async def client_to_upstream() -> None:
-            while data := await self.reader.read(_CHUNK):
+            while data := await self.reader.read(http1.CHUNK):
                 up_writer.write(data)
                 await up_writer.drain()
             with contextlib.suppress(OSError):
                 up_writer.write_eof()
 
         async def upstream_to_client() -> None:
-            while data := await up_reader.read(_CHUNK):
+            while data := await up_reader.read(http1.CHUNK):
                 await sink(data)
             with contextlib.suppress(OSError):
                 self.writer.write_eof()
@@ -1066,14 +553,16 @@ class _Session:
         """Serve HTTP requests one after another until the connection ends."""
         proxy = self.proxy
         while True:
-            raw = await _read_head(self.reader)
+            raw = await http1.read_head(self.reader)
             if raw is None:
                 await self.close_client()
                 return
             try:
-                request = _parse_request(raw)
-            except _ProtocolError:
-                await self.write_client(_answer_bytes(Answer(400), head_only=False, close=True))
+                request = http1.parse_request(raw)
+            except http1.ProtocolError:
+                await self.write_client(
+                    http1.answer_bytes(Answer(400), head_only=False, close=True)
+                )
                 await self.close_client()
                 raise
             script = proxy.script
@@ -1096,7 +585,7 @@ class _Session:
                 await self.close_client()
                 return
 
-    async def serve_request(self, request: _Request, number: int, fault: Fault) -> bool:
+    async def serve_request(self, request: http1.Request, number: int, fault: Fault) -> bool:
         """Apply ``fault`` to one request; return whether the connection stays open."""
         body_unsent = request.expects_continue and request.framing.kind != "none"
         if isinstance(fault, Hang):
@@ -1106,7 +595,7 @@ class _Session:
             raise _Abort
         if isinstance(fault, Close) and not fault.after_forward:
             if not body_unsent:  # unread input would turn the FIN into a RST
-                await _relay_body(self.reader, request.framing, _discard)
+                await http1.relay_body(self.reader, request.framing, http1.discard)
             await self.close_client()
             raise _Abort
         if isinstance(fault, Answer):
@@ -1115,7 +604,7 @@ class _Session:
             await asyncio.sleep(fault.seconds)
         return await self.forward(request, number, fault)
 
-    async def answer(self, request: _Request, answer: Answer) -> bool:
+    async def answer(self, request: http1.Request, answer: Answer) -> bool:
         """Answer ``request`` from the proxy; return whether the connection stays open.
 
         The request body is read and dropped first, unless the client waits for a
@@ -1123,14 +612,14 @@ class _Session:
         """
         body_unsent = request.expects_continue and request.framing.kind != "none"
         if not body_unsent:
-            await _relay_body(self.reader, request.framing, _discard)
+            await http1.relay_body(self.reader, request.framing, http1.discard)
         tokens = [v.lower() for k, v in answer.headers.items() if k.lower() == "connection"]
         close = body_unsent or not request.keep_alive or any("close" in t for t in tokens)
         head_only = request.method == "HEAD"
-        await self.write_client(_answer_bytes(answer, head_only=head_only, close=close))
+        await self.write_client(http1.answer_bytes(answer, head_only=head_only, close=close))
         return not close
 
-    async def forward(self, request: _Request, number: int, fault: Fault) -> bool:
+    async def forward(self, request: http1.Request, number: int, fault: Fault) -> bool:
         """Forward ``request`` upstream and relay (or swallow) the response."""
         upstream = await self.connect_upstream()
         if upstream is None:
@@ -1140,8 +629,8 @@ class _Session:
             )
         up_reader, up_writer = upstream
         swallow = isinstance(fault, Reset | Close)  # after_forward=True here
-        final_sink: _Send = _discard if swallow else _Sink.for_fault(self, fault)
-        interim_sink: _Send = self.write_client if swallow else final_sink
+        final_sink: http1.Send = http1.discard if swallow else _Sink.for_fault(self, fault)
+        interim_sink: http1.Send = self.write_client if swallow else final_sink
 
         async def to_upstream(data: bytes) -> None:
             up_writer.write(data)
@@ -1151,7 +640,7 @@ class _Session:
         body_task: asyncio.Task[None] | None = None
         if request.framing.kind != "none":
             body_task = asyncio.ensure_future(
-                _relay_body(self.reader, request.framing, to_upstream)
+                http1.relay_body(self.reader, request.framing, to_upstream)
             )
         response_task = asyncio.ensure_future(
             self.relay_response(request, number, up_reader, final_sink, interim_sink)
@@ -1185,19 +674,19 @@ class _Session:
 
     async def relay_response(
         self,
-        request: _Request,
+        request: http1.Request,
         number: int,
         up_reader: asyncio.StreamReader,
-        sink: _Send,
-        interim_sink: _Send,
+        sink: http1.Send,
+        interim_sink: http1.Send,
     ) -> tuple[int, bool]:
         """Relay interim and final response; return (status, upstream keeps alive)."""
         while True:
-            raw = await _read_head(up_reader)
+            raw = await http1.read_head(up_reader)
             if raw is None:  # the upstream closed without answering: mirror that
                 await self.close_client()
                 raise _Abort
-            response = _parse_response(raw)
+            response = http1.parse_response(raw)
             if 100 <= response.status < 200 and response.status != 101:
                 await interim_sink(raw)
                 continue
@@ -1207,8 +696,8 @@ class _Session:
         if response.status == 101:
             return 101, False
         if request.method == "HEAD" or response.status in (204, 304):
-            framing = _NO_BODY
+            framing = http1.NO_BODY
         else:
-            framing = _body_framing(response.msg, request=False)
-        await _relay_body(up_reader, framing, sink)
+            framing = http1.body_framing(response.msg, request=False)
+        await http1.relay_body(up_reader, framing, sink)
         return response.status, response.keep_alive and framing.kind != "eof"
