@@ -1,12 +1,12 @@
-"""Helpers for engine tests: a world of fakes and a runner that survives hard stops."""
+"""Helpers for engine tests: a world of fakes, run by the testkit's `run_once`."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import attrs
+from shitshovela_testkit.clock import ManualClock
 from shitshovela_testkit.fakes import (
-    FakeClock,
     FakeSource,
     FakeStore,
     FakeTicketSystem,
@@ -15,9 +15,10 @@ from shitshovela_testkit.fakes import (
     HardStop,
     fake_context,
 )
+from shitshovela_testkit.runs import run_once
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.engine import RunSummary
 from shitshovela_core.models import Flag, Origin
 
 
@@ -25,14 +26,14 @@ from shitshovela_core.models import Flag, Origin
 class World:
     """One ticket system, one or more stores, a shared clock and fault plan."""
 
-    clock: FakeClock
+    clock: ManualClock
     faults: Faults
     tracker: FakeTracker
     stores: dict[str, FakeStore]
 
     @classmethod
     def make(cls, *, lag: float = 0.0, stores: tuple[str, ...] = ("a",)) -> World:
-        clock = FakeClock()
+        clock = ManualClock()
         faults = Faults()
         tracker = FakeTracker(lag=lag, clock=clock, faults=faults)
         made = {name: FakeStore(f"fake://{name}", faults) for name in stores}
@@ -53,11 +54,10 @@ class World:
         )
         context = fake_context(instance=instance, budget=budget)
         source = FakeSource(context, self.stores[store or instance], claims=claims)
-        tickets = FakeTicketSystem(context, self.tracker)
-        info = RunInfo(instance, "fake", "fake", max_runtime, max_tickets)
-        engine = Engine(run=info, source=source, tickets=tickets, budget=budget, clock=self.clock)
         try:
-            return engine.run()
+            return run_once(
+                source, FakeTicketSystem(context, self.tracker), max_tickets=max_tickets
+            )
         except HardStop:
             return None
 

@@ -105,9 +105,9 @@ def test_lagging_listing_without_the_protocol_would_duplicate() -> None:
     world.tracker.lag = 30.0
     # A run that trusts the lagging listing: pretend it is consistent.
     from shitshovela_testkit.fakes import FakeSource, FakeTicketSystem, fake_context
+    from shitshovela_testkit.runs import run_once
 
     from shitshovela_core.deadline import Budget
-    from shitshovela_core.engine import Engine, RunInfo
 
     world.clock.sleep(1.0)
     budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)
@@ -115,13 +115,7 @@ def test_lagging_listing_without_the_protocol_would_duplicate() -> None:
     source = FakeSource(context, world.stores["a"], claims=False)
     tickets = FakeTicketSystem(context, world.tracker)
     tickets.listing_lag = 0.0  # the lie
-    Engine(
-        run=RunInfo("a", "fake", "fake", 3600, 100),
-        source=source,
-        tickets=tickets,
-        budget=budget,
-        clock=world.clock,
-    ).run()
+    run_once(source, tickets, max_tickets=100)
     assert world.tickets_by_origin_key()["alpha"] == 2
 
 

@@ -12,10 +12,11 @@ from shitshovela_testkit.fakes import (
     FakeTicketSystem,
     fake_context,
 )
+from shitshovela_testkit.runs import run_once
 
 from shitshovela_core import hookimpl
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.engine import RunInfo, RunSummary
 from shitshovela_core.models import Item, TicketDraft
 from shitshovela_core.plugins import create_plugins
 from shitshovela_core.providers import Register
@@ -28,15 +29,9 @@ def run_with(world: World, *extra: tuple[str, object], settings: Any = None) -> 
     plugins = create_plugins(extra=list(extra), entry_points=False)
     budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)
     context = fake_context(instance="a", budget=budget)
-    engine = Engine(
-        run=RunInfo("a", "fake", "fake", 3600, 100, settings=settings or {}),
-        source=FakeSource(context, world.stores["a"]),
-        tickets=FakeTicketSystem(context, world.tracker),
-        budget=budget,
-        hook=plugins.pm.hook,
-        clock=world.clock,
-    )
-    return engine.run()
+    source = FakeSource(context, world.stores["a"])
+    tickets = FakeTicketSystem(context, world.tracker)
+    return run_once(source, tickets, max_tickets=100, hook=plugins.pm.hook, settings=settings)
 
 
 def test_hook_register_sources() -> None:

@@ -105,7 +105,7 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
 
 def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
     _quiet()
-    from shitshovela_core.engine import Engine, RunInfo
+    from shitshovela_testkit.runs import run_once
 
     source = _source(settings)
     started = time.monotonic()
@@ -119,8 +119,7 @@ def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
         commands = source.context.transport.requests_sent
         return {"listed": count, "seconds": seconds, "commands": commands}
     tickets = _null_tickets(source, stream=mode == "stream")
-    run = RunInfo("bench", "imap", "null", 3600, 10**7)
-    summary = Engine(run=run, source=source, tickets=tickets, budget=source.context.budget).run()
+    summary = run_once(source, tickets, max_tickets=10**7, close=False)
     seconds = time.monotonic() - started
     source.close()
     return {
@@ -139,7 +138,9 @@ def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, i
     import mimegen
     from hypothesis import HealthCheck, given, strategies
     from hypothesis import settings as hypothesis_settings
-    from imapkit import Mailbox, run_engine
+    from imapkit import Mailbox
+    from shitshovela_testkit.fakes import fake_tickets
+    from shitshovela_testkit.runs import run_once
 
     folders = itertools.count()
     totals = {"cases": 0, "messages": 0, "tickets": 0, "set_aside": 0, "failures": 0}
@@ -156,7 +157,7 @@ def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, i
         box.deliver(*batch)
         auto = "ticket" if ticket_auto else "set_aside"
         source = _source({**settings, "MAILBOX": box.mailbox, "AUTO_REPLIES": auto})
-        summary, _ = run_engine(source)
+        summary = run_once(source, fake_tickets())
         totals["cases"] += 1
         totals["messages"] += len(batch)
         totals["tickets"] += summary.created

@@ -1,17 +1,17 @@
-"""Test helpers: a mailbox on a test Dovecot, messages to put in it, and an engine run.
+"""Test helpers: a mailbox on a test Dovecot, and messages to put in it.
 
 Used by this plugin's tests and its bench script::
 
     box = Mailbox(server, "user1")
     box.deliver(plain_message(1), plain_message(2))
-    summary, tracker = run_engine(box.source())
+    tracker = FakeTracker()
+    summary = run_once(box.source(), fake_tickets(tracker))  # the testkit's engine run
     assert summary.created == 2 and box.uids() == []
 
 `Mailbox.source` builds an `ImapSource` with a real core `Transport`
 (``shitshovela_testkit.fakes.fake_context``) on the server's plain
-loopback port unless told otherwise; `run_engine` runs the core `Engine` with
-that source and the core's in-memory `FakeTicketSystem`. imapclient is
-imported only when a method needs it.
+loopback port unless told otherwise. imapclient is imported only when a method
+needs it.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context
+from shitshovela_testkit.fakes import fake_context
 from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
 
 if TYPE_CHECKING:
     from shitshovela_imap.source import ImapSource
@@ -191,31 +190,3 @@ def attachment_message(
         "\r\n"
     ).encode()
     return head + encoded + f"\r\n--{boundary}--\r\n".encode()
-
-
-def run_engine(
-    source: ImapSource,
-    *,
-    tracker: FakeTracker | None = None,
-    tickets: FakeTicketSystem | None = None,
-    max_tickets: int = 1_000_000,
-) -> tuple[RunSummary, FakeTracker]:
-    """One reconcile-then-drain run of the core `Engine` from ``source`` into the core's
-    `FakeTicketSystem` (in memory), with the source's own time budget."""
-    budget = source.context.budget
-    tracker = tracker or (tickets.tracker if tickets is not None else FakeTracker())
-    tickets = tickets or FakeTicketSystem(
-        fake_context("fake", source.context.instance, budget=budget), tracker
-    )
-    run = RunInfo(
-        instance=source.context.instance,
-        source="imap",
-        ticket_system="fake",
-        max_runtime=budget.max_runtime,
-        max_tickets=max_tickets,
-    )
-    try:
-        summary = Engine(run=run, source=source, tickets=tickets, budget=budget).run()
-    finally:
-        source.close()
-    return summary, tracker

@@ -1,16 +1,18 @@
-"""Test helpers: the Jira provider wired to the emulator, and a clock tests can jump.
+"""Test helpers: the Jira provider wired to the emulator.
 
-Never imported by the entry point. `JiraHarness` is the conformance kit's
-harness (``ticket_system_suite(lambda: JiraHarness(...))``); `make_tickets`
-builds a `JiraTickets` for an emulator with the core's real transport;
-`SkewClock` is a monotonic clock that a test (or the budget's ``sleep``) moves
-forward without waiting, shared by the budget and the emulator's index.
+Shared by this plugin's tests and its bench script. `JiraHarness` is the
+conformance kit's harness (``ticket_system_suite(lambda: JiraHarness(...))``);
+`make_tickets` builds a `JiraTickets` for an emulator with the core's real
+transport; `EngineWorld` runs the core's engine in-process (the testkit's
+`run_once`) from an in-memory source into the emulator. Budget, engine and the
+emulator's index share one clock: the testkit's `ManualClock`, following real
+time (``ManualClock(follow_real_time=True)``) when requests must keep real
+per-call deadlines.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,11 +21,13 @@ from typing import IO, Any
 
 import attrs
 from shitshovela_jira.tickets import JiraTickets
-from shitshovela_jira_emulator import FakeClock, JiraEmulator, ProjectConfig
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
+from shitshovela_testkit.clock import ManualClock
 from shitshovela_testkit.fakes import FakeSource, FakeStore, HardStop, fake_context
+from shitshovela_testkit.runs import run_once
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.engine import RunSummary
 from shitshovela_core.models import FLAG_PREFIX, Attachment, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext
 
@@ -32,30 +36,6 @@ EMAIL = "bot@example.com"
 API_TOKEN = "cl0ud-T0ken/with+odd=chars 1e3"
 PAT = "dc-PAT:0x1F/with+odd=chars"
 PROJECT = "OPS"
-
-
-class SkewClock:
-    """``time.monotonic()`` plus an offset that ``sleep``/``advance`` grow at once.
-
-    It never runs behind the real clock, so the HTTP client's per-call
-    deadlines (real time) stay generous while budget waits take no time."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return time.monotonic() + self._offset
-
-    def sleep(self, seconds: float) -> None:
-        """Jump forward by ``seconds`` instead of waiting."""
-        self.advance(seconds)
-
-    def advance(self, seconds: float) -> None:
-        """Jump forward by ``seconds``."""
-        with self._lock:
-            self._offset += max(0.0, seconds)
 
 
 def emulator(
@@ -130,7 +110,7 @@ class JiraHarness:
         index_lag: float = 30.0,
         settle_index: bool = True,
     ) -> None:
-        self.clock = FakeClock()
+        self.clock = ManualClock()
         self.settle_index = settle_index
         self.jira = emulator(flavour, spec=spec, index_lag=index_lag, clock=self.clock)
         self._made: list[JiraTickets] = []
@@ -223,7 +203,7 @@ class AttachingSource(FakeSource):
 class EngineWorld:
     """The core's `Engine` in-process: a `FakeStore` source, Jira through the emulator.
 
-    Budget, engine and the emulator's index share ``clock`` (a `SkewClock` makes
+    Budget, engine and the emulator's index share ``clock`` (a `ManualClock` makes
     the engine's settle wait take no real time). ``run`` returns None when the
     run died of a `HardStop` (a simulated kill)."""
 
@@ -257,14 +237,10 @@ class EngineWorld:
         else:  # the core's own fake source, as it is
             source = FakeSource(context, self.store, claims=claims)
         tickets = make_tickets(self.jira, instance, budget=budget, INDEX_LAG=index_lag, **settings)
-        info = RunInfo(instance, "fake", "jira", 600.0, 100)
-        engine = Engine(run=info, source=source, tickets=tickets, budget=budget, clock=self.clock)
         try:
-            return engine.run()
+            return run_once(source, tickets, max_tickets=100)
         except HardStop:
             return None
-        finally:
-            tickets.close()
 
     def tickets_per_item(self) -> Counter[str]:
         """How many issues carry each item's origin (issues without one are not counted)."""

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from jirakit import EngineWorld, SkewClock, make_tickets
+from jirakit import EngineWorld, make_tickets
 from shitshovela_jira import text
 from shitshovela_jira.tickets import JiraTickets
 from shitshovela_jira_emulator import JiraEmulator
+from shitshovela_testkit.clock import ManualClock
 from shitshovela_testkit.fakes import HardStop
 
 from shitshovela_core.errors import ExitCode, OutcomeUnknown, TransientError
@@ -45,7 +46,7 @@ def expected(name: str) -> list[tuple[str, bytes]]:
 
 
 def world_for(start: Start, flavour: str, *, lag: float = 86400.0) -> EngineWorld:
-    clock = SkewClock()
+    clock = ManualClock(follow_real_time=True)
     return EngineWorld(start(flavour, index_lag=lag, clock=clock), ITEMS, clock=clock, files=FILES)
 
 

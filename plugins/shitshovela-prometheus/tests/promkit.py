@@ -15,10 +15,11 @@ from shitshovela_testkit.fakes import (
     FakeTracker,
     fake_context,
 )
+from shitshovela_testkit.runs import run_once
 from structlog.testing import capture_logs
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
+from shitshovela_core.engine import RunInfo, RunSummary
 from shitshovela_core.plugins import create_plugins
 
 
@@ -47,17 +48,16 @@ def run_engine(
     tracker: FakeTracker | None = None,
     budget: Budget | None = None,
 ) -> RunSummary:
-    """One real run of the engine over the fakes, with the plugin as its observer."""
+    """One real run (the testkit's `run_once`) over the fakes, as ``run`` describes it,
+    with the plugin as its observer."""
     plugins = create_plugins(extra=[("prometheus", shitshovela_prometheus)], entry_points=False)
     budget = budget or Budget(run.max_runtime, started=time.monotonic())
     context = fake_context(instance=run.instance, budget=budget)
-    return Engine(
-        run=run,
-        source=FakeSource(context, store),
-        tickets=FakeTicketSystem(context, tracker or FakeTracker()),
-        budget=budget,
-        hook=plugins.pm.hook,
-    ).run()
+    source = FakeSource(context, store)
+    tickets = FakeTicketSystem(context, tracker or FakeTracker())
+    return run_once(
+        source, tickets, max_tickets=run.max_tickets, hook=plugins.pm.hook, settings=run.settings
+    )
 
 
 @contextmanager

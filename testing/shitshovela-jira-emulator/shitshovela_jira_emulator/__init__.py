@@ -16,7 +16,6 @@ from .specfile import jira_openapi
 from .state import (
     AttachmentRecord,
     CommentRecord,
-    FakeClock,
     Faults,
     IssueRecord,
     ProjectConfig,
@@ -27,7 +26,6 @@ from .state import (
 __all__ = [
     "AttachmentRecord",
     "CommentRecord",
-    "FakeClock",
     "Faults",
     "IssueRecord",
     "JiraEmulator",

@@ -12,7 +12,6 @@ from typing import Any
 __all__ = [
     "AttachmentRecord",
     "CommentRecord",
-    "FakeClock",
     "Faults",
     "IssueRecord",
     "ProjectConfig",
@@ -132,22 +131,6 @@ class Violation:
         where = f"{self.method} {self.path} ({self.operation})"
         extra = f" [status {self.status}]" if self.status is not None else ""
         return f"{self.kind} {where}{extra}: {self.message}"
-
-
-class FakeClock:
-    """An injectable clock for the index lag: ``clock.advance(5)``."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 CREATE_FAULTS = frozenset({"commit_then_500", "commit_then_drop", "fail_500", "drop"})

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from shitshovela_jira_emulator import FakeClock, JiraEmulator, ProjectConfig, jira_openapi
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig, jira_openapi
 from shitshovela_jira_emulator.jql import Clause, JqlError, parse, tokenize
+from shitshovela_testkit.clock import ManualClock
 
 pytestmark = pytest.mark.servers
 
@@ -309,7 +310,7 @@ def test_properties_set_at_create_are_searchable(jira: JiraEmulator) -> None:
 
 
 def test_index_lag_hides_fresh_issue_from_search_but_not_from_get(make_jira: Factory) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     jira = make_jira(index_lag=30.0, clock=clock)
     with client(jira) as c:
         created = create(c).json()
@@ -361,7 +362,7 @@ def test_index_lag_in_real_time(make_jira: Factory) -> None:
 
 
 def test_data_center_lags_too(make_jira: Factory) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     jira = make_jira(flavour="datacenter", index_lag=1.0, clock=clock)
     with client(jira) as c:
         assert create(c, api="2", description="text").status_code == 201

@@ -35,20 +35,6 @@ class HardStop(BaseException):
     """The process died here (SIGKILL, power loss). Nothing after it runs."""
 
 
-class FakeClock:
-    """A manual monotonic clock; ``sleep`` advances it instead of waiting."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Advance the clock by ``seconds``."""
-        self.now += max(0.0, seconds)
-
-
 @attrs.define
 class Faults:
     """Which step fails, and how. Steps are numbered from 1 across both fakes."""
@@ -345,6 +331,14 @@ class FakePlugin:
             lambda context: FakeTicketSystem(context, self.tracker),
             help="In-memory test tracker.",
         )
+
+
+def fake_tickets(
+    tracker: FakeTracker | None = None, instance: str = "test", **overrides: Any
+) -> FakeTicketSystem:
+    """A `FakeTicketSystem` over ``tracker`` (a new empty one unless given), with a
+    `fake_context` for ``instance`` (``overrides`` as `fake_context` takes them)."""
+    return FakeTicketSystem(fake_context("fake", instance, **overrides), tracker or FakeTracker())
 
 
 def fake_context(
