@@ -29,7 +29,7 @@ def run_once(
     tickets: TicketSystem,
     *,
     budget: Budget | None = None,
-    max_tickets: int = 1000,
+    max_tickets: int = 1_000_000,
     hook: pluggy.HookRelay | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     close: bool = True,
@@ -39,6 +39,8 @@ def run_once(
     The instance is the source's (``source.context.instance``); the budget is
     the source's unless ``budget`` is given, and the engine reads time from the
     budget's clock (so a `ManualClock` in the budget drives the whole run).
+    ``max_tickets`` is the run's cap (by default none to speak of, so a test
+    that drains many items needs no setting; a test of the cap gives it).
     ``hook`` is the plugins' hook relay (observers and shaping hooks) and
     ``settings`` the plugins' settings groups, as `RunInfo.settings`. With
     ``close`` (the default, as the CLI does) both providers are closed
