@@ -8,7 +8,17 @@
 
 Importing this package does not import openapi-core; only ``validate_spec=...`` does.
 `jira_openapi()` finds the excerpt in the repository's ``specs/`` folder (see `specfile`).
+
+Modules, one concern each: ``server`` (the emulator: the request pipeline and the
+test-facing API, on the testkit's stand-in server), ``routes`` (paths to handlers),
+``auth`` (credentials), ``speccheck`` and ``validation`` (the OpenAPI checks and the
+openapi-core adapter), ``fields`` (field rules), ``issues``, ``search`` and ``metadata``
+(the handlers), ``jql`` (the JQL parser and evaluator), ``render`` (Jira's JSON
+shapes), ``state`` (projects, issues, the lagging index, faults), ``site`` (what a
+handler works on), ``messages`` (requests, answers, error bodies), ``specfile``.
 """
+
+from shitshovela_testkit.standin import RecordedRequest
 
 from .jql import JqlError, escape_jql_string
 from .server import JiraEmulator
@@ -19,7 +29,6 @@ from .state import (
     Faults,
     IssueRecord,
     ProjectConfig,
-    RecordedRequest,
     Violation,
 )
 

@@ -15,7 +15,6 @@ __all__ = [
     "Faults",
     "IssueRecord",
     "ProjectConfig",
-    "RecordedRequest",
     "Violation",
 ]
 
@@ -105,17 +104,6 @@ class _Issue:
     record: IssueRecord
     # (clock time of the write, what the index learns from that write)
     index_history: list[tuple[float, IssueRecord]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    time: float  # time.monotonic() when the request line was read
-    headers: dict[str, str]
-    body: bytes
-    status: int | None = None  # None until answered; 0 when the connection was dropped
 
 
 @dataclass(frozen=True)

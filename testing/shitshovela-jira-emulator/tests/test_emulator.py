@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from shitshovela_jira_emulator import JiraEmulator, ProjectConfig, jira_openapi
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig, jira_openapi, routes
 from shitshovela_jira_emulator.jql import Clause, JqlError, parse, tokenize
 from shitshovela_testkit.clock import ManualClock
 
@@ -744,11 +744,11 @@ def test_metadata_endpoints_pass_response_validation(jira: JiraEmulator) -> None
 def test_response_validation_catches_a_wrong_emulator_answer(
     jira: JiraEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: JiraEmulator, req: Any) -> Any:
-        return original(self, req).__class__(200, {"accountId": 42, "bogus": True})
+    def broken(site: Any, req: Any) -> Any:
+        return original(site, req).__class__(200, {"accountId": 42, "bogus": True})
 
-    original = JiraEmulator._h_myself
-    monkeypatch.setattr(JiraEmulator, "_h_myself", broken)
+    original = routes.HANDLERS["myself"]
+    monkeypatch.setitem(routes.HANDLERS, "myself", broken)
     with client(jira) as c:
         assert c.get("/rest/api/3/myself").status_code == 200  # answered all the same
     (violation,) = jira.violations

@@ -167,5 +167,6 @@ ScriptLike: TypeAlias = Script | Sequence[Fault]
 
 
 def check_fault(fault: object, where: str) -> None:
+    """Raise `TypeError` unless ``fault`` is one of the fault kinds."""
     if not isinstance(fault, FAULT_TYPES):
         raise TypeError(f"{where} is not a fault: {fault!r}")
