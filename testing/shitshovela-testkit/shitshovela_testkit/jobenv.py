@@ -25,6 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from shitshovela_core import config
+from shitshovela_core.settings import Setting
+
 __all__ = [
     "core",
     "env_name",
@@ -37,14 +40,15 @@ __all__ = [
     "ticket_system",
 ]
 
-PREFIX = "SHITSHOVELA_"
+PREFIX = config.PREFIX
 
 Value = str | int | float | None
 
 
 def env_name(provider: str, setting: str) -> str:
-    """The variable of a provider's setting: ``SHITSHOVELA_<PROVIDER>__<SETTING>``."""
-    return f"{PREFIX}{provider.upper()}__{setting.upper()}"
+    """The variable of a provider's setting, ``SHITSHOVELA_<PROVIDER>__<SETTING>``, as the
+    core's configuration names it."""
+    return config.env_name(Setting(setting.upper()), provider)
 
 
 def _strings(values: Mapping[str, Value]) -> dict[str, str]:
