@@ -10,6 +10,10 @@ Prints every figure and writes ``bench/RESULTS.md`` and ``bench/throughput.png``
 - memory: peak RSS draining many small items, and one 50 MB item;
 - deadline use: with work left, how far before the deadline the run stops.
 
+Every run must end the way its figure assumes (exit 0, reason ``drained`` or
+``deadline``: see `_outcome.expect`); a figure from any other run is refused
+(``no figure: ...``) and the script exits 1 at the end.
+
 Run: ``uv run python bench/e2e.py`` (``--quick`` for smaller sizes).
 """
 
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _outcome import Figures, Outcome, expect, run_cli, write_section
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit import jobenv
 from shitshovela_testservers.motoserver import MotoServer
@@ -70,7 +75,8 @@ def fill(moto: MotoServer, count: int, size: int = 0) -> str:
 
 def job_env(moto: MotoServer, bucket: str, j: JiraEmulator, **extra: str) -> dict[str, str]:
     return jobenv.job_env(
-        jobenv.core("bench", max_runtime="30m", LOG_LEVEL="warning", MAX_TICKETS=100000),
+        # info: the last line (run_finished, with the reason) is logged at info.
+        jobenv.core("bench", max_runtime="30m", LOG_LEVEL="info", MAX_TICKETS=100000),
         jobenv.s3(
             moto.url,
             bucket,
@@ -84,29 +90,14 @@ def job_env(moto: MotoServer, bucket: str, j: JiraEmulator, **extra: str) -> dic
     )
 
 
-def _peak_rss_mb(pid: int) -> float | None:
-    """VmHWM of a live process (its own peak; unlike ru_maxrss it is not inherited
-    from the parent across fork and exec)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+def run_job(env: dict[str, str]) -> Outcome:
+    """Run the CLI's ``run``: wall seconds, exit code, last log line, peak RSS (VmHWM)."""
+    return run_cli(["run"], env, rss=True)
 
 
-def run_job(env: dict[str, str]) -> tuple[float, int, float]:
-    """Run the CLI; return (wall seconds, exit code, peak RSS in MB of that process)."""
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "shitshovela_core", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    peak = 0.0
-    while process.poll() is None:
-        peak = max(peak, _peak_rss_mb(process.pid) or 0.0)
-        time.sleep(0.02)
-    return time.perf_counter() - started, process.returncode, peak
+def drained(env: dict[str, str]) -> Outcome:
+    """A run that must drain its source (exit 0, reason ``drained``)."""
+    return expect(run_job(env), code=0, reason="drained")
 
 
 def creates(j: JiraEmulator) -> list[float]:
@@ -117,14 +108,14 @@ def throughput_vs_limit(moto: MotoServer, rate: float, items: int, out: dict[str
     j = jira()
     try:
         bucket = fill(moto, items)
-        seconds, code, _ = run_job(job_env(moto, bucket, j, SHITSHOVELA_JIRA__RATE=str(rate)))
+        run = drained(job_env(moto, bucket, j, SHITSHOVELA_JIRA__RATE=str(rate)))
         times = creates(j)
         span = max(times) - min(times)
         achieved = (len(times) - 1) / span
-        out.update(rate=rate, items=len(times), seconds=seconds, code=code, achieved=achieved,
+        out.update(rate=rate, items=len(times), seconds=run.seconds, achieved=achieved,
                    fraction=achieved / (rate / 2), times=times)  # fmt: skip
         print(f"throughput vs limit: RATE={rate:g}/s, {len(times)} items: {achieved:.2f} items/s "
-              f"= {achieved / (rate / 2):.3f} of R/2 (exit {code}, wall {seconds:.1f}s)")  # fmt: skip
+              f"= {achieved / (rate / 2):.3f} of R/2 ({run.describe()}, wall {run.seconds:.1f}s)")  # fmt: skip
     finally:
         j.stop()
 
@@ -147,7 +138,7 @@ def naive(moto: MotoServer, bucket: str, j: JiraEmulator) -> int:
     return moved
 
 
-def versus_naive(moto: MotoServer, items: int, out: dict[str, Any]) -> None:
+def versus_naive(moto: MotoServer, items: int, out: dict[str, Any], figs: Figures) -> None:
     j = jira()
     try:
         bucket = fill(moto, items)
@@ -156,20 +147,23 @@ def versus_naive(moto: MotoServer, items: int, out: dict[str, Any]) -> None:
         naive_rate = moved / (time.perf_counter() - started)
     finally:
         j.stop()
-    results = {}
+    if moved != items:
+        figs.refuse("vs naive script", f"the naive script moved {moved} of {items} items")
+        return
+    out.update(naive=naive_rate, job={})
     for lag in ("0", "60"):
         j = jira()
         try:
             bucket = fill(moto, items)
-            seconds, code, _ = run_job(job_env(moto, bucket, j, SHITSHOVELA_JIRA__INDEX_LAG=lag))
-            results[lag] = (items / seconds, code, len(j.requests) / items)
+            with figs.guard(f"vs naive script, INDEX_LAG={lag}"):
+                run = drained(job_env(moto, bucket, j, SHITSHOVELA_JIRA__INDEX_LAG=lag))
+                rate, per_item = items / run.seconds, len(j.requests) / items
+                out["job"][lag] = (rate, per_item)
+                print(f"vs naive script, {items} items, limits off, INDEX_LAG={lag}: job {rate:.1f} "
+                      f"items/s, naive {naive_rate:.1f} items/s, ratio {rate / naive_rate:.2f} "
+                      f"({run.describe()}; Jira requests per item {per_item:.2f})")  # fmt: skip
         finally:
             j.stop()
-    out.update(naive=naive_rate, job=results)
-    for lag, (rate, code, per_item) in results.items():
-        print(f"vs naive script, {items} items, limits off, INDEX_LAG={lag}: job {rate:.1f} items/s, "
-              f"naive {naive_rate:.1f} items/s, ratio {rate / naive_rate:.2f} (exit {code}; "
-              f"Jira requests per item {per_item:.2f})")  # fmt: skip
 
 
 def startup(moto: MotoServer, runs: int, out: dict[str, Any]) -> None:
@@ -185,50 +179,67 @@ def startup(moto: MotoServer, runs: int, out: dict[str, Any]) -> None:
             bucket = fill(moto, 1)
             j.clear_requests()
             started = time.monotonic()
-            run_job(job_env(moto, bucket, j, SHITSHOVELA_S3__ENDPOINT_URL=moto.url))
+            drained(job_env(moto, bucket, j, SHITSHOVELA_S3__ENDPOINT_URL=moto.url))
             first.append(min(r.time for r in j.requests) - started)
     finally:
         j.stop()
-    out.update(baseline=statistics.median(baseline), first=statistics.median(first))
+    out.update(runs=runs, baseline=statistics.median(baseline), first=statistics.median(first))
     print(f"start-up to the first Jira request, median of {runs}: {statistics.median(first):.3f}s "
-          f"(python -c pass: {statistics.median(baseline):.3f}s, x{statistics.median(first) / statistics.median(baseline):.0f})")  # fmt: skip
+          f"(python -c pass: {statistics.median(baseline):.3f}s, x{statistics.median(first) / statistics.median(baseline):.0f}; "
+          f"every run exit 0 'drained')")  # fmt: skip
 
 
 def memory(moto: MotoServer, small: int, big_mb: int, out: dict[str, Any]) -> None:
     j = jira()
     try:
         bucket = fill(moto, small)
-        seconds, code, small_rss = run_job(job_env(moto, bucket, j))
+        small_run = drained(job_env(moto, bucket, j))
         bucket = fill(moto, 0, size=big_mb * 1024 * 1024)
         # The full 50 MB also goes to Jira as an attachment, streamed from S3.
-        _, big_code, big_rss = run_job(
+        big_run = drained(
             job_env(moto, bucket, j, SHITSHOVELA_JIRA__MAX_ATTACHMENT=str(200 * 1024 * 1024))
         )
         uploaded = sum(a.size for i in j.issues() for a in i.attachments)
         print(f"  the big item's attachments in Jira: {uploaded / 1024 / 1024:.1f} MB")
-        _, _, idle_rss = run_job(job_env(moto, fill(moto, 0), j))
+        idle_run = drained(job_env(moto, fill(moto, 0), j))
     finally:
         j.stop()
+    small_rss, big_rss, idle_rss = (r.peak_rss_mb or 0.0 for r in (small_run, big_run, idle_run))
     out.update(small=small, small_rss=small_rss, big_mb=big_mb, big_rss=big_rss, idle_rss=idle_rss,
-               small_seconds=seconds)  # fmt: skip
+               small_seconds=small_run.seconds, uploaded_mb=uploaded / 1024 / 1024)  # fmt: skip
     print(f"peak RSS: empty bucket {idle_rss:.1f} MB; {small} small items {small_rss:.1f} MB "
-          f"(exit {code}, {small / seconds:.0f} items/s); one {big_mb} MB item {big_rss:.1f} MB "
-          f"(exit {big_code}; RSS above idle / item size = {(big_rss - idle_rss) / big_mb:.2f})")  # fmt: skip
+          f"({small / small_run.seconds:.0f} items/s); one {big_mb} MB item {big_rss:.1f} MB "
+          f"(RSS above idle / item size = {(big_rss - idle_rss) / big_mb:.2f}); every run exit 0 'drained'")  # fmt: skip
+
+
+DEADLINE_RUNTIME = 10
+DEADLINE_RATE = 20
+DEADLINE_ITEMS = 400
 
 
 def deadline_use(moto: MotoServer, runs: int, out: dict[str, Any]) -> None:
+    """MAX_RUNTIME=10 s with 400 items at RATE=20 (about 40 s of work): every run must stop
+    at its deadline (exit 0, reason ``deadline``). INDEX_LAG=0: with the Jira default (60 s)
+    a 10 s run is a configuration error (exit 2 after a second)."""
     margins = []
+    created = []
     for _ in range(runs):
         j = jira()
         try:
-            bucket = fill(moto, 400)
-            seconds, _code, _ = run_job(job_env(moto, bucket, j, SHITSHOVELA_MAX_RUNTIME="10",
-                                               SHITSHOVELA_JIRA__RATE="20"))  # fmt: skip
-            margins.append(10 - seconds)
+            bucket = fill(moto, DEADLINE_ITEMS)
+            run = expect(
+                run_job(job_env(moto, bucket, j, SHITSHOVELA_MAX_RUNTIME=str(DEADLINE_RUNTIME),
+                                SHITSHOVELA_JIRA__RATE=str(DEADLINE_RATE),
+                                SHITSHOVELA_JIRA__INDEX_LAG="0")),
+                code=0, reason="deadline",
+            )  # fmt: skip
+            margins.append(DEADLINE_RUNTIME - run.seconds)
+            created.append(int((run.last or {}).get("created", 0)))
         finally:
             j.stop()
-    out.update(margins=margins)
-    print(f"deadline use, MAX_RUNTIME=10s with work left, {runs} runs: stopped "
+    out.update(margins=margins, created=created)
+    print(f"deadline use, MAX_RUNTIME={DEADLINE_RUNTIME}s with work left, {runs} runs, each exit 0 "
+          f"'deadline' ({min(created)} to {max(created)} of {DEADLINE_ITEMS} items created): stopped "
           f"{statistics.median(margins):.2f}s before the deadline (median), min {min(margins):.2f}s, "
           f"max {max(margins):.2f}s")  # fmt: skip
 
@@ -262,54 +273,99 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     q = args.quick
+    figs = Figures()
     figures: dict[str, dict[str, Any]] = {
         k: {} for k in ("limit", "naive", "startup", "memory", "deadline")
     }
-    steps: list[Callable[[MotoServer], None]] = [
-        lambda m: throughput_vs_limit(m, 20.0, 100 if q else 500, figures["limit"]),
-        lambda m: versus_naive(m, 100 if q else 500, figures["naive"]),
-        lambda m: startup(m, 5 if q else 20, figures["startup"]),
-        lambda m: memory(m, 500 if q else 10_000, 50, figures["memory"]),
-        lambda m: deadline_use(m, 2 if q else 5, figures["deadline"]),
-    ]
+    steps: list[tuple[str, Callable[[MotoServer], None]]] = [
+        ("throughput vs limit", lambda m: throughput_vs_limit(m, 20.0, 100 if q else 500, figures["limit"])),
+        ("vs naive script", lambda m: versus_naive(m, 100 if q else 500, figures["naive"], figs)),
+        ("start-up", lambda m: startup(m, 5 if q else 20, figures["startup"])),
+        ("memory", lambda m: memory(m, 500 if q else 10_000, 50, figures["memory"])),
+        ("deadline use", lambda m: deadline_use(m, 2 if q else 5, figures["deadline"])),
+    ]  # fmt: skip
     with MotoServer() as moto:
-        for step in steps:
-            step(moto)
-    plot(figures["limit"]["times"], figures["limit"]["rate"], HERE / "throughput.png")
-    write_results(figures, quick=q)
+        for what, step in steps:
+            with figs.guard(what):
+                step(moto)
+    if "times" in figures["limit"]:
+        plot(figures["limit"]["times"], figures["limit"]["rate"], HERE / "throughput.png")
+    write_results(figures, figs.refused, quick=q)
+    figs.exit()
 
 
-def write_results(f: dict[str, dict[str, Any]], *, quick: bool) -> None:
+def write_results(f: dict[str, dict[str, Any]], refused: list[str], *, quick: bool) -> None:
+    """Write this script's section of RESULTS.md (the rest of the file is kept)."""
     lim, nv, su, mem, dl = f["limit"], f["naive"], f["startup"], f["memory"], f["deadline"]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    drained_ = "exit 0 `drained`"
+
+    def no_figure(what: str) -> str:
+        why = next((r for r in refused if r.startswith(what)), f"{what}: not measured")
+        return f"no figure: {why.partition(': ')[2]}"
+
     lines = [
-        "# Benchmark results",
+        "## End to end: `uv run python bench/e2e.py`",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine}{' (--quick sizes)' if quick else ''}, with",
-        "`uv run python bench/e2e.py`: moto's S3 server (a subprocess) and the Jira emulator",
-        "(in the benchmark's process) on loopback, the real CLI as a subprocess. Loopback",
-        "servers make these ratios, not absolute figures for a real Jira.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine}{' (--quick sizes)' if quick else ''}:",
+        "moto's S3 server (a subprocess) and the Jira emulator (in the benchmark's process) on",
+        "loopback, the real CLI as a subprocess with `SHITSHOVELA_LOG_LEVEL=info` (its last",
+        "line says why it stopped). Every figure comes from runs that ended as the last column",
+        "says (`bench/_outcome.py`'s `expect`); the script refuses a figure from any other run.",
+        "Loopback servers make these ratios, not absolute figures for a real Jira.",
         "",
-        "| figure | result | target |",
-        "| --- | --- | --- |",
-        f"| throughput vs the limit (Jira RATE={lim['rate']:g}, {lim['items']} items) | "
-        f"{lim['achieved']:.2f} items/s = **{lim['fraction']:.3f}** of R/2 | ≥ 0.95 |",
+        "| figure | result | target | every run ended |",
+        "| --- | --- | --- | --- |",
     ]
-    for lag, (rate, _code, _per_item) in nv["job"].items():
+    if lim:
         lines.append(
-            f"| vs naive script, limits off, INDEX_LAG={lag} | job {rate:.1f} items/s vs naive "
-            f"{nv['naive']:.1f} items/s: **{rate / nv['naive']:.2f}** | (ratio) |"
+            f"| throughput vs the limit (Jira RATE={lim['rate']:g}, {lim['items']} items) | "
+            f"{lim['achieved']:.2f} items/s = **{lim['fraction']:.3f}** of R/2 | ≥ 0.95 | {drained_} |"
         )
+    else:
+        lines.append(f"| throughput vs the limit | {no_figure('throughput vs limit')} | ≥ 0.95 | |")
+    for lag in ("0", "60"):
+        if lag in nv.get("job", {}):
+            rate, per_item = nv["job"][lag]
+            lines.append(
+                f"| vs naive script, limits off, INDEX_LAG={lag} | job {rate:.1f} items/s vs naive "
+                f"{nv['naive']:.1f} items/s: **{rate / nv['naive']:.2f}**; {per_item:.2f} Jira "
+                f"requests per item | (ratio) | {drained_} |"
+            )
+        else:
+            lines.append(
+                f"| vs naive script, limits off, INDEX_LAG={lag} | {no_figure('vs naive script')} | (ratio) | |"
+            )
+    if su:
+        lines.append(
+            f"| start-up to the first request (median of {su['runs']}) | {su['first']:.3f}s; "
+            f"`python -c pass` {su['baseline']:.3f}s | well under 1 s | {drained_} |"
+        )
+    else:
+        lines.append(
+            f"| start-up to the first request | {no_figure('start-up')} | well under 1 s | |"
+        )
+    if mem:
+        lines += [
+            f"| peak RSS, empty bucket | {mem['idle_rss']:.1f} MB | | {drained_} |",
+            f"| peak RSS, {mem['small']} small items | {mem['small_rss']:.1f} MB "
+            f"({mem['small'] / mem['small_seconds']:.0f} items/s) | flat in N | {drained_} |",
+            f"| peak RSS, one {mem['big_mb']} MB item | {mem['big_rss']:.1f} MB; (RSS - idle) / size = "
+            f"{(mem['big_rss'] - mem['idle_rss']) / mem['big_mb']:.2f} | no copies of copies | {drained_} |",
+        ]
+    else:
+        lines.append(f"| peak RSS | {no_figure('memory')} | | |")
+    if dl:
+        lines.append(
+            f"| deadline use, MAX_RUNTIME={DEADLINE_RUNTIME} s, {DEADLINE_ITEMS} items at Jira "
+            f"RATE={DEADLINE_RATE}, INDEX_LAG=0 ({len(dl['margins'])} runs; {min(dl['created'])} to "
+            f"{max(dl['created'])} created) | stopped {statistics.median(dl['margins']):.2f}s before "
+            f"(median), {min(dl['margins']):.2f} to {max(dl['margins']):.2f}s | close, never past | "
+            "exit 0 `deadline` |"
+        )
+    else:
+        lines.append(f"| deadline use | {no_figure('deadline use')} | close, never past | |")
     lines += [
-        f"| start-up to the first request (median of 20) | {su['first']:.3f}s; `python -c pass` "
-        f"{su['baseline']:.3f}s | well under 1 s |",
-        f"| peak RSS, empty bucket | {mem['idle_rss']:.1f} MB | |",
-        f"| peak RSS, {mem['small']} small items | {mem['small_rss']:.1f} MB | flat in N |",
-        f"| peak RSS, one {mem['big_mb']} MB item | {mem['big_rss']:.1f} MB; (RSS - idle) / size = "
-        f"{(mem['big_rss'] - mem['idle_rss']) / mem['big_mb']:.2f} | no copies of copies |",
-        f"| deadline use, MAX_RUNTIME=10 s with work left ({len(dl['margins'])} runs) | stopped "
-        f"{statistics.median(dl['margins']):.2f}s before (median), {min(dl['margins']):.2f} to "
-        f"{max(dl['margins']):.2f}s | close, never past |",
         "",
         "Round trips per item: the naive script 3 (S3 GET, Jira create, S3 DELETE); this job 5",
         "with a lagging listing (S3 GET, S3 claim tag, Jira create, S3 conditional DELETE, Jira",
@@ -317,10 +373,9 @@ def write_results(f: dict[str, dict[str, Any]], *, quick: bool) -> None:
         "by key for the lag probe.",
         "",
         "![throughput over time](throughput.png)",
-        "",
     ]
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
-    print((HERE / "RESULTS.md").read_text())
+    write_section(HERE / "RESULTS.md", "bench/e2e.py", lines)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

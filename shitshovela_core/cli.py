@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
     from .config import Config
     from .deadline import Budget
-    from .engine import RunInfo
+    from .plan import Plan
     from .plugins import Plugins
-    from .providers import Source, TicketSystem
+    from .runner import Run
 
 
 def _version() -> str:
@@ -72,62 +72,6 @@ def _prepare(log: FilteringBoundLogger) -> tuple[Plugins, Config]:
     return plugins, config
 
 
-def build_providers(
-    plugins: Plugins, config: Config, budget: Budget, log: FilteringBoundLogger
-) -> tuple[Source, TicketSystem]:
-    """Import and build the two selected providers; raise `PluginError` naming the plugin."""
-    from .errors import ConfigError, PluginError
-    from .providers import ProviderContext, Source, TicketSystem
-    from .transport import Transport
-
-    built: list[Any] = []
-    for kind, name, settings, expected in (
-        ("source", config.source, config.source_settings, Source),
-        ("ticket_system", config.ticket_system, config.ticket_settings, TicketSystem),
-    ):
-        env = "SHITSHOVELA_SOURCE" if kind == "source" else "SHITSHOVELA_TICKET_SYSTEM"
-        spec = plugins.select(kind, name, env)  # type: ignore[arg-type]
-        try:
-            factory = spec.load()
-            context = ProviderContext(
-                provider=name,
-                instance=config.instance,
-                settings=settings,
-                budget=budget,
-                transport=Transport(name, budget, float(settings["RATE"]), settings=settings),
-                log=log.bind(provider=name),
-            )
-            provider = factory(context)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"{env}={name}: plugin {spec.plugin!r} failed to build {name!r}: "
-                f"{type(exc).__name__}: {exc} (fix or reinstall the plugin)"
-            ) from exc
-        if not isinstance(provider, expected):
-            raise PluginError(
-                f"{env}={name}: plugin {spec.plugin!r} built a {type(provider).__name__}, "
-                f"not a {expected.__name__}"
-            )
-        built.append(provider)
-    return built[0], built[1]
-
-
-def _run_info(config: Config) -> RunInfo:
-    """The run as hooks see it, with every settings group's values."""
-    from .engine import RunInfo
-
-    return RunInfo(
-        config.instance,
-        config.source,
-        config.ticket_system,
-        config.max_runtime,
-        config.max_tickets,
-        settings=config.group_settings,
-    )
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="shitshovela", prog_name="shitshovela")
 def cli() -> None:
@@ -143,20 +87,15 @@ def cli() -> None:
     """
 
 
-def _start(log: FilteringBoundLogger) -> tuple[Plugins, Config, Budget]:
-    from .deadline import Budget
-
-    plugins, config = _prepare(log)
-    return plugins, config, Budget(config.max_runtime)
-
-
 def _build(
-    plugins: Plugins, config: Config, budget: Budget, log: FilteringBoundLogger
-) -> tuple[Source, TicketSystem]:
+    plugins: Plugins, config: Config, log: FilteringBoundLogger, budget: Budget | None = None
+) -> Run:
+    """Build the run (`shitshovela_core.runner`), or exit 2 naming the problem."""
     from .errors import ConfigError
+    from .runner import build_run
 
     try:
-        return build_providers(plugins, config, budget, log)
+        return build_run(plugins, config, log, budget=budget)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("config_invalid", problem=problem)
@@ -185,11 +124,11 @@ def _stop_on_signals(log: FilteringBoundLogger) -> None:
 def run() -> None:
     """Run the job: reconcile, then drain, then exit (see exit codes above)."""
     from .deadline import Watchdog
-    from .engine import Engine
-    from .redact import scrub
+    from .runner import budget_for
 
     log = _setup_logging()
-    plugins, config, budget = _start(log)
+    plugins, config = _prepare(log)
+    budget = budget_for(config)
 
     def hard_stop() -> None:
         from .logs import last_words
@@ -201,24 +140,15 @@ def run() -> None:
         )
         os._exit(int(ExitCode.WATCHDOG))
 
+    # The watchdog and the signal handlers end the process, so they are the command
+    # line's, armed before any plugin code runs (building the providers).
     watchdog = Watchdog(budget, hard_stop).start()
     _stop_on_signals(log)
-    source, tickets = _build(plugins, config, budget, log)
-    info = _run_info(config)
+    built = _build(plugins, config, log, budget)
     try:
-        summary = Engine(
-            run=info, source=source, tickets=tickets, budget=budget, hook=plugins.pm.hook, log=log
-        ).run()
+        summary = built.engine.run()
     finally:
-        for provider in (source, tickets):
-            try:
-                provider.close()
-            except Exception as exc:
-                log.warning(
-                    "close_failed",
-                    provider=type(provider).__name__,
-                    error=scrub(f"{type(exc).__name__}: {exc}"),
-                )
+        built.close()
     watchdog.stop()
     event = "run_finished" if summary.exit_code == ExitCode.OK else "run_failed"
     (log.info if summary.exit_code == ExitCode.OK else log.error)(event, **summary.as_dict())
@@ -248,29 +178,26 @@ def check(offline: bool) -> None:
     offline=true`; exit 2 with every problem listed.
     """
     from .errors import ShitShovelaError
-    from .models import Flag
     from .redact import scrub
 
     log = _setup_logging()
-    plugins, config, budget = _start(log)
-    source, tickets = _build(plugins, config, budget, log)
+    plugins, config = _prepare(log)
+    built = _build(plugins, config, log)
     if offline:
-        for provider in (source, tickets):
-            provider.close()
+        built.close()
         log.info("check_finished", result="ok", offline=True)
         return
     try:
-        source.check()
+        built.source.check()
         log.info("check_passed", system=config.source)
-        tickets.check(Flag(config.instance))
+        built.tickets.check(built.engine.flag)
         log.info("check_passed", system=config.ticket_system)
     except ShitShovelaError as exc:
         _fail(log, ExitCode.UNREACHABLE, f"check failed: {exc}")
     except Exception as exc:
         _fail(log, ExitCode.UNREACHABLE, scrub(f"check failed: {type(exc).__name__}: {exc}"))
     finally:
-        source.close()
-        tickets.close()
+        built.close()
     log.info("check_finished", result="ok")
 
 
@@ -281,53 +208,48 @@ def plan(limit: int) -> None:
 
     Reads only; creates, deletes and flags nothing.
     """
-    from .engine import Engine
     from .errors import ShitShovelaError
-    from .models import Flag, Item
 
     log = _setup_logging(sys.stderr)
-    plugins, config, budget = _start(log)
-    source, tickets = _build(plugins, config, budget, log)
-    flag = Flag(config.instance)
-    info = _run_info(config)
-    engine = Engine(
-        run=info, source=source, tickets=tickets, budget=budget, hook=plugins.pm.hook, log=log
-    )
+    plugins, config = _prepare(log)
+    built = _build(plugins, config, log)
     try:
-        click.echo(f"Reconcile ({flag.label}):")
-        count = 0
-        for ticket in tickets.flagged(flag):
-            count += 1
-            mine = ticket.origin is not None and source.owns(ticket.origin)
-            where = ticket.origin.describe() if ticket.origin else "no readable origin"
-            verdict = "would delete origin and unflag" if mine else "other source: not touched"
-            click.echo(f"  {ticket.key}: {where}: {verdict}")
-        click.echo(f"  {count} flagged ticket(s)")
-        click.echo(f"Drain (first {limit}, at most {config.max_tickets} per run):")
-        shown = 0
-        for entry in source.items():
-            if shown >= limit:
-                break
-            shown += 1
-            if isinstance(entry, Item):
-                draft = engine.draft(entry)
-                labels = ", ".join((*draft.labels, flag.label))
-                click.echo(f"  {entry.origin.describe()}")
-                click.echo(f"    title:  {draft.title}")
-                click.echo(f"    labels: {labels}")
-                body = draft.body.strip().splitlines()
-                click.echo(f"    body:   {body[0][:100] if body else ''}")
-                if draft.attachments:
-                    click.echo(f"    files:  {', '.join(a.name for a in draft.attachments)}")
-            else:
-                click.echo(f"  {entry.origin.describe()}: would be set aside: {entry.reason}")
-        if shown == 0:
-            click.echo("  the source is empty")
+        _render_plan(built.engine.plan(limit))
     except ShitShovelaError as exc:
         _fail(log, ExitCode.UNREACHABLE, f"plan failed: {exc}")
     finally:
-        source.close()
-        tickets.close()
+        built.close()
+
+
+def _render_plan(plan: Plan) -> None:
+    click.echo(f"Reconcile ({plan.flag.label}):")
+    for ticket in plan.reconcile:
+        where = ticket.origin.describe() if ticket.origin else "no readable origin"
+        verdict = (
+            "would delete origin and unflag" if ticket.finishes else "other source: not touched"
+        )
+        click.echo(f"  {ticket.key}: {where}: {verdict}")
+    click.echo(f"  {len(plan.reconcile)} flagged ticket(s)")
+    click.echo(f"Drain (first {plan.limit}, at most {plan.max_tickets} per run):")
+    for entry in plan.drain:
+        where = entry.origin.describe()
+        claimed = " (claimed by an earlier run: would look for its ticket first)"
+        claimed = claimed if entry.claimed else ""
+        if entry.beyond_cap:
+            click.echo(f"  {where}: left for the next run (the per-run cap is reached)")
+        elif entry.draft is None:
+            click.echo(f"  {where}: would be set aside: {entry.set_aside}")
+        else:
+            draft = entry.draft
+            click.echo(f"  {where}{claimed}")
+            click.echo(f"    title:  {draft.title}")
+            click.echo(f"    labels: {', '.join((*draft.labels, plan.flag.label))}")
+            body = draft.body.strip().splitlines()
+            click.echo(f"    body:   {body[0][:100] if body else ''}")
+            if draft.attachments:
+                click.echo(f"    files:  {', '.join(a.name for a in draft.attachments)}")
+    if not plan.drain:
+        click.echo("  the source is empty")
 
 
 @cli.command(name="plugins")

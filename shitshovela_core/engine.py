@@ -11,16 +11,19 @@ This is the flow of the design contract (``docs/DESIGN.md``), step for step::
 Every step checks the budget first, and the first error stops the run (I8).
 `Engine.run` never raises: it returns a `RunSummary` whose ``exit_code`` and
 ``reason`` say how the run ended; the last log line says the same.
+`Engine.plan` reads what a run would do, and changes nothing.
+
+The engine calls plugins only through `RunHooks` (in a real run the facade
+`shitshovela_core.plugins.Hooks`); it knows nothing of pluggy.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
-import pluggy
 import structlog
 from structlog.typing import FilteringBoundLogger
 
@@ -37,8 +40,8 @@ from .errors import (
     Unreachable,
 )
 from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+from .plan import Ownership, Plan, PlannedItem, PlannedTicket
 from .providers import Source, TicketSystem
-from .redact import scrub
 
 PROGRESS_EVERY = 10.0
 
@@ -87,6 +90,48 @@ class RunSummary:
         return data
 
 
+class RunHooks(Protocol):
+    """What the engine calls on plugins, one method per hook of a run.
+
+    `shitshovela_core.plugins.Hooks` is the real one. The observe methods never
+    raise (an observer cannot change a run); `shape_draft` raises when shaping
+    fails, and the run stops before the ticket is created (I8).
+    """
+
+    def shape_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+        """``draft`` for ``item`` as the plugins shape it."""
+        ...
+
+    def run_started(self, run: RunInfo, budget: Budget) -> None:
+        """The run starts."""
+        ...
+
+    def run_finished(self, run: RunInfo, summary: RunSummary, budget: Budget) -> None:
+        """The run ended normally."""
+        ...
+
+    def run_failed(self, run: RunInfo, summary: RunSummary, error: str, budget: Budget) -> None:
+        """The run failed; ``error`` is the scrubbed reason."""
+        ...
+
+
+class NoHooks:
+    """`RunHooks` without plugins: the core's draft as it is, nobody observing."""
+
+    def shape_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+        """``draft``, unchanged."""
+        return draft
+
+    def run_started(self, run: RunInfo, budget: Budget) -> None:
+        """Nothing."""
+
+    def run_finished(self, run: RunInfo, summary: RunSummary, budget: Budget) -> None:
+        """Nothing."""
+
+    def run_failed(self, run: RunInfo, summary: RunSummary, error: str, budget: Budget) -> None:
+        """Nothing."""
+
+
 class CapReached(StopRun):
     """The per-run ticket cap is reached."""
 
@@ -113,7 +158,7 @@ class Engine:
         source: Source,
         tickets: TicketSystem,
         budget: Budget,
-        hook: pluggy.HookRelay | None = None,
+        hooks: RunHooks | None = None,
         log: FilteringBoundLogger | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -121,7 +166,7 @@ class Engine:
         self.source = source
         self.tickets = tickets
         self.budget = budget
-        self.hook = hook
+        self.hooks: RunHooks = hooks or NoHooks()
         self.flag = Flag(run.instance)
         self.clock = clock
         self.log = (log or structlog.get_logger("shitshovela")).bind(instance=run.instance)
@@ -136,7 +181,7 @@ class Engine:
 
     def run(self) -> RunSummary:
         """Reconcile, then drain; return the summary. Never raises."""
-        self._observe("run_started", run=self.info, budget=self.budget)
+        self.hooks.run_started(self.info, self.budget)
         self.log.info(
             "run_started",
             source=self.info.source,
@@ -154,13 +199,7 @@ class Engine:
                 "settled; raise SHITSHOVELA_MAX_RUNTIME above the lag (plus a margin) or lower "
                 "the ticket system's lag setting"
             )
-            self._observe(
-                "run_failed",
-                run=self.info,
-                summary=self.summary,
-                error=self.summary.reason,
-                budget=self.budget,
-            )
+            self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
             return self.summary
         try:
             self.summary.phase = "reconcile"
@@ -177,17 +216,10 @@ class Engine:
             self.summary.reason = failure.reason
         finally:
             self.summary.duration = self.budget.elapsed()
-        ok = self.summary.exit_code == ExitCode.OK
-        if ok:
-            self._observe("run_finished", run=self.info, summary=self.summary, budget=self.budget)
+        if self.summary.exit_code == ExitCode.OK:
+            self.hooks.run_finished(self.info, self.summary, self.budget)
         else:
-            self._observe(
-                "run_failed",
-                run=self.info,
-                summary=self.summary,
-                error=self.summary.reason,
-                budget=self.budget,
-            )
+            self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
         return self.summary
 
     def _guard(self, phase: Callable[[], None], code: ExitCode) -> None:
@@ -236,25 +268,11 @@ class Engine:
             self._progress()
             origin = ticket.origin
             self.current = origin
-            if origin is None:
-                self.summary.foreign += 1
-                self.log.warning(
-                    "flagged_ticket_without_origin",
-                    ticket=ticket.key,
-                    origin_ref=ticket.origin_ref[:200],
-                )
+            if origin is None or self.ownership(ticket) != "mine":
+                self._leave_alone(ticket)
                 continue
-            if not self.source.owns(origin):
-                self.summary.foreign += 1
-                self.log.warning(
-                    "flagged_ticket_of_other_source",
-                    ticket=ticket.key,
-                    origin=origin.describe(),
-                    note="not touched (I7)",
-                )
-                continue
-            item: Item | None = None
-            if self.tickets.completes_from_item:
+            draft: TicketDraft | None = None
+            if self.tickets.completes_from_draft:
                 read = self.source.read(origin)
                 if isinstance(read, PoisonItem):
                     # The ticket may still lack what complete() adds (attachments):
@@ -263,10 +281,34 @@ class Engine:
                         f"flagged ticket {ticket.key}: its item {origin.describe()} cannot be "
                         f"read again to complete the ticket ({read.reason}); the item is kept"
                     )
-                item = read
-            self._finish(ticket, origin, item, step="reconciled")
+                # The draft the create used: the item shaped by the same hooks.
+                draft = None if read is None else self.draft(read)
+            self._finish(ticket, origin, draft, step="reconciled")
             self.summary.reconciled += 1
         self.current = None
+
+    def ownership(self, ticket: Ticket) -> Ownership:
+        """Whose a flagged ticket is: only ``mine`` is finished by reconcile (I7)."""
+        if ticket.origin is None:
+            return "no_origin"
+        return "mine" if self.source.owns(ticket.origin) else "other_source"
+
+    def _leave_alone(self, ticket: Ticket) -> None:
+        """Report a flagged ticket that is not this instance's to finish (I7)."""
+        self.summary.foreign += 1
+        if ticket.origin is None:
+            self.log.warning(
+                "flagged_ticket_without_origin",
+                ticket=ticket.key,
+                origin_ref=ticket.origin_ref[:200],
+            )
+        else:
+            self.log.warning(
+                "flagged_ticket_of_other_source",
+                ticket=ticket.key,
+                origin=ticket.origin.describe(),
+                note="not touched (I7)",
+            )
 
     # -- drain -------------------------------------------------------------------
 
@@ -296,13 +338,13 @@ class Engine:
 
     def _move(self, item: Item) -> None:
         origin = item.origin
+        draft = self.draft(item)
         if item.claimed:
             ticket = self._find_claimed(item)
             if ticket is not None:
-                self._finish(ticket, origin, item, step="reconciled")
+                self._finish(ticket, origin, draft, step="reconciled")
                 self.summary.reconciled += 1
                 return
-        draft = self.draft(item)
         if self.tickets.listing_lag > 0 and self.source.supports_claims and not item.claimed:
             self.budget.check("claiming the item")
             self.source.claim(origin, self.flag)
@@ -328,7 +370,7 @@ class Engine:
         self._rejected_in_a_row = 0
         self.summary.created += 1
         self.log.info("ticket_created", origin=origin.describe(), ticket=ticket.key, url=ticket.url)
-        self._finish(ticket, origin, item, step="moved")
+        self._finish(ticket, origin, draft, step="moved")
 
     def _find_claimed(self, item: Item) -> Ticket | None:
         """An earlier run claimed this item: find its ticket before creating one (I11)."""
@@ -343,29 +385,22 @@ class Engine:
         return ticket
 
     def draft(self, item: Item) -> TicketDraft:
-        """The ticket draft for ``item``: the core's, shaped by every plugin's hook."""
-        draft = draft_from_item(item)
-        if self.hook is None:
-            return draft
-        caller = self.hook.shape_ticket_draft
-        for impl in reversed(caller.get_hookimpls()):
-            shaped = impl.function(item=item, draft=draft)
-            if shaped is not None:
-                if not isinstance(shaped, TicketDraft):
-                    raise TypeError(
-                        f"plugin {impl.plugin_name!r}: shape_ticket_draft returned "
-                        f"{type(shaped).__name__}, not a TicketDraft or None"
-                    )
-                draft = shaped
-        return draft
+        """The ticket draft for ``item``: the core's, shaped by the plugins' hooks.
+
+        The create, the ``complete`` after it and reconcile's ``complete`` all
+        use the draft made here, never the raw item."""
+        return self.hooks.shape_draft(item, draft_from_item(item))
 
     # -- shared steps ------------------------------------------------------------
 
-    def _finish(self, ticket: Ticket, origin: Origin, item: Item | None, *, step: str) -> None:
-        """Complete the ticket, delete the origin, remove the flag: in that order (I1)."""
-        if item is not None:
+    def _finish(
+        self, ticket: Ticket, origin: Origin, draft: TicketDraft | None, *, step: str
+    ) -> None:
+        """Complete the ticket (from ``draft``, if any), delete the origin, remove the
+        flag: in that order (I1)."""
+        if draft is not None:
             self.budget.check("completing the ticket")
-            self.tickets.complete(ticket, item)
+            self.tickets.complete(ticket, draft)
         self.budget.check("deleting the origin")
         deleted = self.source.delete(origin)
         self._changed = True
@@ -407,12 +442,36 @@ class Engine:
                 time_left=round(self.budget.remaining(), 1),
             )
 
-    def _observe(self, name: str, **kwargs: Any) -> None:
-        if self.hook is None:
-            return
-        try:
-            getattr(self.hook, name)(**kwargs)
-        except Exception as exc:
-            self.log.warning(
-                "observer_failed", hook=name, error=scrub(f"{type(exc).__name__}: {exc}")
-            )
+    # -- plan ----------------------------------------------------------------------
+
+    def plan(self, limit: int) -> Plan:
+        """What reconcile and the first ``limit`` entries of the drain would do.
+
+        Reads the flagged tickets and the source, shapes each item's draft with
+        the plugins' hooks, and changes nothing: no create, delete, claim,
+        flag or set-aside, and no wait for a lagging listing. An item whose
+        flagged ticket reconcile would finish is not listed for the drain:
+        reconcile deletes it first."""
+        reconcile = tuple(
+            PlannedTicket(ticket.key, ticket.origin, self.ownership(ticket))
+            for ticket in self.tickets.flagged(self.flag)
+        )
+        finished = {t.origin.identity() for t in reconcile if t.origin and t.finishes}
+        drain: list[PlannedItem] = []
+        creates = 0
+        entries = iter(self.source.items())
+        while len(drain) < limit:
+            entry = next(entries, None)
+            if entry is None:
+                break
+            if entry.origin.identity() in finished:
+                continue
+            claimed = entry.claimed
+            if creates >= self.info.max_tickets:  # the drain stops before the next entry
+                drain.append(PlannedItem(entry.origin, claimed=claimed, beyond_cap=True))
+            elif isinstance(entry, PoisonItem):
+                drain.append(PlannedItem(entry.origin, set_aside=entry.reason, claimed=claimed))
+            else:
+                creates += 1
+                drain.append(PlannedItem(entry.origin, self.draft(entry), claimed=claimed))
+        return Plan(self.flag, reconcile, tuple(drain), limit, self.info.max_tickets)

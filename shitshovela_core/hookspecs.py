@@ -3,7 +3,9 @@
 A plugin implements any of these with ``@shitshovela_core.hookimpl`` and is
 found through the entry-point group ``shitshovela``. Each docstring below is
 the documentation of its hook (the README's plugin-author section repeats the
-signatures, and a test keeps the two in step).
+signatures, and a test keeps the two in step). The core calls each plugin's
+implementation on its own (`shitshovela_core.plugins.Hooks`), and
+``SHITSHOVELA_TRACE_PLUGINS`` logs every call.
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def shape_ticket_draft(item: Item, draft: TicketDraft) -> TicketDraft | None:
     Called for every item before its ticket is created, once per plugin, each
     plugin receiving the draft as the previous one left it. Return a new draft
     (``draft.evolve(labels=..., fields={...})``) or None to leave it as it is.
-    An exception stops the run before the ticket is created (I8).
+    The shaped draft is the whole ticket: the create and the ticket system's
+    ``complete`` (attachments) both use it, and reconcile shapes an item it
+    reads again the same way. An exception, or a return value that is neither
+    a draft nor None, stops the run before the ticket is created (I8).
     """
 
 
@@ -82,9 +87,9 @@ def run_started(run: RunInfo, budget: Budget) -> None:
     the settings groups' values (``run.settings``). ``budget`` is the run's
     time budget: whatever an observer does here takes time from the work, so
     bound it (a network call's timeout clipped by ``budget``). An exception
-    here is logged and ignored: observers cannot change a run. An
-    implementation may leave out ``budget`` (pluggy passes only the arguments
-    an implementation names).
+    here is logged and ignored, and the other plugins' observers still run:
+    observers cannot change a run. An implementation may leave out ``budget``
+    (pluggy passes only the arguments an implementation names).
     """
 
 
@@ -94,7 +99,7 @@ def run_finished(run: RunInfo, summary: RunSummary, budget: Budget) -> None:
     the per-run cap (``summary.reason`` says which). ``budget`` is the run's
     budget; ``budget.for_observers()`` gives a bounded window after the work's
     stop that still ends before the watchdog fires. Exceptions are logged and
-    ignored."""
+    ignored, as for ``run_started``."""
 
 
 @_spec
@@ -102,4 +107,4 @@ def run_failed(run: RunInfo, summary: RunSummary, error: str, budget: Budget) ->
     """Observe a run that failed; ``error`` is the scrubbed one-line reason and
     ``summary.exit_code`` the code the process exits with. ``budget`` as for
     ``run_finished``. Not called when the watchdog or a signal ends the process.
-    Exceptions are logged and ignored."""
+    Exceptions are logged and ignored, as for ``run_started``."""

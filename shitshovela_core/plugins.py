@@ -9,13 +9,20 @@ settings groups of a broken plugin (``register_settings``) are dropped with it.
 ``SHITSHOVELA_BLOCK_PLUGINS`` (comma-separated entry-point or distribution
 names) is the way out of a broken plugin. Loading happens when the CLI asks
 (`load_plugins`), never at import time.
+
+Every hook is called through `Hooks`, one typed method per hook (tox 4's typed
+plugin manager is the model), and one plugin at a time: each call goes through
+pluggy (so ``SHITSHOVELA_TRACE_PLUGINS`` logs it, registration included), and
+what one plugin raises stays its own. The engine sees only the run's methods
+(`shitshovela_core.engine.RunHooks`), never pluggy.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -23,8 +30,17 @@ import structlog
 
 from . import hookspecs
 from .errors import PluginError
+from .models import TicketDraft
 from .providers import ProviderKind, ProviderSpec, Register
+from .redact import scrub
 from .settings import RegisterSettings, SettingsGroup
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+    from .deadline import Budget
+    from .engine import RunInfo, RunSummary
+    from .models import Item
 
 #: Plugins that ship with the core, registered the same way as outside ones.
 #: (None yet: every provider is its own distribution under ``plugins/``.)
@@ -99,6 +115,103 @@ class Plugins:
         """Every registered provider, sources first."""
         return [*self.sources.values(), *self.ticket_systems.values()]
 
+    def hooks(self, log: FilteringBoundLogger | None = None) -> Hooks:
+        """The typed facade over the loaded plugins' hooks; ``log`` receives the
+        warnings of failing observers."""
+        return Hooks(self.pm, log)
+
+
+class Hooks:
+    """The hooks, one typed method each: what the core calls on plugins.
+
+    Each method calls the plugins one at a time, in pluggy's order (the last
+    registered first; ``tryfirst``/``trylast`` adjust), each through pluggy
+    itself, so a plugin gets only the arguments it names and the call is traced
+    under ``SHITSHOVELA_TRACE_PLUGINS``. (A hook wrapper therefore wraps only its
+    own plugin's implementation.) What happens when a plugin raises is each
+    method's to say: registration marks the plugin broken, an observer's error
+    is logged and the other observers still run, a shaping error stops the run.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, log: FilteringBoundLogger | None = None) -> None:
+        self._pm = pm
+        self._log: FilteringBoundLogger = log or structlog.get_logger("shitshovela.plugins")
+
+    def _each(self, name: str) -> Iterator[tuple[str, Callable[..., list[Any]]]]:
+        """(plugin name, caller of that plugin's implementation only) for hook ``name``."""
+        caller: pluggy.HookCaller = getattr(self._pm.hook, name)
+        for impl in reversed(caller.get_hookimpls()):
+            others = [p for p in self._pm.get_plugins() if p is not impl.plugin]
+            yield impl.plugin_name, self._pm.subset_hook_caller(name, remove_plugins=others)
+
+    # -- at load time ----------------------------------------------------------------
+
+    def register_providers(
+        self, kind: ProviderKind, sink: Callable[[str, ProviderSpec], None]
+    ) -> dict[str, Exception]:
+        """Call ``register_sources`` or ``register_ticket_systems`` (by ``kind``);
+        ``sink(plugin, spec)`` receives each provider as it is registered. Returns
+        the plugins whose hook raised, with the error."""
+        name = "register_sources" if kind == "source" else "register_ticket_systems"
+        failed: dict[str, Exception] = {}
+        for plugin, call in self._each(name):
+            try:
+                call(register=Register(kind, functools.partial(sink, plugin)))
+            except Exception as exc:
+                failed[plugin] = exc
+        return failed
+
+    def register_settings(self, sink: Callable[[str, SettingsGroup], None]) -> dict[str, Exception]:
+        """Call ``register_settings``; ``sink(plugin, group)`` receives each group.
+        Returns the plugins whose hook raised, with the error."""
+        failed: dict[str, Exception] = {}
+        for plugin, call in self._each("register_settings"):
+            try:
+                call(register=RegisterSettings(functools.partial(sink, plugin)))
+            except Exception as exc:
+                failed[plugin] = exc
+        return failed
+
+    # -- during a run ----------------------------------------------------------------
+
+    def shape_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+        """``draft`` as every plugin's ``shape_ticket_draft`` leaves it, each plugin
+        getting the previous one's result. An exception, or a result that is
+        neither a `TicketDraft` nor None, is raised: the run stops before the
+        ticket is created (I8)."""
+        for plugin, call in self._each("shape_ticket_draft"):
+            for shaped in call(item=item, draft=draft):  # [] for None, else [result]
+                if not isinstance(shaped, TicketDraft):
+                    raise TypeError(
+                        f"plugin {plugin!r}: shape_ticket_draft returned "
+                        f"{type(shaped).__name__}, not a TicketDraft or None"
+                    )
+                draft = shaped
+        return draft
+
+    def run_started(self, run: RunInfo, budget: Budget) -> None:
+        """Call every ``run_started`` observer; never raises."""
+        self._observe("run_started", run=run, budget=budget)
+
+    def run_finished(self, run: RunInfo, summary: RunSummary, budget: Budget) -> None:
+        """Call every ``run_finished`` observer; never raises."""
+        self._observe("run_finished", run=run, summary=summary, budget=budget)
+
+    def run_failed(self, run: RunInfo, summary: RunSummary, error: str, budget: Budget) -> None:
+        """Call every ``run_failed`` observer; never raises."""
+        self._observe("run_failed", run=run, summary=summary, error=error, budget=budget)
+
+    def _observe(self, name: str, **kwargs: Any) -> None:
+        """Observers cannot change a run: each one's error is logged (scrubbed) and
+        the next observer still runs."""
+        for plugin, call in self._each(name):
+            try:
+                call(**kwargs)
+            except Exception as exc:
+                self._log.warning(
+                    "observer_failed", hook=name, plugin=plugin, error=scrub(_error_text(exc))
+                )
+
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
@@ -136,56 +249,39 @@ def _blocked_names() -> set[str]:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _collect_providers(plugins: Plugins) -> None:
-    kinds: tuple[tuple[ProviderKind, Any], ...] = (
-        ("source", plugins.pm.hook.register_sources),
-        ("ticket_system", plugins.pm.hook.register_ticket_systems),
-    )
-    for kind, caller in kinds:
-        for impl in reversed(caller.get_hookimpls()):
-            owner = impl.plugin_name
-
-            def sink(spec: ProviderSpec, owner: str = owner, kind: ProviderKind = kind) -> None:
-                spec = attrs.evolve(spec, plugin=owner)
-                registry = plugins.registry(kind)
-                if spec.name in registry:
-                    first = registry[spec.name].plugin
-                    plugins.duplicates.setdefault((kind, spec.name), [first]).append(owner)
-                    log.warning(
-                        "provider_registered_twice", provider=spec.name, plugins=[first, owner]
-                    )
-                    return
-                registry[spec.name] = spec
-
-            try:
-                impl.function(register=Register(kind, sink))
-            except Exception as exc:
-                info = plugins.infos.get(owner, PluginInfo(owner))
-                plugins.infos[owner] = attrs.evolve(info, error=_error_text(exc))
-                log.warning("plugin_broken", plugin=owner, error=_error_text(exc))
+def _mark_broken(plugins: Plugins, failed: Mapping[str, Exception]) -> None:
+    for owner, exc in failed.items():
+        info = plugins.infos.get(owner, PluginInfo(owner))
+        plugins.infos[owner] = attrs.evolve(info, error=_error_text(exc))
+        log.warning("plugin_broken", plugin=owner, error=_error_text(exc))
 
 
-def _collect_settings_groups(plugins: Plugins) -> None:
+def _collect_providers(plugins: Plugins, hooks: Hooks) -> None:
+    kinds: tuple[ProviderKind, ...] = ("source", "ticket_system")
+    for kind in kinds:
+
+        def sink(owner: str, spec: ProviderSpec, kind: ProviderKind = kind) -> None:
+            spec = attrs.evolve(spec, plugin=owner)
+            registry = plugins.registry(kind)
+            if spec.name in registry:
+                first = registry[spec.name].plugin
+                plugins.duplicates.setdefault((kind, spec.name), [first]).append(owner)
+                log.warning("provider_registered_twice", provider=spec.name, plugins=[first, owner])
+                return
+            registry[spec.name] = spec
+
+        _mark_broken(plugins, hooks.register_providers(kind, sink))
+
+
+def _collect_settings_groups(plugins: Plugins, hooks: Hooks) -> None:
     """Call ``register_settings``; keep the groups of plugins that are not broken,
     and record every group name already taken by a provider or another group."""
     groups: list[SettingsGroup] = []
-    for impl in reversed(plugins.pm.hook.register_settings.get_hookimpls()):
-        owner = impl.plugin_name
-        mine: list[SettingsGroup] = []
 
-        def sink(
-            group: SettingsGroup, owner: str = owner, mine: list[SettingsGroup] = mine
-        ) -> None:
-            mine.append(attrs.evolve(group, plugin=owner))
+    def sink(owner: str, group: SettingsGroup) -> None:
+        groups.append(attrs.evolve(group, plugin=owner))
 
-        try:
-            impl.function(register=RegisterSettings(sink))
-        except Exception as exc:
-            info = plugins.infos.get(owner, PluginInfo(owner))
-            plugins.infos[owner] = attrs.evolve(info, error=_error_text(exc))
-            log.warning("plugin_broken", plugin=owner, error=_error_text(exc))
-            continue
-        groups.extend(mine)
+    _mark_broken(plugins, hooks.register_settings(sink))
     for group in groups:
         state = plugins.infos.get(group.plugin)
         if state is not None and (state.error or state.blocked):
@@ -261,8 +357,9 @@ def create_plugins(
         _register_one(plugins, obj, name)
     if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
         _trace(pm)
-    _collect_providers(plugins)
-    _collect_settings_groups(plugins)
+    hooks = plugins.hooks()
+    _collect_providers(plugins, hooks)
+    _collect_settings_groups(plugins, hooks)
     return plugins
 
 

@@ -79,7 +79,7 @@ class Source(ABC):
         """Read the item at ``origin`` again; None if that exact revision is gone.
 
         Reconcile calls it so that a ticket system can complete a ticket (upload
-        attachments) before the origin is deleted."""
+        attachments) from the item's draft before the origin is deleted."""
 
     @abstractmethod
     def delete(self, origin: Origin) -> bool:
@@ -129,9 +129,10 @@ class TicketSystem(ABC):
     #: budget, before it trusts that a claimed item has no ticket.
     listing_lag: float = 0.0
 
-    #: True when `complete` needs the item: reconcile then reads the item again
-    #: from the source before it deletes it (for attachments). False skips that read.
-    completes_from_item: bool = False
+    #: True when `complete` needs the ticket's draft: reconcile then reads the
+    #: item again from the source and shapes it with the same hooks as the create
+    #: (``shape_ticket_draft``) before it deletes the item. False skips that read.
+    completes_from_draft: bool = False
 
     @abstractmethod
     def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
@@ -153,11 +154,15 @@ class TicketSystem(ABC):
     def unflag(self, ticket: Ticket, flag: Flag) -> None:
         """Remove ``flag.label`` from the ticket, touching nothing else. Idempotent."""
 
-    def complete(self, ticket: Ticket, item: Item) -> None:
-        """Finish a flagged ticket from its item (upload missing attachments).
+    def complete(self, ticket: Ticket, draft: TicketDraft) -> None:
+        """Finish a flagged ticket from its draft (upload the draft's attachments
+        the ticket lacks).
 
-        Called after create and again by reconcile before the origin is deleted,
-        so it must be idempotent. The default does nothing."""
+        ``draft`` is the one the create used: the item as the plugins shaped it
+        (a hook that dropped an attachment dropped it here too). Called after
+        the create, and again by reconcile (from the item read again and shaped
+        again) before the origin is deleted, so it must be idempotent. The
+        default does nothing."""
 
     def find(self, origin: Origin, flag: Flag) -> Ticket | None:
         """Return the flagged ticket for ``origin``, or None. The default scans

@@ -1,8 +1,9 @@
-"""Helpers for engine tests: a world of fakes, run by the testkit's `run_once`."""
+"""Helpers for engine tests: a world of fakes, its engines made by the testkit's `engine_for`."""
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import attrs
 from shitshovela_testkit.clock import ManualClock
@@ -15,10 +16,10 @@ from shitshovela_testkit.fakes import (
     HardStop,
     fake_context,
 )
-from shitshovela_testkit.runs import run_once
+from shitshovela_testkit.runs import engine_for
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import RunSummary
+from shitshovela_core.engine import Engine, RunHooks, RunSummary
 from shitshovela_core.models import Flag, Origin
 
 
@@ -39,7 +40,7 @@ class World:
         made = {name: FakeStore(f"fake://{name}", faults) for name in stores}
         return cls(clock, faults, tracker, made)
 
-    def run(
+    def engine(
         self,
         instance: str = "a",
         store: str | None = None,
@@ -47,17 +48,23 @@ class World:
         claims: bool = True,
         max_tickets: int = 100,
         max_runtime: float = 3600.0,
-    ) -> RunSummary | None:
-        """One run of the engine; None if it hard-stopped."""
+        hooks: RunHooks | None = None,
+    ) -> Engine:
+        """An engine for one run of ``instance`` over ``store`` (its own by default)."""
         budget = Budget(
             max_runtime, started=self.clock(), clock=self.clock, sleep=self.clock.sleep, margin=1.0
         )
         context = fake_context(instance=instance, budget=budget)
         source = FakeSource(context, self.stores[store or instance], claims=claims)
+        tickets = FakeTicketSystem(context, self.tracker)
+        return engine_for(source, tickets, max_tickets=max_tickets, hooks=hooks)
+
+    def run(
+        self, instance: str = "a", store: str | None = None, **options: Any
+    ) -> RunSummary | None:
+        """One run of the engine (``options`` as for `engine`); None if it hard-stopped."""
         try:
-            return run_once(
-                source, FakeTicketSystem(context, self.tracker), max_tickets=max_tickets
-            )
+            return self.engine(instance, store, **options).run()
         except HardStop:
             return None
 

@@ -255,6 +255,18 @@ def test_plan_shows_drafts_and_touches_nothing(
     assert not (tmp_path / "tickets.json").exists()
 
 
+def test_plan_marks_what_the_per_run_cap_leaves_for_the_next_run(
+    site: Path, job: dict[str, str], tmp_path: Path
+) -> None:
+    result = cli(site, "plan", "--limit", "3", **job, SHITSHOVELA_MAX_TICKETS="2")
+    assert result.returncode == 0, result.stderr
+    assert "Drain (first 3, at most 2 per run):" in result.stdout
+    assert "title:  Alert 1" in result.stdout and "title:  Alert 2" not in result.stdout
+    (left,) = [line for line in result.stdout.splitlines() if "left for the next run" in line]
+    assert "item-2.txt" in left
+    assert len(list((tmp_path / "inbox").iterdir())) == 3
+
+
 def test_broken_selected_plugin_exits_2(site: Path, job: dict[str, str]) -> None:
     install_dist(
         site,

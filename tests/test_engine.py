@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 from enginekit import World, settle_runs
+from shitshovela_testkit.fakes import FakeTicket
 
+from shitshovela_core import hookimpl
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.models import Flag
+from shitshovela_core.models import Flag, Item, TicketDraft
+from shitshovela_core.plugins import create_plugins
 
 pytestmark = pytest.mark.unit
 
@@ -372,3 +375,63 @@ def test_a_ticket_system_rejecting_every_item_stops_the_run() -> None:
     assert "rejected 3 items in a row" in summary.reason
     assert len(world.stores["a"].set_aside) == 2  # the third stays in the queue
     assert world.stores["a"].names() == ["charlie", "delta"]
+
+
+class LabelEverything:
+    @hookimpl
+    def shape_ticket_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+        return draft.evolve(labels=("shaped",))
+
+
+def test_plan_says_what_reconcile_and_the_drain_would_do_and_changes_nothing() -> None:
+    world = seeded(lag=30.0, stores=("a", "b"))
+    world.faults.fail_on = "tickets.create.after"
+    world.run("a")  # alpha: ticket FAKE-1 flagged, the item claimed and still there
+    world.faults.fail_on = "tickets.create.after"
+    world.run("a", store="b")  # FAKE-2: instance a's flag, an origin in another store
+    now = world.clock()
+    flag = Flag("a").label
+    world.tracker.tickets["FAKE-99"] = FakeTicket("FAKE-99", "t", "", [flag], "junk", now, now)
+    world.stores["a"].put("apple", "unused", poison="cannot be parsed")
+    world.stores["a"].items["bravo"].claims.add("a")  # claimed, then killed before its create
+    world.stores["a"].put("delta", "Disk slow\nio wait")
+    world.clock.sleep(31.0)  # the listing shows every ticket
+    hooks = create_plugins(extra=[("label", LabelEverything())], entry_points=False).hooks()
+    engine = world.engine("a", max_tickets=2, hooks=hooks)
+    world.faults.clear()
+    stored = {key: (list(t.labels), t.completed) for key, t in world.tracker.tickets.items()}
+    items = {key: (i.version, set(i.claims)) for key, i in world.stores["a"].items.items()}
+
+    plan = engine.plan(10)
+
+    assert {(t.key, t.ownership, t.finishes) for t in plan.reconcile} == {
+        ("FAKE-1", "mine", True),
+        ("FAKE-2", "other_source", False),
+        ("FAKE-99", "no_origin", False),
+    }
+    drain = [
+        (e.origin.key, e.claimed, e.set_aside, e.beyond_cap, e.draft and e.draft.title)
+        for e in plan.drain
+    ]
+    assert drain == [  # alpha is not listed: reconcile finishes FAKE-1 and deletes it
+        ("apple", False, "cannot be parsed", False, None),
+        ("bravo", True, "", False, "CPU hot"),  # would look for its ticket first
+        ("charlie", False, "", False, "Login failed"),  # the second create: the cap
+        ("delta", False, "", True, None),  # left for the next run
+    ]
+    assert plan.drain[1].draft is not None and plan.drain[1].draft.labels == ("shaped",)
+    assert (plan.flag, plan.limit, plan.max_tickets) == (Flag("a"), 10, 2)
+    assert [e.origin.key for e in engine.plan(2).drain] == ["apple", "bravo"]
+    # Only reads, and nothing changed.
+    assert world.faults.log and all(
+        step == "tickets.list" or step.startswith("source.read:") for step in world.faults.log
+    )
+    assert stored == {
+        key: (list(t.labels), t.completed) for key, t in world.tracker.tickets.items()
+    }
+    assert items == {key: (i.version, set(i.claims)) for key, i in world.stores["a"].items.items()}
+    # The run does what the plan said.
+    summary = world.run("a", max_tickets=2, hooks=hooks)
+    assert summary is not None and summary.exit_code == 0, summary
+    assert (summary.foreign, summary.reconciled, summary.set_aside, summary.created) == (2, 1, 1, 2)
+    assert world.stores["a"].names() == ["delta"]

@@ -177,8 +177,8 @@ def register_sources(register):
 def test_selected_provider_whose_factory_fails_is_a_plugin_error(site: Path) -> None:
     import structlog
 
-    from shitshovela_core.cli import build_providers
     from shitshovela_core.deadline import Budget
+    from shitshovela_core.runner import build_providers
 
     install_dist(
         site,

@@ -98,17 +98,25 @@ def workspace_bin() -> Path:
 
 
 def secret_settings() -> set[str]:
-    """Every secret setting of every installed provider, from the plugins themselves."""
+    """Every secret setting of every installed provider and settings group (the metrics
+    plugin's basic-auth password, say), from the plugins themselves."""
     from shitshovela_core.config import env_name, provider_settings
     from shitshovela_core.plugins import load_plugins
 
     plugins = load_plugins()
-    return {
+    secrets = {
         env_name(setting, spec.name)
         for spec in plugins.specs()
         for setting in provider_settings(spec)
         if setting.secret
     }
+    secrets.update(
+        env_name(setting, group.name)
+        for group in plugins.settings_groups.values()
+        for setting in group.settings
+        if setting.secret
+    )
+    return secrets
 
 
 # -- cron expressions ----------------------------------------------------------------------

@@ -125,6 +125,7 @@ def _pointed_at(values: dict[str, str], port: int) -> dict[str, str]:
     values = dict(values)
     values["SHITSHOVELA_MAX_RUNTIME"] = "20"
     values["SHITSHOVELA_JIRA__URL"] = f"http://127.0.0.1:{port}"
+    values["SHITSHOVELA_PROMETHEUS__PUSHGATEWAY"] = f"http://127.0.0.1:{port}"
     if values["SHITSHOVELA_SOURCE"] == "imap":
         values["SHITSHOVELA_IMAP__HOST"] = "127.0.0.1"
         values["SHITSHOVELA_IMAP__PORT"] = str(port)
@@ -135,6 +136,7 @@ def _pointed_at(values: dict[str, str], port: int) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", env_files(), ids=lambda p: p.name)
 def test_offline_contacts_nothing(path: Path, listener: Listener) -> None:
+    """Neither system, nor the metrics' Pushgateway."""
     values = _pointed_at(read_env_file(path), listener.port)
     started = time.monotonic()
     code, lines, stderr = check(None, "--offline", extra=values)

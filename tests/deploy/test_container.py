@@ -30,7 +30,7 @@ from deploykit import (
 )
 
 INSTALL_SCRIPT = "deploy/container/install-wheels.sh"
-PLUGINS = ("shitshovela-imap", "shitshovela-s3", "shitshovela-jira")
+PLUGINS = ("shitshovela-imap", "shitshovela-s3", "shitshovela-jira", "shitshovela-prometheus")
 
 
 @dataclass(frozen=True)
@@ -254,6 +254,16 @@ def test_installed_environment_lists_the_providers(installed: Path, tmp_path: Pa
     plugins = {p["distribution"]: p for p in data["plugins"]}
     assert set(plugins) == set(PLUGINS), "only the chosen plugins (not the in-house example)"
     assert not any(p["error"] for p in plugins.values())
+    # The metrics plugin is an observer: no provider, a settings group instead.
+    assert plugins["shitshovela-prometheus"]["name"] == "prometheus"
+    groups = {g["name"]: g for g in data["settings_groups"]}
+    assert set(groups) == {"prometheus"}
+    assert groups["prometheus"]["plugin"] == "prometheus"
+    names = {s["env"] for s in groups["prometheus"]["settings"]}
+    assert "SHITSHOVELA_PROMETHEUS__PUSHGATEWAY" in names
+    for path in env_files():
+        metrics = {k for k in read_env_file(path) if k.startswith("SHITSHOVELA_PROMETHEUS__")}
+        assert metrics and metrics <= names, path.name
 
 
 @pytest.mark.deploy
@@ -271,6 +281,34 @@ def test_installed_environment_writes_nothing(installed: Path, tmp_path: Path, p
     assert '"check_finished"' in result.stdout
     assert snapshot(installed) == before
     assert list(home.iterdir()) == []
+
+
+@pytest.mark.deploy
+def test_without_the_metrics_plugin_the_examples_are_refused(
+    installed: Path, tmp_path: Path
+) -> None:
+    """Why PLUGINS keeps shitshovela-prometheus: an image without it reads the examples'
+    SHITSHOVELA_PROMETHEUS__PUSHGATEWAY as an unknown setting, and every run exits 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHITSHOVELA_", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{Path(uv_binary()).parent}:/usr/bin:/bin"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    python = run(["sh", "-c", "command -v python3.11 || command -v python3"], env=os.environ.copy())
+    env["PYTHON"] = python.stdout.strip()
+    venv = tmp_path / "venv"
+    others = [p for p in PLUGINS if p != "shitshovela-prometheus"]
+    dist = installed.parent / "dist"
+    result = run(["sh", str(ROOT / INSTALL_SCRIPT), str(venv), str(dist), *others], env=env)
+    assert result.returncode == 0, result.stderr
+    home = tmp_path / "home"
+    home.mkdir()
+    values = read_env_file(env_files()[0])
+    check = [str(venv / "bin" / "shitshovela"), "check", "--offline"]
+    checked = run(check, env=job_env(home) | values)
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "SHITSHOVELA_PROMETHEUS__PUSHGATEWAY is not a setting" in checked.stdout
+    del values["SHITSHOVELA_PROMETHEUS__PUSHGATEWAY"]
+    checked = run(check, env=job_env(home) | values)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 @pytest.mark.deploy

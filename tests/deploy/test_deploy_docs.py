@@ -1,13 +1,16 @@
 """The deployment docs match the artefacts: links resolve, secrets commands cover every key,
-and no machine path is written into the repository's deployment files."""
+and the alerting advice names the pushed metric with thresholds that fit the schedules."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import promql_parser
 import pytest
-from deploykit import DEPLOY, ROOT, k8s_instances
+import yaml
+from deploykit import DEPLOY, ROOT, cron_interval, k8s_instances
+from shitshovela_prometheus import metrics
 
 pytestmark = pytest.mark.unit
 
@@ -78,3 +81,48 @@ def test_secret_commands_cover_every_secret_reference() -> None:
             if "secretKeyRef" in e.get("valueFrom", {})
         }
         assert documented == referenced, name
+
+
+METRIC = "shitshovela_last_success_timestamp_seconds"
+PLUGIN_README = "plugins/shitshovela-prometheus/README.md"
+ALERTS = "plugins/shitshovela-prometheus/alerts.yml"
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix"),
+    [(production_section(), ""), (DEPLOY_README.read_text(), "../")],
+    ids=["README", "deploy/README"],
+)
+def test_alerting_names_the_metric_and_links_the_plugin(text: str, prefix: str) -> None:
+    assert METRIC in metrics.HELP, "a metric the plugin pushes"
+    assert f"`{METRIC}`" in text
+    assert f"]({prefix}{PLUGIN_README})" in text
+    assert f"]({prefix}{ALERTS})" in text
+    assert "in the works" not in text and "once installed" not in text
+
+
+def test_alert_thresholds_are_twice_each_example_schedule() -> None:
+    """deploy/README's per-instance rules and table match the CronJobs' schedules,
+    and stand in for the one placeholder that alerts.yml has."""
+    assert "> 7200" in (ROOT / ALERTS).read_text(), "the placeholder the docs replace"
+    text = DEPLOY_README.read_text()
+    section = text[text.index("## Metrics and alerts\n") :]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    thresholds: dict[str, float] = {}
+    for rule in yaml.safe_load(block):
+        assert rule["alert"] == "ShitShovelaNoRecentSuccess"
+        expr = promql_parser.parse(rule["expr"])
+        assert isinstance(expr, promql_parser.BinaryExpr)
+        assert isinstance(expr.rhs, promql_parser.NumberLiteral)
+        assert METRIC in str(expr.lhs)
+        (instance,) = re.findall(r'instance="([^"]+)"', rule["expr"])
+        thresholds[instance] = expr.rhs.val
+    instances = k8s_instances()
+    assert set(thresholds) == {i.name for i in instances}
+    for instance in instances:
+        twice = 2 * cron_interval(instance.cronjob["spec"]["schedule"])
+        assert thresholds[instance.name] == twice, instance.name
+        minutes = int(twice // 60)
+        row = re.search(rf"^\| `{instance.name}` \|.*$", section, re.MULTILINE)
+        assert row, instance.name
+        assert f"`> {int(twice)}`" in row.group(0) and f"`for: {minutes}m`" in row.group(0)

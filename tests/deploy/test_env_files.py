@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from deploykit import (
 )
 
 pytestmark = pytest.mark.unit
+
+PUSHGATEWAY = "SHITSHOVELA_PROMETHEUS__PUSHGATEWAY"
 
 
 def test_the_two_examples_exist() -> None:
@@ -54,12 +57,24 @@ def test_secrets_are_marked_placeholders(path: Path) -> None:
         assert values[name].startswith("CHANGE-ME"), name
 
 
-def test_no_metrics_setting_until_that_plugin_lands() -> None:
-    """SHITSHOVELA_PROMETHEUS__* would be an unknown setting (exit 2) without the plugin."""
+def test_each_example_pushes_its_metrics() -> None:
+    """Every env file, and its ConfigMap, names a Pushgateway; the setting is the
+    installed metrics plugin's (an unknown SHITSHOVELA_ name would exit 2)."""
+    from shitshovela_core.config import known_names
+    from shitshovela_core.plugins import load_plugins
+
+    known = known_names(load_plugins())
+    assert PUSHGATEWAY in known, "shitshovela-prometheus declares the setting"
     for path in env_files():
-        assert not any(k.startswith("SHITSHOVELA_PROMETHEUS__") for k in read_env_file(path))
+        values = read_env_file(path)
+        assert re.fullmatch(r"https?://[a-z0-9.-]+(:\d+)?(/\S*)?", values[PUSHGATEWAY]), path.name
+        metrics = {k for k in values if k.startswith("SHITSHOVELA_PROMETHEUS__")}
+        assert metrics <= known, path.name
     for instance in k8s_instances():
-        assert not any(k.startswith("SHITSHOVELA_PROMETHEUS__") for k in instance.configmap["data"])
+        data = instance.configmap["data"]
+        assert data[PUSHGATEWAY] == read_env_file(ENV_DIR / f"{instance.name}.env")[PUSHGATEWAY]
+    gateways = {read_env_file(path)[PUSHGATEWAY] for path in env_files()}
+    assert len(gateways) == 1, "the examples share one Pushgateway"
 
 
 def test_the_format_check_can_fail(tmp_path: Path) -> None:

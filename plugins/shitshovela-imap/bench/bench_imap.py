@@ -14,6 +14,11 @@ It prints:
   attachment to a ticket system (as an upload would);
 - how many generated MIME cases (hypothesis) were delivered and run, and how they ended.
 
+Every engine run must drain its mailbox (exit 0, reason ``drained``; ``bench/_outcome.py``),
+and a listing must list every message: a figure from a run that ended otherwise is refused
+(``no figure: ...``) and the script exits 1 at the end. (The MIME cases count the runs that
+ended otherwise as failures: that count is the figure.)
+
 Each measurement runs in its own child process (``--child ...``), which reports its peak
 RSS (``VmHWM`` of ``/proc/self/status``: the high-water mark of the process image since
 its exec; ``getrusage``'s ``ru_maxrss`` would also count the parent's memory that the
@@ -34,12 +39,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# The plugin's test helpers (tests/imapkit.py, mimegen.py) serve this script too.
+# The plugin's test helpers (tests/imapkit.py, mimegen.py) serve this script too, and
+# the repository's bench/ (not a package) holds the outcome check every benchmark uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from _outcome import Figures, Outcome, UnexpectedOutcome, expect
 
 SELF = os.path.abspath(__file__)
 ATTACHMENT = 25 * 1024 * 1024
@@ -76,7 +84,7 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
     from shitshovela_core.providers import TicketSystem
 
     class NullTickets(TicketSystem):
-        completes_from_item = stream
+        completes_from_draft = stream
 
         def __init__(self) -> None:
             super().__init__(fake_context("null", "bench", budget=source.context.budget))
@@ -92,8 +100,8 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
         def unflag(self, ticket: Any, flag: Any) -> None:
             return None
 
-        def complete(self, ticket: Any, item: Any) -> None:
-            for attachment in item.attachments:
+        def complete(self, ticket: Any, draft: Any) -> None:
+            for attachment in draft.attachments:
                 digest = hashlib.sha256()
                 with attachment.open() as handle:
                     while chunk := handle.read(1024 * 1024):
@@ -125,6 +133,7 @@ def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
     return {
         "created": summary.created,
         "reason": summary.reason,
+        "exit_code": int(summary.exit_code),
         "seconds": seconds,
         "streamed": tickets.streamed,
         "peak_buffered": source.peak_buffered,
@@ -181,11 +190,30 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def run_child(args: list[str]) -> tuple[dict[str, Any], float]:
-    """Run this script as a child; return its JSON answer and its peak RSS in MiB."""
+def run_child(
+    args: list[str], check: Callable[[dict[str, Any]], Any] | None = None
+) -> tuple[dict[str, Any], float]:
+    """Run this script as a child; return its JSON answer (passed through ``check`` first,
+    which raises if the run did not end as measured) and its peak RSS in MiB."""
     result = subprocess.run([sys.executable, SELF, *args], stdout=subprocess.PIPE, check=True)
     answer = json.loads(result.stdout.decode().strip().splitlines()[-1])
-    return answer, float(answer.pop("peak_rss_mib"))
+    peak = float(answer.pop("peak_rss_mib"))
+    if check is not None:
+        check(answer)
+    return answer, peak
+
+
+def drained(created: int) -> Callable[[dict[str, Any]], None]:
+    """The check of a child's engine run that must drain (exit 0, reason ``drained``) with
+    ``created`` tickets (a message set aside would make the figure another's)."""
+
+    def check(answer: dict[str, Any]) -> None:
+        outcome = Outcome(answer["seconds"], answer["exit_code"], answer)
+        expect(outcome, code=0, reason="drained")
+        if answer["created"] != created:
+            raise UnexpectedOutcome(outcome, f"exit 0 'drained' with {created} ticket(s) created")
+
+    return check
 
 
 def main() -> None:
@@ -214,6 +242,12 @@ def main() -> None:
         root, users={"bench": "bench"}, extra_config="maildir_very_dirty_syncs = yes\n"
     ).start()
     rows: list[tuple[str, str]] = []
+    figs = Figures()
+
+    def refuse(what: str, why: str) -> None:
+        figs.refuse(what, why)
+        rows.append((what, f"no figure: {why}"))
+
     try:
         for user in ("small", "big", "large", "mime"):
             server.add_user(user, "bench")
@@ -242,38 +276,44 @@ def main() -> None:
 
         seed("big", n)
         listed, list_rss = run_child(["--child", "list", json.dumps(settings("big"))])
-        rows.append(
-            (
-                f"listed + fetched ({listed['listed']} messages, {listed['commands']} commands)",
-                f"{listed['listed'] / listed['seconds']:.0f} messages/s",
-            )
-        )
-        rows.append((f"  peak RSS while listing {n}", f"{list_rss:.1f} MiB"))
+        if listed["listed"] != n:
+            refuse("listed + fetched", f"{listed['listed']} of {n} messages listed")
+        else:
+            label = f"listed + fetched ({listed['listed']} messages, {listed['commands']} commands)"
+            rows.append((label, f"{listed['listed'] / listed['seconds']:.0f} messages/s"))
+            rows.append((f"  peak RSS while listing {n}", f"{list_rss:.1f} MiB"))
 
         small = max(1, n // 10)
         seed("small", small)
-        drained, small_rss = run_child(["--child", "drain", json.dumps(settings("small"))])
-        rows.append((f"engine run, {small} messages: peak RSS", f"{small_rss:.1f} MiB"))
-        drained, big_rss = run_child(["--child", "drain", json.dumps(settings("big"))])
-        rows.append((f"engine run, {n} messages: peak RSS", f"{big_rss:.1f} MiB"))
-        rows.append(
-            (
-                f"  {drained['created']} tickets in {drained['seconds']:.1f} s",
-                f"{drained['created'] / drained['seconds']:.0f} items/s "
-                f"(peak {drained['peak_buffered']} messages buffered)",
+        with figs.guard(f"engine run, {small} messages"):
+            _, small_rss = run_child(
+                ["--child", "drain", json.dumps(settings("small"))], drained(small)
             )
-        )
+            rows.append((f"engine run, {small} messages: peak RSS", f"{small_rss:.1f} MiB"))
+        with figs.guard(f"engine run, {n} messages"):
+            run, big_rss = run_child(["--child", "drain", json.dumps(settings("big"))], drained(n))
+            rows.append((f"engine run, {n} messages: peak RSS", f"{big_rss:.1f} MiB"))
+            rows.append(
+                (
+                    f"  {run['created']} tickets in {run['seconds']:.1f} s",
+                    f"{run['created'] / run['seconds']:.0f} items/s "
+                    f"(peak {run['peak_buffered']} messages buffered)",
+                )
+            )
 
         payload = random_bytes(ATTACHMENT)
         Mailbox(server, "large").deliver(attachment_message(payload))
-        streamed, large_rss = run_child(["--child", "stream", json.dumps(settings("large"))])
-        rows.append(
-            (
-                "engine run, one message with a 25 MiB attachment streamed: peak RSS",
-                f"{large_rss:.1f} MiB ({streamed['streamed'] / 2**20:.1f} MiB streamed "
-                f"in {streamed['seconds']:.1f} s)",
+        with figs.guard("engine run, one message with a 25 MiB attachment"):
+            streamed, large_rss = run_child(
+                ["--child", "stream", json.dumps(settings("large"))], drained(1)
             )
-        )
+            rows.append(
+                (
+                    "engine run, one message with a 25 MiB attachment streamed: peak RSS",
+                    f"{large_rss:.1f} MiB ({streamed['streamed'] / 2**20:.1f} MiB streamed "
+                    f"in {streamed['seconds']:.1f} s)",
+                )
+            )
 
         _quiet()
         started = time.monotonic()
@@ -292,6 +332,7 @@ def main() -> None:
     print(f"shitshovela-imap bench (Dovecot on 127.0.0.1, {os.cpu_count()} CPUs)")
     for label, value in rows:
         print(f"  {label.ljust(width)}  {value}")
+    figs.exit()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ per-run overhead, memory, and the cost of importing the entry point.
 
 Runs the core's engine in-process with an in-memory source and the Jira provider
 against the emulator on loopback (spec validation off: it measures the client).
-Prints figures; asserts nothing. Usage::
+Prints figures; asserts nothing about them, but every drain must end with exit 0 and
+reason ``drained`` (``bench/_outcome.py``): a figure from a run that ended otherwise is
+refused (``no figure: ...``) and the script exits 1 at the end. Usage::
 
     python plugins/shitshovela-jira/bench/bench_jira.py [--items 60] [--rates 10,40]
 """
@@ -26,6 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from jirakit import EngineWorld, emulator
 
+# The repository's bench/ (not a package) holds the outcome check every benchmark uses.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from _outcome import Figures, expect, from_summary
+
 MAIN = ("create", "unflag", "search", "read-by-key")
 
 
@@ -43,7 +49,8 @@ def category(method: str, path: str) -> str:
 
 
 def run(flavour: str, items: int, rate: float) -> None:
-    """One drain of ``items`` at ``rate`` requests a second; print its figures."""
+    """One drain of ``items`` at ``rate`` requests a second; print its figures (it must
+    drain: exit 0, reason ``drained``; else `expect` raises)."""
     jira = emulator(flavour)
     try:
         for n in range(25):
@@ -59,6 +66,7 @@ def run(flavour: str, items: int, rate: float) -> None:
         elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+        expect(from_summary(summary, elapsed), code=0, reason="drained")
         assert summary is not None
         kinds = Counter(category(r.method, r.path) for r in jira.requests)
         created = summary.created
@@ -103,10 +111,12 @@ def main() -> None:
     parser.add_argument("--rates", default="10,40")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    figs = Figures()
     for rate in (float(r) for r in args.rates.split(",")):
         for flavour in ("cloud", "datacenter"):
-            run(flavour, args.items, rate)
+            figs.attempt(f"{flavour} rate {rate:g}/s", lambda: run(flavour, args.items, rate))  # noqa: B023
     import_cost()
+    figs.exit()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Calls per ticket, in a run without faults:
 - ``create``: one ``POST /issue`` carrying summary, description, labels (with
   this instance's flag label) and the origin as the issue property
   ``shitshovela.origin`` — flag and origin are atomic with the issue (I3);
-- ``complete``: nothing, unless the item has attachments or a long text: then
+- ``complete``: nothing, unless the draft has attachments or a long text: then
   one ``GET /issue/{key}`` (what is attached already) and one upload per
   missing file;
 - ``unflag``: one ``PUT /issue/{key}`` with ``{"update": {"labels": [{"remove":
@@ -54,7 +54,7 @@ from shitshovela_core.errors import (
     Unreachable,
 )
 from shitshovela_core.httpclient import HttpClient
-from shitshovela_core.models import Attachment, Flag, Item, Origin, Ticket, TicketDraft
+from shitshovela_core.models import Attachment, Flag, Origin, Ticket, TicketDraft
 from shitshovela_core.providers import ProviderContext, TicketSystem
 
 from . import jql, text
@@ -115,7 +115,7 @@ def _origin_of(value: Any) -> tuple[Origin | None, str]:
 class JiraTickets(TicketSystem):
     """Tickets as Jira issues; see the module docstring for the calls it makes."""
 
-    completes_from_item = True
+    completes_from_draft = True
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -511,14 +511,15 @@ class JiraTickets(TicketSystem):
 
     # -- complete (attachments) --------------------------------------------------------
 
-    def complete(self, ticket: Ticket, item: Item) -> None:
-        """Upload the item's attachments the ticket lacks (by name and size), and the
-        full text when the description was cut. Idempotent; costs nothing for an
-        item without attachments and with a short text."""
-        long_text = text.jira_length(item.title) + text.jira_length(item.body) > (
+    def complete(self, ticket: Ticket, draft: TicketDraft) -> None:
+        """Upload the draft's attachments the ticket lacks (by name and size), and the
+        full text when the description was cut. Idempotent; costs nothing for a
+        draft without attachments and with a short text. The draft is the one the
+        create used, so a file a hook dropped is never uploaded."""
+        long_text = text.jira_length(draft.title) + text.jira_length(draft.body) > (
             self.config.max_description // LONG_TEXT_SHARE
         )
-        if not item.attachments and not long_text:
+        if not draft.attachments and not long_text:
             return
         response = self._read(ticket.key, "attachment,description")
         if response.status_code == 404:
@@ -535,13 +536,13 @@ class JiraTickets(TicketSystem):
         )
         uploads: list[tuple[str, int, str, Callable[[], AbstractContextManager[IO[bytes]]]]] = []
         limit = self.config.max_attachment
-        for attachment in item.attachments:
+        for attachment in draft.attachments:
             if attachment.size <= limit:
                 uploads.append(
                     (attachment.name, attachment.size, attachment.content_type, attachment.open)
                 )
         if long_text and CUT_MARKER in json.dumps(fields.get("description"), ensure_ascii=False):
-            full = (item.title + "\n\n" + item.body).encode("utf-8")
+            full = (draft.title + "\n\n" + draft.body).encode("utf-8")
             uploads.append((text.FULL_TEXT_NAME, len(full), "text/plain", lambda: io.BytesIO(full)))
         too_large: list[str] = []
         for name, size, content_type, opener in uploads:

@@ -27,7 +27,7 @@ from shitshovela_testkit.fakes import FakeSource, FakeStore, HardStop, fake_cont
 from shitshovela_testkit.runs import run_once
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import RunSummary
+from shitshovela_core.engine import RunHooks, RunSummary
 from shitshovela_core.models import FLAG_PREFIX, Attachment, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext
 
@@ -224,9 +224,15 @@ class EngineWorld:
         self.sources: list[AttachingSource] = []
 
     def run(
-        self, *, claims: bool, index_lag: float = 60.0, instance: str = "a", **settings: Any
+        self,
+        *,
+        claims: bool,
+        index_lag: float = 60.0,
+        instance: str = "a",
+        hooks: RunHooks | None = None,
+        **settings: Any,
     ) -> RunSummary | None:
-        """One run of ``instance`` from the store into Jira."""
+        """One run of ``instance`` from the store into Jira (with ``hooks``, if given)."""
         sleep = getattr(self.clock, "sleep", time.sleep)
         budget = Budget(600.0, started=self.clock(), clock=self.clock, sleep=sleep, margin=1.0)
         context = fake_context("fake", instance, budget=budget)
@@ -238,7 +244,7 @@ class EngineWorld:
             source = FakeSource(context, self.store, claims=claims)
         tickets = make_tickets(self.jira, instance, budget=budget, INDEX_LAG=index_lag, **settings)
         try:
-            return run_once(source, tickets, max_tickets=100)
+            return run_once(source, tickets, max_tickets=100, hooks=hooks)
         except HardStop:
             return None
 

@@ -19,8 +19,11 @@ from shitshovela_jira_emulator import JiraEmulator
 from shitshovela_testkit.clock import ManualClock
 from shitshovela_testkit.fakes import HardStop
 
+from shitshovela_core import hookimpl
+from shitshovela_core.engine import draft_from_item
 from shitshovela_core.errors import ExitCode, OutcomeUnknown, TransientError
 from shitshovela_core.models import Attachment, Flag, Item, Origin, TicketDraft
+from shitshovela_core.plugins import create_plugins
 
 pytestmark = pytest.mark.servers
 
@@ -88,6 +91,34 @@ def test_crash_between_create_and_upload_then_reconcile_completes_before_delete(
     assert max(uploads) < world.sources[-1].deleted_at["alpha"], "origin deleted before upload"
 
 
+class DropNotes:
+    """A site's hook: ``notes.txt`` files never go to Jira."""
+
+    @hookimpl
+    def shape_ticket_draft(self, item: Item, draft: TicketDraft) -> TicketDraft:
+        kept = tuple(a for a in draft.attachments if a.name != "notes.txt")
+        return draft.evolve(attachments=kept)
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["after-create", "after-reconcile"])
+def test_an_attachment_a_hook_drops_is_never_uploaded(
+    start_jira: Start, flavour: str, crash: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = world_for(start_jira, flavour)
+    hooks = create_plugins(extra=[("drop", DropNotes())], entry_points=False).hooks()
+    if crash:  # killed right after alpha's create: reconcile completes it
+        with monkeypatch.context() as patch:
+            kill_on_call(patch, "complete")
+            assert world.run(claims=True, hooks=hooks) is None
+        world.clock.advance(2.0)  # type: ignore[attr-defined]
+    summary = world.run(claims=True, hooks=hooks)
+    assert summary is not None and summary.exit_code == ExitCode.OK, summary
+    assert summary.reconciled == (1 if crash else 0)
+    photo = [f for f in FILES["alpha"] if f[0] == "photo.jpg"]
+    assert attached(world, "alpha") == photo
+    assert world.flags_left() == 0 and world.store.names() == []
+
+
 def test_crash_between_two_uploads_uploads_only_what_is_missing(
     start_jira: Start, flavour: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,9 +151,9 @@ def test_complete_twice_uploads_nothing_more(start_jira: Start, flavour: str) ->
     tickets = make_tickets(jira, "a")
     item = item_with(FILES["alpha"])
     ticket = tickets.create(TicketDraft(title="t", body="b"), Flag("a"), item.origin)
-    tickets.complete(ticket, item)
-    tickets.complete(ticket, item)
-    tickets.complete(ticket, item)
+    tickets.complete(ticket, draft_from_item(item))
+    tickets.complete(ticket, draft_from_item(item))
+    tickets.complete(ticket, draft_from_item(item))
     assert sorted((a.filename, a.content) for a in jira.issue(ticket.key).attachments) == sorted(
         FILES["alpha"]
     )
@@ -137,7 +168,7 @@ def test_no_attachments_and_short_text_cost_no_request(start_jira: Start) -> Non
     item = item_with([])
     ticket = tickets.create(TicketDraft(title="t", body="b"), Flag("a"), item.origin)
     before = len(jira.requests)
-    tickets.complete(ticket, item)
+    tickets.complete(ticket, draft_from_item(item))
     assert len(jira.requests) == before
 
 
@@ -149,7 +180,7 @@ def test_files_over_the_limit_are_listed_in_the_description(
     item = item_with([("small.txt", b"s" * 10), ("huge.bin", b"h" * 5000)])
     draft = TicketDraft(title="t", body="b", attachments=item.attachments)
     ticket = tickets.create(draft, Flag("a"), item.origin)
-    tickets.complete(ticket, item)
+    tickets.complete(ticket, draft_from_item(item))
     issue = jira.issue(ticket.key)
     assert [a.filename for a in issue.attachments] == ["small.txt"]
     assert "Not attached, larger than 1000 bytes: huge.bin (5000 bytes)" in (
@@ -162,7 +193,7 @@ def test_files_the_server_refuses_as_too_large_get_a_comment(start_jira: Start) 
     tickets = make_tickets(jira, "a")
     item = item_with([("ok.txt", b"o" * 50), ("big.bin", b"b" * 500)])
     ticket = tickets.create(TicketDraft(title="t", body="b"), Flag("a"), item.origin)
-    tickets.complete(ticket, item)
+    tickets.complete(ticket, draft_from_item(item))
     issue = jira.issue(ticket.key)
     assert [a.filename for a in issue.attachments] == ["ok.txt"]
     (comment,) = issue.comments
@@ -177,8 +208,8 @@ def test_a_cut_description_gets_the_full_text_attached_once(
     body = "".join(f"line {n}: some words that make the text long\n" for n in range(2000))
     item = item_with([], title="Long one", body=body)
     ticket = tickets.create(TicketDraft(title=item.title, body=body), Flag("a"), item.origin)
-    tickets.complete(ticket, item)
-    tickets.complete(ticket, item)
+    tickets.complete(ticket, draft_from_item(item))
+    tickets.complete(ticket, draft_from_item(item))
     issue = jira.issue(ticket.key)
     assert "cut by ShitShovela" in (issue.description or "")
     (full,) = issue.attachments
@@ -195,5 +226,5 @@ def test_an_upload_with_unknown_outcome_stops_the_run_without_exit_6(start_jira:
     with pytest.raises(TransientError, match="the next run completes") as caught:
         tickets._upload(ticket.key, "one.txt", "text/plain", item.attachments[0].open)
     assert not isinstance(caught.value, OutcomeUnknown)
-    tickets.complete(ticket, item)
+    tickets.complete(ticket, draft_from_item(item))
     assert [a.filename for a in jira.issue(ticket.key).attachments] == ["one.txt"]

@@ -56,7 +56,7 @@ def run_engine(
     source = FakeSource(context, store)
     tickets = FakeTicketSystem(context, tracker or FakeTracker())
     return run_once(
-        source, tickets, max_tickets=run.max_tickets, hook=plugins.pm.hook, settings=run.settings
+        source, tickets, max_tickets=run.max_tickets, hooks=plugins.hooks(), settings=run.settings
     )
 
 

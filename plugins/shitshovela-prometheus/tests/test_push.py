@@ -19,6 +19,13 @@ from shitshovela_core.deadline import Budget, Watchdog
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
 
+
+def fresh(seconds: float = 60.0) -> Budget:
+    """A budget that starts now: the test process itself may be older than ``seconds``
+    (a whole suite in one process), and `Budget` counts from the process start."""
+    return Budget(seconds, started=time.monotonic())
+
+
 pytestmark = pytest.mark.servers
 
 
@@ -123,7 +130,7 @@ def test_a_refused_push_names_the_status_without_the_password(gateway: Pushgatew
     with FaultProxy(("127.0.0.1", gateway.port), Script(default=answer)) as proxy:
         group = settings(proxy.url, USERNAME="pusher", PASSWORD="hunter2")
         with captured() as logs:
-            assert not push_ended(info("alpha", group), RunSummary(), Budget(60), group)
+            assert not push_ended(info("alpha", group), RunSummary(), fresh(), group)
     warning = assert_one_failed_push(logs, "hunter2")
     assert warning["error"] == "PushRefused: the Pushgateway answered 401: Unauthorized"
     assert gateway.samples() == {}
@@ -139,15 +146,25 @@ def test_basic_auth_reaches_the_gateway_and_a_wrong_password_is_one_warning() ->
     with Pushgateway(users=users, auth=("pusher", password)) as guarded:
         good = settings(guarded.url, USERNAME="pusher", PASSWORD=password)
         with captured() as logs:
-            assert push_ended(info("alpha", good), RunSummary(created=4), Budget(60), good)
+            assert push_ended(
+                info("alpha", good),
+                RunSummary(created=4),
+                fresh(),
+                good,
+            )
         assert warnings(logs) == []
         assert guarded.group("alpha")[metrics.COUNTS["created"]] == 4
         in_url = settings(guarded.url.replace("://", "://pusher:pusher%20pw%201e3@"))
-        assert push_ended(info("beta", in_url), RunSummary(created=5), Budget(60), in_url)
+        assert push_ended(
+            info("beta", in_url),
+            RunSummary(created=5),
+            fresh(),
+            in_url,
+        )
         assert guarded.group("beta")[metrics.COUNTS["created"]] == 5
         bad = settings(guarded.url, USERNAME="pusher", PASSWORD="wrong 0x1F")
         with captured() as logs:
-            assert not push_ended(info("alpha", bad), RunSummary(), Budget(60), bad)
+            assert not push_ended(info("alpha", bad), RunSummary(), fresh(), bad)
     warning = assert_one_failed_push(logs, "wrong 0x1F")
     assert str(warning["error"]).startswith("PushRefused: the Pushgateway answered 401")
 
@@ -156,7 +173,7 @@ def test_connection_resets_are_retried_once_then_one_warning(gateway: Pushgatewa
     with FaultProxy(("127.0.0.1", gateway.port), Script(default=Reset())) as proxy:
         group = settings(proxy.url, PASSWORD="hunter2")
         with captured() as logs:
-            assert not push_ended(info("alpha", group), RunSummary(), Budget(60), group)
+            assert not push_ended(info("alpha", group), RunSummary(), fresh(), group)
         assert len(proxy.requests) == 2
     warning = assert_one_failed_push(logs, "hunter2")
     assert "push to the Pushgateway" in str(warning["error"])
@@ -171,7 +188,7 @@ def test_a_hung_or_dripping_gateway_is_cut_off_by_the_timeout(
         group = settings(proxy.url, TIMEOUT=1.0)
         started = time.monotonic()
         with captured() as logs:
-            assert not push_ended(info("alpha", group), RunSummary(), Budget(60), group)
+            assert not push_ended(info("alpha", group), RunSummary(), fresh(), group)
         elapsed = time.monotonic() - started
     assert_one_failed_push(logs)
     assert 0.9 < elapsed < 1.5
@@ -217,7 +234,7 @@ def test_a_push_that_fits_goes_through_the_proxy(gateway: Pushgateway) -> None:
     with FaultProxy(("127.0.0.1", gateway.port)) as proxy:
         group = settings(proxy.url)
         with captured() as logs:
-            assert push_started(info("alpha", group), Budget(60.0), group)
+            assert push_started(info("alpha", group), fresh(), group)
     assert warnings(logs) == []
     assert [e["event"] for e in logs] == ["metrics_pushed"]
     assert set(gateway.group("alpha")) >= {metrics.STARTED, metrics.MAX_RUNTIME}

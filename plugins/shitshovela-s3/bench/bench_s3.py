@@ -13,7 +13,10 @@ It prints:
   before the work (imports done), so the growth is visible;
 - which conditional-delete path moto exercised (``if-match`` or ``head``).
 
-Figures, not assertions: the tests check behaviour; this prints what it costs.
+Figures, not assertions: the tests check behaviour; this prints what it costs. It runs no
+engine (no exit code or reason to check), but each figure is refused (``no figure: ...``,
+exit 1 at the end) unless its work was done in full: every object read, every key
+listed, every byte of the big object streamed.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-# The plugin's test helpers (tests/s3kit.py) serve this script too.
+# The plugin's test helpers (tests/s3kit.py) serve this script too, and the
+# repository's bench/ (not a package) holds the outcome bookkeeping every benchmark uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from _outcome import Figures
 
 BIG = 50 * 1024 * 1024
 
@@ -107,6 +113,7 @@ def main() -> None:
     from s3kit import make_source, new_bucket
     from shitshovela_testservers.motoserver import MotoServer
 
+    figs = Figures()
     with MotoServer() as server:
         s3 = server.client()
         print(f"moto {moto.__version__} server at {server.url} (separate process, HTTP)")
@@ -118,10 +125,13 @@ def main() -> None:
         started = time.perf_counter()
         count = sum(1 for _ in source.items())
         elapsed = time.perf_counter() - started
-        print(
-            f"listed+read: {count} objects in {elapsed:.2f}s = {count / elapsed:.0f} objects/s "
-            "(one ranged GET each; RATE=1000)"
-        )
+        if count != args.objects:
+            figs.refuse("listed+read", f"{count} of {args.objects} objects read")
+        else:
+            print(
+                f"listed+read: {count} objects in {elapsed:.2f}s = {count / elapsed:.0f} objects/s "
+                "(one ranged GET each; RATE=1000)"
+            )
         first = next(iter(source.items()))
         source.delete(first.origin)
         print(f"conditional delete path moto exercised: {source.delete_path}")
@@ -130,19 +140,26 @@ def main() -> None:
         bucket = new_bucket(s3, versioned=False)
         put_many(s3, bucket, [f"k/{n:06d}" for n in range(args.keys)], b"x")
         listing = run_child("list", server.url, bucket)
-        print(
-            f"listing {listing['keys']} keys: {listing['seconds']}s, peak RSS "
-            f"{listing['rss_peak_mb']} MB (before listing: {listing['rss_before_mb']} MB)"
-        )
+        if listing["keys"] != args.keys:
+            figs.refuse("listing RSS", f"{listing['keys']} of {args.keys} keys listed")
+        else:
+            print(
+                f"listing {listing['keys']} keys: {listing['seconds']}s, peak RSS "
+                f"{listing['rss_peak_mb']} MB (before listing: {listing['rss_before_mb']} MB)"
+            )
 
         bucket = new_bucket(s3, versioned=False)
         s3.put_object(Bucket=bucket, Key="big/export.csv", Body=b"Export\n" + b"y" * (BIG - 7))
         big = run_child("big", server.url, bucket)
-        print(
-            f"reading one {BIG // (1024 * 1024)} MB object (item + attachment streamed, "
-            f"{big['streamed_bytes']} bytes): {big['seconds']}s, peak RSS {big['rss_peak_mb']} MB "
-            f"(before: {big['rss_before_mb']} MB)"
-        )
+        if big["streamed_bytes"] != BIG:
+            figs.refuse("big object RSS", f"{big['streamed_bytes']} of {BIG} bytes streamed")
+        else:
+            print(
+                f"reading one {BIG // (1024 * 1024)} MB object (item + attachment streamed, "
+                f"{big['streamed_bytes']} bytes): {big['seconds']}s, peak RSS "
+                f"{big['rss_peak_mb']} MB (before: {big['rss_before_mb']} MB)"
+            )
+    figs.exit()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ A fault *after* an effect models "the server committed it but we never heard"
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import itertools
 import threading
 import time
@@ -27,7 +29,7 @@ from shitshovela_core.errors import (
     TransientError,
 )
 from shitshovela_core.hookspecs import hookimpl
-from shitshovela_core.models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
 from shitshovela_core.providers import ProviderContext, Register, Source, TicketSystem
 
 
@@ -75,6 +77,8 @@ class StoredItem:
     version: int
     poison: str = ""
     claims: set[str] = attrs.field(factory=set)
+    #: Names of the item's attachments (each holds its own name as content).
+    files: tuple[str, ...] = ()
 
 
 class FakeStore:
@@ -89,9 +93,12 @@ class FakeStore:
         self._versions = itertools.count(1)
         self.lock = threading.Lock()
 
-    def put(self, name: str, content: str, *, poison: str = "") -> None:
-        """Add or overwrite the item ``name`` (overwriting gives a new version)."""
-        self.items[name] = StoredItem(name, content, next(self._versions), poison)
+    def put(
+        self, name: str, content: str, *, poison: str = "", files: tuple[str, ...] = ()
+    ) -> None:
+        """Add or overwrite the item ``name`` (overwriting gives a new version);
+        ``files`` names its attachments."""
+        self.items[name] = StoredItem(name, content, next(self._versions), poison, files=files)
 
     def names(self) -> list[str]:
         """Names of the items still waiting."""
@@ -131,7 +138,13 @@ class FakeSource(Source):
         if stored.poison:
             return PoisonItem(origin, stored.poison, claimed=claimed)
         title, _, body = stored.content.partition("\n")
-        return Item(origin=origin, title=title, body=body, claimed=claimed)
+        attachments = tuple(
+            Attachment(
+                name, "text/plain", len(name), opener=functools.partial(io.BytesIO, name.encode())
+            )
+            for name in stored.files
+        )
+        return Item(origin=origin, title=title, body=body, claimed=claimed, attachments=attachments)
 
     def items(self) -> Iterator[Item | PoisonItem]:
         for name in self.store.names():
@@ -196,7 +209,9 @@ class FakeTicket:
     origin_ref: str
     created_at: float
     labels_changed_at: float
+    #: Names of the files `FakeTicketSystem.complete` attached.
     attachments: list[str] = attrs.field(factory=list)
+    completed: bool = False
 
 
 class FakeTracker:
@@ -229,7 +244,7 @@ class FakeTracker:
 class FakeTicketSystem(TicketSystem):
     """A `TicketSystem` over a `FakeTracker`."""
 
-    completes_from_item = True
+    completes_from_draft = True
 
     def __init__(self, context: ProviderContext, tracker: FakeTracker) -> None:
         super().__init__(context)
@@ -293,13 +308,15 @@ class FakeTicketSystem(TicketSystem):
             f"tickets.unflag.after:{ticket.key}", lambda: TransientError("reply lost")
         )
 
-    def complete(self, ticket: Ticket, item: Item) -> None:
+    def complete(self, ticket: Ticket, draft: TicketDraft) -> None:
+        """Attach the draft's files, once per ticket (one step, which may fail)."""
         stored = self.tracker.tickets.get(ticket.key)
-        if stored is not None and "completed" not in stored.attachments:
+        if stored is not None and not stored.completed:
             self.tracker.faults.step(
                 f"tickets.complete:{ticket.key}", lambda: TransientError("upload failed")
             )
-            stored.attachments.append("completed")
+            stored.attachments.extend(a.name for a in draft.attachments)
+            stored.completed = True
 
 
 class FakePlugin:

@@ -63,9 +63,9 @@ def test_the_run_is_described_by_the_contexts_and_the_budget() -> None:
     budget = Budget(120.0, started=clock(), clock=clock, sleep=clock.sleep, margin=1.0)
     source = FakeSource(fake_context("files", "beta", budget=budget), store_with("a"))
     tickets = FakeTicketSystem(fake_context("tracker", "beta"), FakeTracker())
-    hook = create_plugins(extra=[("observer", Observer())], entry_points=False).pm.hook
+    hooks = create_plugins(extra=[("observer", Observer())], entry_points=False).hooks()
     group: dict[str, Any] = {"observer": {"X": 1}}
-    run_once(source, tickets, max_tickets=3, hook=hook, settings=group)
+    run_once(source, tickets, max_tickets=3, hooks=hooks, settings=group)
     (run,) = seen
     assert (run.instance, run.source, run.ticket_system) == ("beta", "files", "tracker")
     assert (run.max_runtime, run.max_tickets, dict(run.settings)) == (120.0, 3, group)
