@@ -303,7 +303,7 @@ def test_port_race_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()
     taken = squatter.getsockname()[1]
-    real_free_ports = dovecot._free_ports
+    real_free_ports = dovecot.system.free_ports
     calls: list[list[int]] = []
 
     def racy_free_ports(count: int) -> list[int]:
@@ -313,7 +313,7 @@ def test_port_race_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         calls.append(ports)
         return ports
 
-    monkeypatch.setattr(dovecot, "_free_ports", racy_free_ports)
+    monkeypatch.setattr(dovecot.system, "free_ports", racy_free_ports)
     try:
         with DovecotServer(tmp_path) as server:
             assert len(calls) == 2
@@ -343,7 +343,7 @@ def test_start_failure_reports_command_and_log(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_missing_binary_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dovecot, "_DOVECOT_CANDIDATES", ("/nonexistent/dovecot",))
+    monkeypatch.setattr(dovecot.system, "DOVECOT_CANDIDATES", ("/nonexistent/dovecot",))
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(DovecotNotInstalledError, match="install-dovecot"):
         dovecot.find_dovecot_binary()

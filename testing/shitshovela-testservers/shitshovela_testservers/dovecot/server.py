@@ -1,43 +1,9 @@
-"""Start a real Dovecot IMAP server for tests, on 127.0.0.1, from Python.
+"""`DovecotServer`: one throw-away Dovecot on 127.0.0.1, its users, its clients and its mail.
 
-Usage::
-
-    with DovecotServer(tmp_path, users={"alice": "secret"}) as server:
-        server.deliver("alice", b"Subject: hi\\r\\n\\r\\nbody\\r\\n")  # fast, no IMAP
-        client = server.imap_client("alice", security="tls")  # logged-in IMAPClient
-        client.select_folder("INBOX")
-
-What it does: writes a standalone ``dovecot.conf`` into the given directory (never reads
-``/etc/dovecot``), generates a throw-away CA plus a server certificate for ``127.0.0.1`` and
-``localhost`` (``ca_file`` is what clients verify against), writes one passwd-file per user
-with a ``{PLAIN}`` password, and runs ``dovecot -F -c <conf>`` in the foreground as a child
-process.  It listens on 127.0.0.1 only: a plaintext port (``port``; plaintext LOGIN allowed,
-STARTTLS offered when ``tls=True``) and an implicit-TLS port (``tls_port``).  Mail is Maildir
-(``LAYOUT=fs``, hierarchy separator ``/``) in ``<mail_root>/<user>/Maildir``, accessed as
-``nobody:nogroup``.
-
-Where things are: config, log (``log_file``), certificates and state in the given directory
-``root``; mail, passwd-files and sockets in ``runtime_dir``, a short 0711 directory below
-``runtime_parent`` (symlinked as ``<root>/runtime``), because Dovecot's unprivileged processes
-must be able to traverse every ancestor of what they read and pytest's temp dirs are 0700.
-``runtime_parent`` defaults to ``/dev/shm`` when it has 1 GiB free (mail in RAM: creating
-files there was ~10-30x faster than on this VM's disk), else ``/tmp``.
-:meth:`DovecotServer.stop` keeps it (restart works), :meth:`DovecotServer.close` (also
-``__exit__``) deletes it; it is deleted at interpreter exit otherwise.
-
-Requirements and limits (read these when something fails):
-
-* Dovecot must be installed (Debian 12: ``bash .ci/install-dovecot``); a missing binary raises
-  :class:`DovecotNotInstalledError`, never a skip.  ``tls=True`` needs the ``openssl`` CLI.
-* Must run as root: the master process switches to the mail user itself.
-* ``root`` must not contain whitespace, ``%``, quotes or backslashes (Dovecot config values).
-* Passwords may contain spaces, quotes, backslashes, ``#``, ``%`` and non-ASCII, but not ``:``,
-  CR, LF or NUL (the passwd-file format has no escaping): those raise :class:`ValueError`.
-  User names are limited to ``[A-Za-z0-9._@-]`` and are case-sensitive.
-* Maildir keeps at most 26 keywords (custom flags) per mailbox.
-* Failed logins are answered after ~0.5 s (Dovecot flushes failures on a timer); the growing
-  per-IP auth penalty is switched off.
-* Start-up errors include the tail of Dovecot's log and the exact command.
+The package's docstring is the guide (what it writes where, what it needs);
+the configuration is rendered by `config`, mail written by `maildir`, and the
+operating system's side (binary, directories, certificates, ports, process
+group) is `system`.
 """
 
 from __future__ import annotations
@@ -45,19 +11,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import grp
-import itertools
 import os
 import pwd
 import re
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import ssl
-import stat
 import subprocess
-import tempfile
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,65 +28,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import maildir, system
+from .config import render_config
+from .errors import DovecotError, DovecotStartError
+
 if TYPE_CHECKING:
     from imapclient import IMAPClient  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-__all__ = [
-    "DEFAULT_USERS",
-    "DovecotError",
-    "DovecotNotInstalledError",
-    "DovecotServer",
-    "DovecotStartError",
-    "Security",
-    "find_dovecot_binary",
-    "live_group_members",
-    "start_dovecot",
-]
+__all__ = ["DEFAULT_USERS", "DovecotServer", "Security", "start_dovecot"]
 
 Security = Literal["plain", "starttls", "tls"]
 
 DEFAULT_USERS: Mapping[str, str] = {"alice": "password"}
-HOST = "127.0.0.1"
-INSTALL_HINT = "run `bash .ci/install-dovecot` (installs Debian's dovecot-imapd) as root"
 
-_DOVECOT_CANDIDATES = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9._@-]+")
 _BIND_FAILURE_MARKERS = ("Address already in use", "EADDRINUSE")
 _MAX_BIND_ATTEMPTS = 5
-_SYSTEM_FLAGS = {
-    "\\draft": "D",
-    "\\flagged": "F",
-    "\\answered": "R",
-    "\\seen": "S",
-    "\\deleted": "T",
-}
-_delivery_counter = itertools.count()
-
-
-class DovecotError(RuntimeError):
-    """Something went wrong starting, using or stopping the test Dovecot."""
-
-
-class DovecotNotInstalledError(DovecotError):
-    """The dovecot binary is missing; run ``.ci/install-dovecot``."""
-
-
-class DovecotStartError(DovecotError):
-    """Dovecot did not come up; the message has the command and the log's tail."""
-
-
-def find_dovecot_binary() -> str:
-    """Return the path of the dovecot binary or raise :class:`DovecotNotInstalledError`."""
-    for candidate in _DOVECOT_CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("dovecot")
-    if found:
-        return found
-    raise DovecotNotInstalledError(
-        f"Dovecot binary not found (looked at {', '.join(_DOVECOT_CANDIDATES)} and PATH); "
-        + INSTALL_HINT
-    )
 
 
 def start_dovecot(
@@ -190,7 +109,7 @@ class DovecotServer:
         self.runtime_dir: Path | None = None
         self._runtime_finalizer: weakref.finalize[Any, Any] | None = None
 
-        self.host = HOST
+        self.host = system.HOST
         self.port = 0
         self.tls_port: int | None = None
         self.command: list[str] = []
@@ -223,11 +142,23 @@ class DovecotServer:
 
     @property
     def running(self) -> bool:
+        """Whether the Dovecot process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     @property
     def pid(self) -> int | None:
+        """The master process's pid while it runs."""
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def mail_uid(self) -> int:
+        """The uid mail is stored as (known once started)."""
+        return self._uid
+
+    @property
+    def mail_gid(self) -> int:
+        """The gid mail is stored as (known once started)."""
+        return self._gid
 
     @property
     def mail_root(self) -> Path:
@@ -253,7 +184,7 @@ class DovecotServer:
         """Start Dovecot and wait until it greets on every port; no-op if already running."""
         if self.running:
             return self
-        binary = self._binary or find_dovecot_binary()
+        binary = self._binary or system.find_dovecot_binary()
         if os.geteuid() != 0:
             raise DovecotError("the test Dovecot must be started as root (it drops privileges)")
         try:
@@ -265,10 +196,10 @@ class DovecotServer:
 
         began = time.monotonic()
         for attempt in range(1, _MAX_BIND_ATTEMPTS + 1):
-            ports = _free_ports(2 if self.tls else 1)
+            ports = system.free_ports(2 if self.tls else 1)
             self.port = ports[0]
             self.tls_port = ports[1] if self.tls else None
-            self.config_file.write_text(self._render_config(), encoding="utf-8")
+            self.config_file.write_text(render_config(self), encoding="utf-8")
             self.command = [binary, "-F", "-c", str(self.config_file)]
             log_offset = self._spawn(attempt)
             try:
@@ -293,7 +224,7 @@ class DovecotServer:
         self._shutdown_process(timeout)
         ports = [p for p in (self.port, self.tls_port) if p]
         deadline = time.monotonic() + 5.0
-        while any(_port_open(self.host, p) for p in ports):
+        while any(system.port_open(self.host, p) for p in ports):
             if time.monotonic() > deadline:
                 raise DovecotError(f"Dovecot stopped but ports {ports} still accept connections")
             time.sleep(0.02)
@@ -344,7 +275,7 @@ class DovecotServer:
         """Try ``AUTHENTICATE PLAIN`` on the plain port with a raw socket (no imapclient)."""
         token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
         with socket.create_connection((self.host, self.port), timeout=10.0) as sock:
-            _read_line(sock)
+            system.read_line(sock)
             sock.sendall(f"a AUTHENTICATE PLAIN {token}\r\nb LOGOUT\r\n".encode())
             buffer = b""
             while True:
@@ -357,6 +288,7 @@ class DovecotServer:
                         return line.startswith(b"a OK")
 
     def password(self, user: str) -> str:
+        """The password of a known test user; `KeyError` naming the known ones otherwise."""
         try:
             return self._users[user]
         except KeyError:
@@ -417,13 +349,7 @@ class DovecotServer:
     def mailbox_dir(self, user: str, mailbox: str = "INBOX") -> Path:
         """The Maildir directory (holding cur/new/tmp) of ``mailbox``; not created."""
         self.password(user)
-        parts = mailbox.split("/")
-        if parts[0].upper() == "INBOX":
-            parts[0] = "INBOX"
-        for part in parts:
-            if part in ("", ".", "..", "cur", "new", "tmp"):
-                raise ValueError(f"mailbox name {mailbox!r} not supported by file delivery")
-        return self.mail_root / user / "Maildir" / Path(*(_encode_mutf7(p) for p in parts))
+        return maildir.folder_path(self.mail_root, user, mailbox)
 
     def deliver(
         self,
@@ -443,7 +369,14 @@ class DovecotServer:
         (SELECT, NOOP, STATUS, ...).
         """
         folder = self._ensure_mailbox(user, mailbox)
-        return self._write_message(folder, message, _flag_suffix(flags), internal_date)
+        return maildir.write_message(
+            folder,
+            message,
+            suffix=maildir.flag_suffix(flags),
+            internal_date=internal_date,
+            uid=self._uid,
+            gid=self._gid,
+        )
 
     def deliver_many(
         self,
@@ -455,10 +388,12 @@ class DovecotServer:
     ) -> int:
         """Like :meth:`deliver` for many messages (fast seeding); returns how many."""
         folder = self._ensure_mailbox(user, mailbox)
-        suffix = _flag_suffix(flags)
+        suffix = maildir.flag_suffix(flags)
         count = 0
         for message in messages:
-            self._write_message(folder, message, suffix, None)
+            maildir.write_message(
+                folder, message, suffix=suffix, internal_date=None, uid=self._uid, gid=self._gid
+            )
             count += 1
         return count
 
@@ -506,7 +441,7 @@ class DovecotServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(exist_ok=True)
         if self.runtime_dir is None:
-            self.runtime_dir = _make_runtime_dir(self.runtime_parent)
+            self.runtime_dir = system.make_runtime_dir(self.runtime_parent)
             self._runtime_finalizer = weakref.finalize(
                 self, shutil.rmtree, str(self.runtime_dir), ignore_errors=True
             )
@@ -516,7 +451,7 @@ class DovecotServer:
                 link.symlink_to(self.runtime_dir)
         self.mail_root.mkdir(mode=0o755, exist_ok=True)
         if self.tls and not (self.cert_file.exists() and self.key_file.exists()):
-            _generate_certificates(self.tls_dir, self.ca_file, self.cert_file, self.key_file)
+            system.generate_certificates(self.tls_dir, self.ca_file, self.cert_file, self.key_file)
         for user in self._users:
             self._write_passwd(user)
             self._ensure_mailbox(user, "INBOX")
@@ -549,77 +484,6 @@ class DovecotServer:
             os.utime(tmp, (new.st_atime, int(old.st_mtime) + 1))
         os.replace(tmp, target)
 
-    def _render_config(self) -> str:
-        def quoted(path: Path) -> str:
-            return str(path).replace("%", "%%")
-
-        ssl_lines = ["ssl = no"]
-        tls_listener = ""
-        if self.tls:
-            ssl_lines = [
-                "ssl = yes",
-                f"ssl_cert = <{self.cert_file}",
-                f"ssl_key = <{self.key_file}",
-                "ssl_min_protocol = TLSv1.2",
-            ]
-            if Path("/usr/share/dovecot/dh.pem").exists():
-                ssl_lines.append("ssl_dh = </usr/share/dovecot/dh.pem")
-            tls_listener = (
-                f"  inet_listener imaps {{\n"
-                f"    address = {self.host}\n"
-                f"    port = {self.tls_port}\n"
-                f"    ssl = yes\n"
-                f"  }}\n"
-            )
-        return (
-            "# Generated by shitshovela_testservers.dovecot: a throw-away test instance.\n"
-            f"base_dir = {self.base_dir}\n"
-            f"state_dir = {self.state_dir}\n"
-            f"instance_name = shitshovela-test-{self.greeting_token}\n"
-            "protocols = imap\n"
-            f"listen = {self.host}\n"
-            f"log_path = {self.log_file}\n"
-            f"info_log_path = {self.log_file}\n"
-            f"debug_log_path = {self.log_file}\n"
-            f"login_greeting = ShitShovela test Dovecot {self.greeting_token} ready.\n"
-            "\n"
-            "disable_plaintext_auth = no\n"
-            "auth_mechanisms = plain login\n"
-            "auth_cache_size = 0\n"
-            "auth_username_format = %u\n"
-            "auth_verbose = yes\n"
-            "auth_failure_delay = 0\n"
-            f"passdb {{\n  driver = passwd-file\n"
-            # One passwd-file per user: Dovecot re-reads a file at most once a second, but a
-            # file it has not seen yet is read at once, so add_user() takes effect immediately.
-            f"  args = scheme=PLAIN username_format=%u {quoted(self.passwd_dir)}/%u\n}}\n"
-            f"userdb {{\n  driver = static\n"
-            f"  args = uid={self._uid} gid={self._gid} home={quoted(self.mail_root)}/%u\n}}\n"
-            "\n"
-            "mail_location = maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX\n"
-            "mail_fsync = never\n"
-            "namespace inbox {\n  inbox = yes\n  separator = /\n}\n"
-            "protocol imap {\n  mail_max_userip_connections = 1000\n}\n"
-            + (f"{self.extra_config.rstrip()}\n" if self.extra_config.strip() else "")
-            + "\n"
-            + "\n".join(ssl_lines)
-            + "\n\n"
-            "# No growing delay after failed logins (anvil's auth penalty).\n"
-            "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n"
-            "default_process_limit = 1000\n"
-            "default_client_limit = 4000\n"
-            "service imap-login {\n"
-            "  inet_listener imap {\n"
-            f"    address = {self.host}\n"
-            f"    port = {self.port}\n"
-            "  }\n"
-            f"{tls_listener}"
-            "  service_count = 0\n"
-            "  process_min_avail = 1\n"
-            "  client_limit = 1000\n"
-            "}\n"
-        )
-
     def _spawn(self, attempt: int) -> int:
         with self.log_file.open("ab") as log:
             log.write(f"--- starting attempt {attempt}: {shlex.join(self.command)}\n".encode())
@@ -633,7 +497,7 @@ class DovecotServer:
                 start_new_session=True,
                 close_fds=True,
             )
-        self._finalizer = weakref.finalize(self, _kill_group, self._proc)
+        self._finalizer = weakref.finalize(self, system.kill_group, self._proc)
         return offset
 
     def _wait_ready(self, log_offset: int) -> None:
@@ -646,13 +510,13 @@ class DovecotServer:
         while True:
             code = self._proc.poll()
             if code is not None:
-                new_log = _read_from(self.log_file, log_offset)
+                new_log = system.read_from(self.log_file, log_offset)
                 if any(m in new_log for m in _BIND_FAILURE_MARKERS):
                     raise _PortTaken()
                 raise DovecotStartError(
                     f"Dovecot exited with code {code} during start-up\n" + self._diagnostics()
                 )
-            if all(marker in _greeting(self.host, port, ctx) for port, ctx in targets):
+            if all(marker in system.greeting(self.host, port, ctx) for port, ctx in targets):
                 return
             if time.monotonic() > deadline:
                 raise DovecotStartError(
@@ -671,11 +535,11 @@ class DovecotServer:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
+                system.kill_group(proc)
                 proc.wait(timeout)
-        _kill_group(proc)  # leftovers in Dovecot's own process group, if any
+        system.kill_group(proc)  # leftovers in Dovecot's own process group, if any
         deadline = time.monotonic() + 5.0
-        while live_group_members(proc.pid) and time.monotonic() < deadline:
+        while system.live_group_members(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         if self._finalizer is not None:
             self._finalizer.detach()
@@ -691,47 +555,9 @@ class DovecotServer:
 
     def _ensure_mailbox(self, user: str, mailbox: str) -> Path:
         folder = self.mailbox_dir(user, mailbox)
-        if (folder / "tmp").is_dir():
-            return folder
-        if self._uid < 0:
+        if self._uid < 0 and not (folder / "tmp").is_dir():
             raise DovecotError("start() the server before delivering mail")
-        # Create every level below the mail root with the mail user's ownership.
-        path = self.mail_root
-        for part in folder.relative_to(self.mail_root).parts:
-            path = path / part
-            if not path.is_dir():
-                path.mkdir(mode=0o700)
-                os.chown(path, self._uid, self._gid)
-        for sub in ("cur", "new", "tmp"):
-            path = folder / sub
-            if not path.is_dir():
-                path.mkdir(mode=0o700)
-                os.chown(path, self._uid, self._gid)
-        return folder
-
-    def _write_message(
-        self, folder: Path, message: bytes, suffix: str, internal_date: datetime | None
-    ) -> Path:
-        now = time.time()
-        name = (
-            f"{int(now)}.M{int(now * 1_000_000) % 1_000_000}P{os.getpid()}"
-            f"Q{next(_delivery_counter)}.shitshovela"
-        )
-        tmp_path = folder / "tmp" / name
-        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            view = memoryview(message)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fchown(fd, self._uid, self._gid)
-        finally:
-            os.close(fd)
-        if internal_date is not None:
-            stamp = internal_date.timestamp()
-            os.utime(tmp_path, (stamp, stamp))
-        target = folder / ("cur" if suffix else "new") / (name + suffix)
-        os.rename(tmp_path, target)
-        return target
+        return maildir.create_folder(folder, self.mail_root, self._uid, self._gid)
 
 
 class _PortTaken(Exception):
@@ -749,204 +575,3 @@ def _validate_user(name: str, password: str) -> None:
             f"password of {name!r} contains {bad!r}: Dovecot's passwd-file format cannot store "
             "':', CR, LF or NUL in a {PLAIN} password"
         )
-
-
-def _flag_suffix(flags: Sequence[str]) -> str:
-    letters = []
-    for flag in flags:
-        letter = _SYSTEM_FLAGS.get(flag.lower())
-        if letter is None:
-            raise ValueError(
-                f"file delivery supports only system flags {sorted(_SYSTEM_FLAGS)}, got {flag!r}; "
-                "use append() for keywords"
-            )
-        letters.append(letter)
-    return ":2," + "".join(sorted(set(letters))) if letters else ""
-
-
-def _encode_mutf7(name: str) -> str:
-    """Modified UTF-7 (RFC 3501 5.1.3), as Dovecot names Maildir folders on disk."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for char in name:
-        if 0x20 <= ord(char) <= 0x7E:
-            flush()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    return "".join(out)
-
-
-def _searchable_by_all(directory: Path) -> bool:
-    return all(d.stat().st_mode & stat.S_IXOTH for d in (directory, *directory.parents))
-
-
-def _default_runtime_parent() -> Path:
-    """``/dev/shm`` (tmpfs: seeding is ~10x faster) if it has 1 GiB free, else ``/tmp``."""
-    shm = Path("/dev/shm")  # noqa: S108  (tmpfs; mkdtemp makes ours private)
-    with contextlib.suppress(OSError):
-        fs = os.statvfs(shm)
-        if (
-            _searchable_by_all(shm)
-            and os.access(shm, os.W_OK)
-            and fs.f_bavail * fs.f_frsize >= 2**30
-        ):
-            return shm
-    tmp = Path("/tmp")  # noqa: S108  (short and world-searchable; mkdtemp makes ours private)
-    return tmp if tmp.is_dir() else Path(tempfile.gettempdir())
-
-
-def _make_runtime_dir(parent: Path | None) -> Path:
-    """A short, root-owned, mode 0711 directory below ``parent``.
-
-    Dovecot's unprivileged processes (``nobody`` reading mail, ``dovecot`` reading the
-    passwd-files) must traverse every ancestor of what they read; callers' temp dirs (pytest's
-    ``/tmp/pytest-of-root`` is 0700) do not allow that.  Short also keeps socket paths below
-    the 107-byte limit.
-    """
-    parent = _default_runtime_parent() if parent is None else parent
-    if not _searchable_by_all(parent):
-        raise DovecotError(f"{parent} or an ancestor is not searchable by others (o+x)")
-    runtime = Path(tempfile.mkdtemp(prefix="ssv-dovecot-", dir=parent))
-    if len(str(runtime)) > 60:
-        shutil.rmtree(runtime)
-        raise DovecotError(f"runtime_parent {parent} is too long for Dovecot's socket paths")
-    runtime.chmod(0o711)
-    return runtime
-
-
-def _generate_certificates(tls_dir: Path, ca_file: Path, cert_file: Path, key_file: Path) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise DovecotError("the openssl CLI is needed for tls=True (Debian package: openssl)")
-    tls_dir.mkdir(mode=0o700, exist_ok=True)
-    cnf = tls_dir / "openssl.cnf"
-    cnf.write_text(
-        "[req]\n"
-        "distinguished_name = dn\n"
-        "prompt = no\n"
-        "[dn]\n"
-        "CN = unused\n"
-        "[v3_ca]\n"
-        "basicConstraints = critical, CA:TRUE\n"
-        "keyUsage = critical, keyCertSign, cRLSign\n"
-        "subjectKeyIdentifier = hash\n"
-        "[v3_server]\n"
-        "basicConstraints = critical, CA:FALSE\n"
-        "keyUsage = critical, digitalSignature, keyEncipherment\n"
-        "extendedKeyUsage = serverAuth\n"
-        "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"
-        "subjectKeyIdentifier = hash\n"
-        "authorityKeyIdentifier = keyid\n",
-        encoding="ascii",
-    )
-    ca_key = tls_dir / "ca.key"
-    csr = tls_dir / "server.csr"
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    ca_subject = "/CN=ShitShovela test CA " + secrets.token_hex(4)
-    serial = "0x" + secrets.token_hex(16)
-    commands = [
-        [openssl, "req", "-x509", "-config", str(cnf), "-extensions", "v3_ca", *ec,
-         "-keyout", str(ca_key), "-out", str(ca_file), "-days", "30", "-subj", ca_subject],
-        [openssl, "req", "-new", "-config", str(cnf), *ec,
-         "-keyout", str(key_file), "-out", str(csr), "-subj", "/CN=localhost"],
-        [openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca_file), "-CAkey", str(ca_key),
-         "-set_serial", serial, "-days", "30",
-         "-extfile", str(cnf), "-extensions", "v3_server", "-out", str(cert_file)],
-    ]  # fmt: skip
-    for command in commands:
-        result = subprocess.run(command, capture_output=True, timeout=60, check=False)
-        if result.returncode != 0:
-            raise DovecotError(
-                f"openssl failed ({result.returncode}): {shlex.join(command)}\n"
-                + result.stderr.decode("utf-8", "replace")
-            )
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
-def _greeting(host: str, port: int, context: ssl.SSLContext | None) -> bytes:
-    """The first line the server sends, or b"" if it does not (yet) answer."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5) as raw:
-            if context is None:
-                return _read_line(raw)
-            with context.wrap_socket(raw, server_hostname=host) as wrapped:
-                return _read_line(wrapped)
-    except (OSError, ssl.SSLError):
-        return b""
-
-
-def _read_line(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\n" not in data and len(data) < 4096:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.split(b"\n", 1)[0]
-
-
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            return handle.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """PIDs of processes in group ``pgid`` that are not zombies (Linux ``/proc``).
-
-    Dovecot's killed children are re-parented to PID 1, which may take a while to reap them;
-    zombies hold no ports or files, so they are not counted.
-    """
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            members.append(int(entry))
-    return members
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL Dovecot's process group (it was started in a session of its own)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    if proc.returncode is None:
-        with contextlib.suppress(Exception):
-            proc.wait(5.0)
