@@ -9,15 +9,52 @@ the generated certificate when asked for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .server import DovecotServer
-
-__all__ = ["render_config"]
+__all__ = ["Instance", "render_config"]
 
 
-def render_config(server: DovecotServer) -> str:
+class Instance(Protocol):
+    """What the configuration is made of (a `DovecotServer` is one)."""
+
+    host: str
+    port: int
+    tls_port: int | None
+    tls: bool
+    cert_file: Path
+    key_file: Path
+    state_dir: Path
+    log_file: Path
+    greeting_token: str
+    extra_config: str
+
+    @property
+    def base_dir(self) -> Path:
+        """Dovecot's ``base_dir`` (sockets, pid file)."""
+        ...
+
+    @property
+    def passwd_dir(self) -> Path:
+        """One passwd-file per user."""
+        ...
+
+    @property
+    def mail_root(self) -> Path:
+        """One home per user."""
+        ...
+
+    @property
+    def mail_uid(self) -> int:
+        """The uid mail is stored as."""
+        ...
+
+    @property
+    def mail_gid(self) -> int:
+        """The gid mail is stored as."""
+        ...
+
+
+def render_config(server: Instance) -> str:
     """The standalone ``dovecot.conf`` of ``server`` (never reads ``/etc/dovecot``)."""
 
     def quoted(path: Path) -> str:
