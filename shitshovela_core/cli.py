@@ -36,15 +36,25 @@ def _version() -> str:
 
 
 def _setup_logging(stream: Any = None) -> FilteringBoundLogger:
+    """Configure logging before the configuration is valid: LOG_FORMAT and
+    LOG_LEVEL as set, read through the core's declarations (an invalid value
+    counts as its default; the validation that follows reports it). `_prepare`
+    configures it again from the validated `Config`."""
     import structlog
 
+    from .config import early_settings
     from .logs import configure_logging
 
-    fmt = os.environ.get("SHITSHOVELA_LOG_FORMAT", "auto").strip().lower()
-    level = os.environ.get("SHITSHOVELA_LOG_LEVEL", "info").strip().lower()
-    configure_logging(fmt if fmt in {"auto", "json", "console"} else "auto", level, stream)
+    global _log_stream
+    _log_stream = stream
+    early = early_settings()
+    configure_logging(early.log_format, early.log_level, stream)
     logger: FilteringBoundLogger = structlog.get_logger("shitshovela")
     return logger
+
+
+#: Where this command logs (None: stdout), kept to configure logging again.
+_log_stream: Any = None
 
 
 def _fail(log: FilteringBoundLogger, code: ExitCode, reason: str, **fields: Any) -> NoReturn:
@@ -69,6 +79,9 @@ def _prepare(log: FilteringBoundLogger) -> tuple[Plugins, Config]:
             log.error("config_invalid", problem=problem)
         _fail(log, ExitCode.CONFIG, f"bad configuration: {len(exc.problems)} problem(s), see above")
     REDACTOR.add(*config.secrets)
+    from .logs import configure_logging
+
+    configure_logging(config.log_format, config.log_level, _log_stream)
     return plugins, config
 
 
@@ -169,12 +182,12 @@ def check(offline: bool) -> None:
     a system is unreachable or refuses.
 
     With --offline nothing is contacted: the plugins are loaded, every setting
-    is validated, and both selected providers are built and closed again.
-    Building them is network-free by the provider contract (a factory does no
-    I/O), and it runs each provider's own cross-setting checks (Jira's
+    is validated with each provider's own cross-setting checks (Jira's
     FLAVOUR against its tokens, S3's DONE_PREFIX against PREFIX, IMAP's plain
-    text to a remote host) and imports its client libraries, so a broken
-    install fails here too. Exit 0 with one line `check_finished result=ok
+    text to a remote host), and both selected providers are built and closed
+    again. Building them is network-free by the provider contract (a factory
+    does no I/O) and imports their client libraries, so a broken install
+    fails here too. Exit 0 with one line `check_finished result=ok
     offline=true`; exit 2 with every problem listed.
     """
     from .errors import ShitShovelaError
@@ -257,15 +270,16 @@ def _render_plan(plan: Plan) -> None:
 def plugins_command(as_json: bool) -> None:
     """List installed plugins, their hooks, providers and every setting each reads
     (providers' and other plugins' settings groups)."""
-    from .config import CORE_SETTINGS, env_name, provider_settings
+    from .config import CORE_SETTINGS
     from .plugins import load_plugins
+    from .settings import env_name, settings_of
 
     _setup_logging(sys.stderr)
     plugins = load_plugins()
     data: dict[str, Any] = {
         "core": {
             "version": _version(),
-            "settings": [s.as_dict(env_name(s)) for s in CORE_SETTINGS],
+            "settings": [s.as_dict(env_name(None, s.name)) for s in CORE_SETTINGS],
         },
         "plugins": [
             {
@@ -284,7 +298,9 @@ def plugins_command(as_json: bool) -> None:
                 "kind": spec.kind,
                 "plugin": spec.plugin,
                 "help": spec.help,
-                "settings": [s.as_dict(env_name(s, spec.name)) for s in provider_settings(spec)],
+                "settings": [
+                    s.as_dict(env_name(spec.name, s.name)) for s in settings_of(spec.settings)
+                ],
             }
             for spec in plugins.specs()
         ],
@@ -293,7 +309,9 @@ def plugins_command(as_json: bool) -> None:
                 "name": group.name,
                 "plugin": group.plugin,
                 "help": group.help,
-                "settings": [s.as_dict(env_name(s, group.name)) for s in group.settings],
+                "settings": [
+                    s.as_dict(env_name(group.name, s.name)) for s in settings_of(group.settings)
+                ],
             }
             for group in plugins.settings_groups.values()
         ],

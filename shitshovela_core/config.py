@@ -1,32 +1,45 @@
 """Configuration from ``SHITSHOVELA_*`` environment variables, validated up front.
 
-`load_config` reads the core settings, the settings of the two selected
-providers and the settings groups of every loaded plugin (``register_settings``),
-checks every one of them, and raises one `ConfigError` listing each problem
-(missing, bad value, misspelt name with the closest valid one, a group named
-like a provider or another group) before anything is contacted. Provider
-settings nest under the provider's name (``SHITSHOVELA_IMAP__HOST``), a group's
-under the group's (``SHITSHOVELA_PROMETHEUS__PUSHGATEWAY``). Secret settings are
-kept as the exact string that was set and collected in `Config.secrets` for
-scrubbing (I10).
+`load_config` reads the core settings (`CoreSettings`), the settings classes
+of the two selected providers and the settings groups of every loaded plugin
+(``register_settings``). Each class is read field by field, built, and asked
+for its own cross-setting problems (`Settings.problems`); one `ConfigError`
+lists every problem of every owner (missing, bad value, a combination that
+cannot work, a misspelt name with the closest valid one, a group named like a
+provider or another group) before anything is contacted. Provider settings
+nest under the provider's name (``SHITSHOVELA_IMAP__HOST``), a group's under
+the group's (``SHITSHOVELA_PROMETHEUS__PUSHGATEWAY``), all named by `env_name`.
+Secret settings are kept as the exact string that was set and collected in
+`Config.secrets` for scrubbing (I10).
+
+`early_settings` reads the four core settings needed before the
+configuration can be validated (logging and which plugins to load) from the
+same declarations.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
 from .errors import ConfigError, PluginError
 from .models import INSTANCE_PATTERN
 from .plugins import Plugins
-from .providers import ProviderSpec
-from .settings import Setting, rate_setting, tls_settings
+from .settings import (
+    PREFIX,
+    ProviderSettings,
+    Setting,
+    Settings,
+    env_name,
+    setting,
+    settings_of,
+)
 
-PREFIX = "SHITSHOVELA_"
+S = TypeVar("S", bound=Settings)
 
 
 def _check_instance(value: Any) -> None:
@@ -37,59 +50,51 @@ def _check_instance(value: Any) -> None:
         )
 
 
-CORE_SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "SOURCE", required=True, help="Name of the source provider (see `shitshovela plugins`)."
-    ),
-    Setting(
-        "TICKET_SYSTEM",
-        required=True,
-        help="Name of the ticket-system provider (see `shitshovela plugins`).",
-    ),
-    Setting(
-        "INSTANCE",
+@attrs.frozen(kw_only=True)
+class CoreSettings(Settings):
+    """The core's own settings, read as ``SHITSHOVELA_<NAME>``."""
+
+    source: str = setting(
+        required=True, help="Name of the source provider (see `shitshovela plugins`)."
+    )
+    ticket_system: str = setting(
+        required=True, help="Name of the ticket-system provider (see `shitshovela plugins`)."
+    )
+    instance: str = setting(
         required=True,
         check=_check_instance,
         help="This instance's name; scopes its in-progress flag among instances sharing a "
         "ticket system.",
-    ),
-    Setting(
-        "MAX_RUNTIME",
-        "duration",
+    )
+    max_runtime: float = setting(
+        kind="duration",
         default=600.0,
         help="Longest run from process start: seconds, or a number with s, m or h (90s, 15m, 1h). "
         "Keep it below the schedule interval.",
-    ),
-    Setting(
-        "MAX_TICKETS",
-        "int",
-        default=50,
-        minimum=1,
-        help="Most tickets one run creates; the rest wait for the next run.",
-    ),
-    Setting(
-        "LOG_FORMAT",
-        "choice",
+    )
+    max_tickets: int = setting(
+        default=50, minimum=1, help="Most tickets one run creates; the rest wait for the next run."
+    )
+    log_format: str = setting(
         default="auto",
         choices=("auto", "json", "console"),
         help="auto: readable on a terminal, JSON lines otherwise.",
-    ),
-    Setting(
-        "LOG_LEVEL",
-        "choice",
+    )
+    log_level: str = setting(
         default="info",
         choices=("debug", "info", "warning", "error"),
         help="Least severe log level printed.",
-    ),
-    Setting(
-        "BLOCK_PLUGINS",
-        "list",
+    )
+    block_plugins: list[str] = setting(
         default=[],
         help="Plugins (entry-point or distribution names) not to load: the way out of a "
         "broken plugin.",
-    ),
-    Setting("TRACE_PLUGINS", "bool", default=False, help="Log every hook call."),
-)
+    )
+    trace_plugins: bool = setting(default=False, help="Log every hook call.")
+
+
+#: The core's settings as ``shitshovela plugins`` lists them.
+CORE_SETTINGS: tuple[Setting, ...] = settings_of(CoreSettings)
 
 
 @attrs.frozen
@@ -103,30 +108,39 @@ class Config:
     max_tickets: int
     log_format: str
     log_level: str
-    source_settings: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    ticket_settings: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    #: The selected source's settings, an instance of the class it registered.
+    source_settings: ProviderSettings = attrs.field(factory=ProviderSettings, repr=False)
+    #: The selected ticket system's settings, likewise.
+    ticket_settings: ProviderSettings = attrs.field(factory=ProviderSettings, repr=False)
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
-    #: The values of every settings group, by group name, then setting NAME.
-    group_settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
+    #: Every settings group's values, by group name (instances of their classes).
+    group_settings: Mapping[str, Settings] = attrs.field(factory=dict, repr=False)
 
 
-def provider_settings(spec: ProviderSpec) -> tuple[Setting, ...]:
-    """A provider's declared settings plus those the core adds: ``RATE`` for
-    each, ``TLS_VERIFY`` and ``CA_BUNDLE`` for those registered with ``tls``."""
-    declared = tuple(spec.settings)
-    added = [rate_setting(spec.default_rate)]
-    if spec.tls:
-        added.extend(tls_settings())
-    names = {s.name for s in declared}
-    return (*declared, *(s for s in added if s.name not in names))
+@attrs.frozen
+class EarlySettings:
+    """The core settings needed before the configuration can be validated: how
+    to log the validation's own errors, and which plugins to load."""
+
+    log_format: str = "auto"
+    log_level: str = "info"
+    block_plugins: tuple[str, ...] = ()
+    trace_plugins: bool = False
 
 
-def env_name(setting: Setting, provider: str | None = None) -> str:
-    """The environment variable a setting is read from; ``provider`` is a
-    provider's or a settings group's name (None for the core's own)."""
-    if provider is None:
-        return PREFIX + setting.name
-    return f"{PREFIX}{provider.upper()}__{setting.name}"
+def early_settings(environ: Mapping[str, str] | None = None) -> EarlySettings:
+    """Read `EarlySettings` from the `CoreSettings` declarations; an unset or
+    invalid value counts as its default here (`load_config` reports it)."""
+    env = os.environ if environ is None else environ
+    wanted = {f.name.upper() for f in attrs.fields(EarlySettings)}
+    needed = tuple(s for s in CORE_SETTINGS if s.name in wanted)
+    values = _parse(needed, None, env.get, [], [])
+    return EarlySettings(
+        log_format=values.get("LOG_FORMAT", "auto"),
+        log_level=values.get("LOG_LEVEL", "info"),
+        block_plugins=tuple(values.get("BLOCK_PLUGINS", ())),
+        trace_plugins=bool(values.get("TRACE_PLUGINS", False)),
+    )
 
 
 def _shown(setting: Setting, raw: str) -> str:
@@ -137,54 +151,125 @@ def _shown(setting: Setting, raw: str) -> str:
     return raw
 
 
-def _read(
+def _parse(
     settings: tuple[Setting, ...],
-    provider: str | None,
-    environ: Mapping[str, str],
+    owner: str | None,
+    lookup: Callable[[str], Any],
     problems: list[str],
     secrets: list[str],
+    *,
+    typed: bool = False,
 ) -> dict[str, Any]:
+    """Each setting's value by NAME: parsed from the environment (``lookup`` takes
+    a variable name), or with ``typed`` validated as given (``lookup`` takes a
+    NAME). A value with a problem is left out and the problem recorded."""
     values: dict[str, Any] = {}
-    for setting in settings:
-        name = env_name(setting, provider)
-        raw = environ.get(name)
+    for declared in settings:
+        name = env_name(owner, declared.name)
+        raw = lookup(declared.name if typed else name)
+        if raw == "" and declared.keep_empty:
+            values[declared.name] = ""
+            continue
+        if (raw is None or raw == "") and declared.fallback and not typed:
+            name, raw = declared.fallback, lookup(declared.fallback)
         if raw is None or raw == "":
-            if setting.required:
-                hint = f" ({setting.help})" if setting.help else ""
-                problems.append(f"{name} is not set: it is required{hint}")
-            values[setting.name] = setting.default
+            if declared.required:
+                hint = f" ({declared.help})" if declared.help else ""
+                problems.append(
+                    f"{env_name(owner, declared.name)} is not set: it is required{hint}"
+                )
+                continue
+            values[declared.name] = declared.default
             continue
+        if isinstance(raw, str):
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append(f"{name} is not valid UTF-8: set it to UTF-8 text")
+                continue
+            if declared.secret:
+                secrets.append(raw)
         try:
-            raw.encode("utf-8")
-        except UnicodeEncodeError:
-            problems.append(f"{name} is not valid UTF-8: set it to UTF-8 text")
-            continue
-        if setting.secret:
-            secrets.append(raw)
-        try:
-            values[setting.name] = setting.parse(raw)
+            values[declared.name] = declared.validate(raw) if typed else declared.parse(raw)
         except Exception as exc:
-            shown = "" if setting.secret else f"={_shown(setting, raw)!r}"
+            shown = "" if declared.secret else f"={_shown(declared, str(raw))!r}"
             problems.append(f"{name}{shown} is invalid: {exc}")
     return values
 
 
+def _build(
+    cls: type[S],
+    owner: str | None,
+    values: dict[str, Any],
+    problems: list[str],
+    plugin: str = "",
+) -> S | None:
+    """Build ``cls`` from parsed values and add its cross-setting problems; None
+    when a setting had a problem (its checks need every value)."""
+    settings = settings_of(cls)
+    if len(values) < len(settings):
+        return None
+    try:
+        built = cls(**{name.lower(): value for name, value in values.items()})
+        found = list(built.problems(lambda name: env_name(owner, name)))
+    except Exception as exc:
+        by = f" of plugin {plugin!r}" if plugin else ""
+        problems.append(
+            f"{env_name(owner, '*')}: the settings check{by} failed: "
+            f"{type(exc).__name__}: {exc} (fix or reinstall the plugin)"
+        )
+        return None
+    problems.extend(found)
+    return built
+
+
+def read_settings(
+    cls: type[S],
+    owner: str | None,
+    environ: Mapping[str, str],
+    problems: list[str],
+    secrets: list[str],
+    plugin: str = "",
+) -> S | None:
+    """Read ``cls`` for ``owner`` from the environment: every problem (each
+    setting's, then the class's own checks) is added to ``problems``, each
+    secret value to ``secrets``; None when there was a problem that left
+    the object unbuilt."""
+    values = _parse(settings_of(cls), owner, environ.get, problems, secrets)
+    return _build(cls, owner, values, problems, plugin)
+
+
+def build_settings(cls: type[S], owner: str | None, values: Mapping[str, Any]) -> S:
+    """Build ``cls`` for ``owner`` from values by NAME (Python values, or strings
+    as the environment would hold them), through the same checks as
+    `read_settings`: defaults applied, required ones and the class's own
+    problems checked. Raises `ConfigError` naming the variables. For tests and
+    `shitshovela_testkit.fakes.fake_context`."""
+    problems: list[str] = []
+    known = {s.name for s in settings_of(cls)}
+    for name in sorted(set(values) - known):
+        problems.append(f"{env_name(owner, name)} is not a setting of {cls.__name__}")
+    parsed = _parse(settings_of(cls), owner, values.get, problems, [], typed=True)
+    built = _build(cls, owner, parsed, problems)
+    if problems or built is None:
+        raise ConfigError(problems)
+    return built
+
+
 def known_names(plugins: Plugins) -> set[str]:
-    """Every variable name the core or any installed provider reads."""
-    known = {env_name(s) for s in CORE_SETTINGS}
+    """Every variable name the core or any installed provider or group reads."""
+    known = {env_name(None, s.name) for s in CORE_SETTINGS}
     for spec in plugins.specs():
-        known.update(env_name(s, spec.name) for s in provider_settings(spec))
+        known.update(env_name(spec.name, s.name) for s in settings_of(spec.settings))
     for group in plugins.settings_groups.values():
-        known.update(env_name(s, group.name) for s in group.settings)
+        known.update(env_name(group.name, s.name) for s in settings_of(group.settings))
     return known
 
 
 def _misspelt(plugins: Plugins, environ: Mapping[str, str], problems: list[str]) -> None:
     known = known_names(plugins)
     broken_prefixes = tuple(
-        f"{PREFIX}{info.name.upper()}__"
-        for info in plugins.infos.values()
-        if info.error or info.blocked
+        env_name(info.name, "") for info in plugins.infos.values() if info.error or info.blocked
     )
     for name in sorted(environ):
         if not name.startswith(PREFIX) or name in known or name.startswith(broken_prefixes):
@@ -199,43 +284,49 @@ def _misspelt(plugins: Plugins, environ: Mapping[str, str], problems: list[str])
 
 
 def load_config(plugins: Plugins, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the whole configuration; raise `ConfigError` listing every problem."""
+    """Read and validate the whole configuration; raise `ConfigError` listing every
+    problem of the core, both selected providers and every settings group."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
     secrets: list[str] = []
-    core = _read(CORE_SETTINGS, None, env, problems, secrets)
+    core_values = _parse(CORE_SETTINGS, None, env.get, problems, secrets)
+    core = _build(CoreSettings, None, core_values, problems)
     _misspelt(plugins, env, problems)
-    selected: dict[str, dict[str, Any]] = {}
-    for kind, key, var in (
-        ("source", "SOURCE", "SHITSHOVELA_SOURCE"),
-        ("ticket_system", "TICKET_SYSTEM", "SHITSHOVELA_TICKET_SYSTEM"),
-    ):
-        name = core.get(key)
+    selected: dict[str, ProviderSettings | None] = {}
+    for kind, key in (("source", "SOURCE"), ("ticket_system", "TICKET_SYSTEM")):
+        name = core_values.get(key)
         if not name:
             continue
+        variable = env_name(None, key)
         try:
-            spec = plugins.select(kind, str(name).strip().lower(), var)  # type: ignore[arg-type]
+            spec = plugins.select(kind, str(name).strip().lower(), variable)  # type: ignore[arg-type]
         except PluginError as exc:
             problems.extend(exc.problems)
             continue
-        selected[kind] = _read(provider_settings(spec), spec.name, env, problems, secrets)
+        selected[kind] = read_settings(
+            spec.settings, spec.name, env, problems, secrets, spec.plugin
+        )
     problems.extend(plugins.group_clashes)
     groups = {
-        name: _read(group.settings, name, env, problems, secrets)
+        name: read_settings(group.settings, name, env, problems, secrets, group.plugin)
         for name, group in sorted(plugins.settings_groups.items())
     }
     if problems:
         raise ConfigError(problems)
+    assert core is not None
+    source, tickets = selected["source"], selected["ticket_system"]
+    assert source is not None
+    assert tickets is not None
     return Config(
-        source=str(core["SOURCE"]).strip().lower(),
-        ticket_system=str(core["TICKET_SYSTEM"]).strip().lower(),
-        instance=str(core["INSTANCE"]),
-        max_runtime=float(core["MAX_RUNTIME"]),
-        max_tickets=int(core["MAX_TICKETS"]),
-        log_format=str(core["LOG_FORMAT"]),
-        log_level=str(core["LOG_LEVEL"]),
-        source_settings=selected["source"],
-        ticket_settings=selected["ticket_system"],
+        source=core.source.strip().lower(),
+        ticket_system=core.ticket_system.strip().lower(),
+        instance=core.instance,
+        max_runtime=core.max_runtime,
+        max_tickets=core.max_tickets,
+        log_format=core.log_format,
+        log_level=core.log_level,
+        source_settings=source,
+        ticket_settings=tickets,
         secrets=tuple(s for s in secrets if s),
-        group_settings=groups,
+        group_settings={name: group for name, group in groups.items() if group is not None},
     )

@@ -42,6 +42,7 @@ from .errors import (
 from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
 from .plan import Ownership, Plan, PlannedItem, PlannedTicket
 from .providers import Source, TicketSystem
+from .settings import Settings, env_name
 
 PROGRESS_EVERY = 10.0
 
@@ -54,9 +55,10 @@ MAX_REJECTED_IN_A_ROW = 3
 class RunInfo:
     """What a run is: which instance moves from which source to which ticket system.
 
-    ``settings`` holds the validated values of every settings group that plugins
-    declared with the ``register_settings`` hook: ``settings[group][NAME]``
-    (secrets included, as set: never log them; hence not in the repr).
+    ``settings`` holds the validated settings of every settings group that
+    plugins declared with the ``register_settings`` hook, each an instance of
+    its class: ``MySettings.of(run.settings[group]).name`` (secrets included,
+    as set: never log them; hence not in the repr).
     """
 
     instance: str
@@ -64,7 +66,7 @@ class RunInfo:
     ticket_system: str
     max_runtime: float
     max_tickets: int
-    settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
+    settings: Mapping[str, Settings] = attrs.field(factory=dict, repr=False)
 
 
 @attrs.define
@@ -196,8 +198,8 @@ class Engine:
             self.summary.reason = (
                 f"the ticket system's listing may lag {lag:g}s, but a run has only "
                 f"{self.budget.stop_at - self.budget.started:.1f}s: a claimed item could never be "
-                "settled; raise SHITSHOVELA_MAX_RUNTIME above the lag (plus a margin) or lower "
-                "the ticket system's lag setting"
+                f"settled; raise {env_name(None, 'MAX_RUNTIME')} above the lag (plus a margin) "
+                "or lower the ticket system's lag setting"
             )
             self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
             return self.summary

@@ -31,10 +31,12 @@ _spec = pluggy.HookspecMarker(PROJECT)
 def register_sources(register: Register) -> None:
     """Register the sources this plugin provides.
 
-    Called once when plugins load. Call ``register(name, factory, settings=...,
-    help=..., default_rate=...)`` for each source: ``name`` is what
+    Called once when plugins load. Call ``register(name, factory,
+    settings=MySettings, help=...)`` for each source: ``name`` is what
     ``SHITSHOVELA_SOURCE`` selects and the prefix of its settings
-    (``SHITSHOVELA_<NAME>__<SETTING>``); ``factory`` is a callable or a
+    (``SHITSHOVELA_<NAME>__<SETTING>``); ``settings`` is its
+    `~shitshovela_core.settings.ProviderSettings` subclass, read, built and
+    checked by the core (``context.settings``); ``factory`` is a callable or a
     ``"module:attr"`` string, imported only when the source is selected, that
     takes a `ProviderContext` and returns a `Source`. A name registered twice
     is an error that names both plugins.
@@ -54,12 +56,13 @@ def register_ticket_systems(register: Register) -> None:
 def register_settings(register: RegisterSettings) -> None:
     """Declare settings of a plugin that is not a provider (an observer).
 
-    Called once when plugins load. Call ``register(group, settings=[Setting(...)],
-    help=...)``: each setting is read as ``SHITSHOVELA_<GROUP>__<NAME>`` and
-    validated on every run like a provider's (all problems at once, exit 2,
-    nothing contacted; secrets scrubbed), whether or not the plugin's hooks are
-    used, and ``shitshovela plugins`` lists them. The validated values reach
-    the observe hooks as ``run.settings[group]`` (a mapping of NAME to value).
+    Called once when plugins load. Call ``register(group, settings=MySettings,
+    help=...)`` with a `~shitshovela_core.settings.Settings` subclass: each
+    setting is read as ``SHITSHOVELA_<GROUP>__<NAME>`` and validated on every
+    run like a provider's, its ``problems`` included (all problems at once,
+    exit 2, nothing contacted; secrets scrubbed), whether or not the plugin's
+    hooks are used, and ``shitshovela plugins`` lists them. The validated
+    object reaches the observe hooks as ``run.settings[group]``.
     A group named like a provider or like another plugin's group is a
     configuration error that names both plugins.
     """

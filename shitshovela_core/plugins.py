@@ -20,7 +20,6 @@ what one plugin raises stays its own. The engine sees only the run's methods
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ from .errors import PluginError
 from .models import TicketDraft
 from .providers import ProviderKind, ProviderSpec, Register
 from .redact import scrub
-from .settings import RegisterSettings, SettingsGroup
+from .settings import RegisterSettings, SettingsGroup, env_name
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -46,9 +45,8 @@ if TYPE_CHECKING:
 #: (None yet: every provider is its own distribution under ``plugins/``.)
 DEFAULT_PLUGINS: tuple[str, ...] = ()
 
-PREFIX = "SHITSHOVELA_"
-BLOCK_ENV = "SHITSHOVELA_BLOCK_PLUGINS"
-TRACE_ENV = "SHITSHOVELA_TRACE_PLUGINS"
+BLOCK_ENV = env_name(None, "BLOCK_PLUGINS")
+TRACE_ENV = env_name(None, "TRACE_PLUGINS")
 
 log = structlog.get_logger("shitshovela.plugins")
 
@@ -244,11 +242,6 @@ def _entry_points() -> Iterable[Any]:
     return entry_points(group=hookspecs.PROJECT)
 
 
-def _blocked_names() -> set[str]:
-    raw = os.environ.get(BLOCK_ENV, "")
-    return {part.strip() for part in raw.split(",") if part.strip()}
-
-
 def _mark_broken(plugins: Plugins, failed: Mapping[str, Exception]) -> None:
     for owner, exc in failed.items():
         info = plugins.infos.get(owner, PluginInfo(owner))
@@ -292,7 +285,7 @@ def _collect_settings_groups(plugins: Plugins, hooks: Hooks) -> None:
                 plugins.group_clashes.append(
                     f"settings group {group.name!r} of plugin {group.plugin!r} has the name of "
                     f"the {kind} {spec.name!r} of plugin {spec.plugin!r}: both would read "
-                    f"{PREFIX}{group.name.upper()}__*; uninstall one or block it with {BLOCK_ENV}"
+                    f"{env_name(group.name, '*')}; uninstall one or block it with {BLOCK_ENV}"
                 )
         first = plugins.settings_groups.get(group.name)
         if first is not None:
@@ -322,14 +315,22 @@ def create_plugins(
     extra: Sequence[tuple[str, object]] = (),
     *,
     entry_points: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> Plugins:
     """Build a fresh plugin manager with the default plugins, the installed
     entry points (unless ``entry_points`` is false) and ``extra`` (name,
-    plugin object) pairs; tests use ``extra`` for test-only providers."""
+    plugin object) pairs; tests use ``extra`` for test-only providers.
+
+    ``SHITSHOVELA_BLOCK_PLUGINS`` and ``SHITSHOVELA_TRACE_PLUGINS`` are read
+    from ``environ`` (default: the process environment) through the core's
+    declarations (`shitshovela_core.config.early_settings`)."""
+    from .config import early_settings
+
+    early = early_settings(environ)
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     plugins = Plugins(pm)
-    blocked = _blocked_names()
+    blocked = set(early.block_plugins)
     for module_name in DEFAULT_PLUGINS:
         import importlib
 
@@ -355,7 +356,7 @@ def create_plugins(
             _register_one(plugins, obj, ep.name, dist, version)
     for name, obj in extra:
         _register_one(plugins, obj, name)
-    if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+    if early.trace_plugins:
         _trace(pm)
     hooks = plugins.hooks()
     _collect_providers(plugins, hooks)

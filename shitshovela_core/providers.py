@@ -1,7 +1,7 @@
 """The contracts a source and a ticket system fulfil, and how they are registered.
 
-A plugin registers a `ProviderSpec` (name, settings, factory) through the
-``register_sources`` / ``register_ticket_systems`` hooks. The factory is
+A plugin registers a `ProviderSpec` (name, settings class, factory) through
+the ``register_sources`` / ``register_ticket_systems`` hooks. The factory is
 imported and called only when the environment selects that provider, so a
 plugin's entry point stays cheap and a broken, unselected plugin cannot break a
 run. The engine talks to the built object only through `Source` and
@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from .errors import SetAsideUnavailable
-from .settings import Setting
+from .settings import (
+    ProviderSettings,
+    Setting,
+    TlsSettings,
+    settings_class,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -35,16 +41,17 @@ ProviderKind = Literal["source", "ticket_system"]
 class ProviderContext:
     """What the core hands a provider's factory.
 
-    ``settings`` maps each declared setting's NAME to its validated value
-    (the ``RATE`` the core adds included). ``budget`` is the run's time budget
-    (I5); ``transport`` builds network clients with the deadline, the rate
+    ``settings`` is an instance of the settings class the provider registered,
+    built from the validated environment and checked (its ``problems`` found
+    none); read it typed with ``MySettings.of(context.settings)``. ``budget``
+    is the run's time budget (I5); ``transport`` builds network clients with the deadline, the rate
     limit, retries and redaction wired in (I4-I6, I10); ``log`` is bound to the
     provider's name.
     """
 
     provider: str
     instance: str
-    settings: Mapping[str, Any]
+    settings: ProviderSettings
     budget: Budget
     transport: Transport
     log: FilteringBoundLogger
@@ -185,21 +192,32 @@ Factory = Callable[[ProviderContext], Any]
 
 @attrs.frozen
 class ProviderSpec:
-    """A registered provider: its name, settings and how to build it.
+    """A registered provider: its name, settings class and how to build it.
 
     ``factory`` is a callable taking a `ProviderContext`, or a ``"module:attr"``
     string imported only when the provider is selected (keep heavy imports
-    there). ``plugin`` is filled in by the core with the registering plugin.
+    there). ``settings`` is a `ProviderSettings` subclass (the core reads it
+    from ``SHITSHOVELA_<NAME>__*``). ``plugin`` is filled in by the core with the
+    registering plugin.
     """
 
     name: str
     kind: ProviderKind
     factory: str | Factory = attrs.field(eq=False, repr=False)
-    settings: tuple[Setting, ...] = ()
+    settings: type[ProviderSettings] = ProviderSettings
     help: str = ""
-    default_rate: float = 5.0
-    tls: bool = False
     plugin: str = ""
+
+    @property
+    def default_rate(self) -> float:
+        """The default of the provider's ``RATE``."""
+        rate = next(s for s in settings_of(self.settings) if s.name == "RATE")
+        return float(rate.default)
+
+    @property
+    def tls(self) -> bool:
+        """True when the provider has ``TLS_VERIFY`` and ``CA_BUNDLE`` (`TlsSettings`)."""
+        return issubclass(self.settings, TlsSettings)
 
     def load(self) -> Factory:
         """Import and return the factory."""
@@ -214,7 +232,7 @@ class ProviderSpec:
 class Register:
     """The ``register`` callback handed to the registration hooks.
 
-    ``register("imap", "shitshovela_imap.source:ImapSource", settings=[...],
+    ``register("imap", "shitshovela_imap.source:ImapSource", settings=ImapSettings,
     help="...")`` declares one provider.
     """
 
@@ -227,24 +245,48 @@ class Register:
         name: str,
         factory: str | Factory,
         *,
-        settings: tuple[Setting, ...] | list[Setting] = (),
+        settings: type[ProviderSettings] | Sequence[Setting] = (),
         help: str = "",
-        default_rate: float = 5.0,
-        tls: bool = False,
+        default_rate: float | None = None,
+        tls: bool | None = None,
     ) -> None:
         """Register one provider called ``name`` (lower case, used in env vars).
 
-        ``default_rate`` is the default of the ``RATE`` setting the core adds;
-        ``tls=True`` also adds ``TLS_VERIFY`` and ``CA_BUNDLE`` (the transport
-        applies them)."""
+        ``settings`` is its `ProviderSettings` subclass, which declares ``RATE``'s
+        default (``rate: float = rate_setting(20.0)``) and inherits `TlsSettings`
+        for ``TLS_VERIFY`` and ``CA_BUNDLE``. A plain list of `Setting` is still
+        accepted: the core makes the class, with ``default_rate`` (default 5) as
+        RATE's default and the TLS settings when ``tls`` is true. Raises
+        `TypeError` for a class the core cannot read, or for ``default_rate``/
+        ``tls`` given with a class (the class says those itself)."""
+        if isinstance(settings, type):
+            if default_rate is not None or tls is not None:
+                raise TypeError(
+                    f"provider {name!r}: a settings class declares RATE's default "
+                    "(rate: float = rate_setting(...)) and TLS (inherit TlsSettings) itself"
+                )
+            if not issubclass(settings, ProviderSettings):
+                raise TypeError(f"provider {name!r}: settings must subclass ProviderSettings")
+            settings_of(settings)
+            cls = settings
+        else:
+            cls = listed_settings(name, settings, default_rate=default_rate, tls=bool(tls))
         self._sink(
-            ProviderSpec(
-                name=name,
-                kind=self._kind,
-                factory=factory,
-                settings=tuple(settings),
-                help=help,
-                default_rate=default_rate,
-                tls=tls,
-            )
+            ProviderSpec(name=name, kind=self._kind, factory=factory, settings=cls, help=help)
         )
+
+
+def listed_settings(
+    name: str, settings: Sequence[Setting], *, default_rate: float | None = None, tls: bool = False
+) -> type[ProviderSettings]:
+    """The settings class of a provider registered with a plain list of `Setting`:
+    its fields typed `Any`, RATE's default ``default_rate`` (else 5), and the TLS
+    settings when ``tls``."""
+    declared = list(settings)
+    if default_rate is not None and all(s.name != "RATE" for s in declared):
+        rate = next(s for s in settings_of(ProviderSettings) if s.name == "RATE")
+        declared.append(attrs.evolve(rate, default=default_rate))
+    bases = (ProviderSettings, TlsSettings) if tls else (ProviderSettings,)
+    cls = settings_class(name, declared, bases)
+    assert issubclass(cls, ProviderSettings)
+    return cls

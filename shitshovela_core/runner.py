@@ -11,7 +11,6 @@ test or a benchmark.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -21,6 +20,7 @@ from .engine import Engine, RunInfo
 from .errors import ConfigError, PluginError
 from .providers import ProviderContext, Source, TicketSystem
 from .redact import scrub
+from .settings import ProviderSettings, env_name
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def run_info(config: Config) -> RunInfo:
 def provider_context(
     name: str,
     config: Config,
-    settings: Mapping[str, Any],
+    settings: ProviderSettings,
     budget: Budget,
     log: FilteringBoundLogger,
 ) -> ProviderContext:
@@ -89,7 +89,7 @@ def provider_context(
         instance=config.instance,
         settings=settings,
         budget=budget,
-        transport=Transport(name, budget, float(settings["RATE"]), settings=settings),
+        transport=Transport(name, budget, settings.rate, settings=settings.as_dict()),
         log=log.bind(provider=name),
     )
 
@@ -107,7 +107,7 @@ def build_providers(
         ("source", config.source, config.source_settings, Source),
         ("ticket_system", config.ticket_system, config.ticket_settings, TicketSystem),
     ):
-        env = "SHITSHOVELA_SOURCE" if kind == "source" else "SHITSHOVELA_TICKET_SYSTEM"
+        env = env_name(None, kind.upper())
         spec = plugins.select(kind, name, env)  # type: ignore[arg-type]
         try:
             factory = spec.load()

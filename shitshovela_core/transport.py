@@ -37,6 +37,7 @@ from .deadline import Budget
 from .errors import CutOff, DeadlineReached, OutcomeUnknown, TransientError, Unreachable
 from .ratelimit import RateLimiter
 from .redact import REDACTOR, Redactor
+from .settings import env_name
 
 if TYPE_CHECKING:
     import httpx
@@ -300,8 +301,7 @@ class Transport:
         if self.settings.get("TLS_VERIFY", True) is False:
             self.log.warning(
                 "tls_verification_off",
-                note=f"SHITSHOVELA_{self.provider.upper()}__TLS_VERIFY=false: "
-                "certificates are not checked",
+                note=f"{env_name(self.provider, 'TLS_VERIFY')}=false: certificates are not checked",
             )
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE

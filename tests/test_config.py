@@ -295,11 +295,11 @@ def test_settings_groups_are_read_validated_and_their_secrets_collected() -> Non
             SHITSHOVELA_METRICS__PASSWORD="12345",
         ),
     )
-    assert config.group_settings == {
+    assert {name: group.as_dict() for name, group in config.group_settings.items()} == {
         "metrics": {"URL": "http://gw.example:9091", "TIMEOUT": 2.0, "PASSWORD": "12345"}
     }
     assert "12345" in config.secrets
-    defaults = load_config(plugins, env()).group_settings["metrics"]
+    defaults = load_config(plugins, env()).group_settings["metrics"].as_dict()
     assert defaults == {"URL": None, "TIMEOUT": 5.0, "PASSWORD": None}
 
 

@@ -24,7 +24,7 @@ from shitshovela_core.models import Item, TicketDraft
 from shitshovela_core.plugins import create_plugins
 from shitshovela_core.providers import Register
 from shitshovela_core.redact import REDACTOR
-from shitshovela_core.settings import RegisterSettings, Setting
+from shitshovela_core.settings import RegisterSettings, Setting, settings_of
 
 pytestmark = pytest.mark.unit
 
@@ -118,7 +118,7 @@ def test_hook_register_settings() -> None:
     group = plugins.settings_groups["metrics"]
     assert group.plugin == "p"
     assert group.help == "Pushes metrics."
-    assert [s.name for s in group.settings] == ["URL"]
+    assert [s.name for s in settings_of(group.settings)] == ["URL"]
     assert plugins.group_clashes == []
 
 

@@ -100,20 +100,20 @@ def workspace_bin() -> Path:
 def secret_settings() -> set[str]:
     """Every secret setting of every installed provider and settings group (the metrics
     plugin's basic-auth password, say), from the plugins themselves."""
-    from shitshovela_core.config import env_name, provider_settings
     from shitshovela_core.plugins import load_plugins
+    from shitshovela_core.settings import env_name, settings_of
 
     plugins = load_plugins()
     secrets = {
-        env_name(setting, spec.name)
+        env_name(spec.name, setting.name)
         for spec in plugins.specs()
-        for setting in provider_settings(spec)
+        for setting in settings_of(spec.settings)
         if setting.secret
     }
     secrets.update(
-        env_name(setting, group.name)
+        env_name(group.name, setting.name)
         for group in plugins.settings_groups.values()
-        for setting in group.settings
+        for setting in settings_of(group.settings)
         if setting.secret
     )
     return secrets

@@ -9,12 +9,42 @@ modules are named as strings and imported only when selected.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
+import attrs
+
 import shitshovela_core
-from shitshovela_core import Item, Setting, TicketDraft
+from shitshovela_core import Item, TicketDraft
 from shitshovela_core.providers import Register
+from shitshovela_core.settings import EnvName, ProviderSettings, rate_setting, setting
 
 #: Sender domain -> component, the kind of mapping a team keeps in its plugin.
 COMPONENTS = {"db.example.com": "Databases", "net.example.com": "Network"}
+
+
+@attrs.frozen(kw_only=True)
+class SpoolSettings(ProviderSettings):
+    """``SHITSHOVELA_SPOOL__*``: the folder to read, and where bad files go."""
+
+    path: str = setting(required=True, help="The spool folder.")
+    set_aside: str = setting(
+        default="", help="Folder for files that cannot become tickets (default: PATH/set-aside)."
+    )
+    rate: float = rate_setting(100.0)
+
+    def problems(self, env: EnvName) -> Iterator[str]:
+        """The set-aside folder must not be the spool folder itself."""
+        if self.set_aside and os.path.abspath(self.set_aside) == os.path.abspath(self.path):
+            yield f"{env('SET_ASIDE')} is {env('PATH')}: set-aside files would be read again"
+
+
+@attrs.frozen(kw_only=True)
+class JsonlSettings(ProviderSettings):
+    """``SHITSHOVELA_JSONL__*``: the tickets file."""
+
+    path: str = setting(required=True, help="The tickets file.")
+    rate: float = rate_setting(100.0)
 
 
 @shitshovela_core.hookimpl
@@ -24,15 +54,7 @@ def register_sources(register: Register) -> None:
         "spool",
         "shitshovela_inhouse.spool:SpoolSource",
         help="Text files dropped into a folder; the first line is the title.",
-        settings=[
-            Setting("PATH", required=True, help="The spool folder."),
-            Setting(
-                "SET_ASIDE",
-                default="",
-                help="Folder for files that cannot become tickets (default: PATH/set-aside).",
-            ),
-        ],
-        default_rate=100.0,
+        settings=SpoolSettings,
     )
 
 
@@ -43,8 +65,7 @@ def register_ticket_systems(register: Register) -> None:
         "jsonl",
         "shitshovela_inhouse.jsonl:JsonlTickets",
         help="Tickets appended to a JSON-lines file (a stand-in for an in-house tracker).",
-        settings=[Setting("PATH", required=True, help="The tickets file.")],
-        default_rate=100.0,
+        settings=JsonlSettings,
     )
 
 

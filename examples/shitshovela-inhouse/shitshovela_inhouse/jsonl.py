@@ -15,13 +15,15 @@ from typing import Any
 
 from shitshovela_core import Flag, Origin, ProviderContext, Ticket, TicketDraft, TicketSystem
 
+from . import JsonlSettings
+
 
 class JsonlTickets(TicketSystem):
     """Tickets in a JSON-lines file; keys are ``T-1``, ``T-2``, ..."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self.path = Path(context.settings["PATH"])
+        self.path = Path(JsonlSettings.of(context.settings).path)
 
     def _load(self) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from shitshovela_core import Item, Origin, PoisonItem, ProviderContext, Source
 
+from . import SpoolSettings
+
 MAX_BYTES = 1_000_000
 
 
@@ -24,8 +26,9 @@ class SpoolSource(Source):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self.root = Path(context.settings["PATH"]).resolve()
-        configured = context.settings.get("SET_ASIDE") or ""
+        settings = SpoolSettings.of(context.settings)
+        self.root = Path(settings.path).resolve()
+        configured = settings.set_aside
         self.set_aside_dir = Path(configured) if configured else self.root / "set-aside"
 
     @property

@@ -67,3 +67,20 @@ def test_plugin_is_installed() -> None:
     providers = {p["name"]: p for p in json.loads(result.stdout)["providers"]}
     assert providers["spool"]["plugin"] == "inhouse"
     assert providers["jsonl"]["kind"] == "ticket_system"
+
+
+def test_the_settings_classes_check_what_spans_settings() -> None:
+    import pytest
+    from shitshovela_inhouse import SpoolSettings
+
+    from shitshovela_core.errors import ConfigError
+
+    context = fake_context("spool", settings={"PATH": "/srv/spool"})
+    settings = SpoolSettings.of(context.settings)
+    assert (settings.path, settings.set_aside) == ("/srv/spool", "")  # the registered default
+    with pytest.raises(ConfigError) as caught:
+        fake_context("spool", settings={"PATH": "/srv/spool", "SET_ASIDE": "/srv/spool/"})
+    assert caught.value.problems == [
+        "SHITSHOVELA_SPOOL__SET_ASIDE is SHITSHOVELA_SPOOL__PATH: set-aside files would be "
+        "read again"
+    ]

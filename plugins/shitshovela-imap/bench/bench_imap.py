@@ -68,8 +68,14 @@ def _source(settings: dict[str, Any]) -> Any:
 
     from shitshovela_core.deadline import Budget
 
+    values = dict(settings)
+    rate = float(values.pop("RATE"))  # beyond what RATE allows: the bench is not paced
     context = fake_context(
-        "imap", "bench", settings=settings, budget=Budget(3600, started=time.monotonic())
+        "imap",
+        "bench",
+        settings=values,
+        budget=Budget(3600, started=time.monotonic()),
+        rate=rate,
     )
     return ImapSource(context)
 

@@ -1,22 +1,29 @@
-"""The IMAP source's settings as one validated value, and the checks that span settings.
+"""The IMAP source's settings, `ImapSettings`, and the checks that span settings.
 
-Each setting is parsed by the core (`shitshovela_imap.SETTINGS`); what depends on
-several of them (plain text only to a loopback address, an archive folder for
-``DONE=move``, folders that differ from the mailbox) is checked here, when the
-source is built and before anything is contacted: a problem is a `ConfigError`
-naming the variable, which the CLI turns into exit code 2.
+The core reads each setting; what depends on several of them (plain text only
+to a loopback address, an archive folder for ``DONE=move``, folders that
+differ from the mailbox) is `ImapSettings.problems`, which the core runs while
+it loads the configuration: a problem is reported, naming the variable, with
+every other problem of the run (exit code 2), before anything is contacted.
+This module is imported by the entry point: standard library only.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator
+from typing import Literal
 from urllib.parse import quote
 
 import attrs
 
-from shitshovela_core.errors import ConfigError
+from shitshovela_core.settings import (
+    EnvName,
+    ProviderSettings,
+    TlsSettings,
+    rate_setting,
+    setting,
+)
 
 #: Ports used when ``PORT`` is not set.
 TLS_PORT = 993
@@ -75,93 +82,163 @@ def _same_folder(a: str, b: str) -> bool:
     return a == b
 
 
-@attrs.frozen
-class ImapSettings:
-    """The validated settings of one IMAP source (see the README's settings table)."""
+def _single_line(value: object) -> None:
+    text = str(value)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError("must be one line without control characters")
 
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str = attrs.field(repr=False)
-    mailbox: str = "INBOX"
-    search: str = ""
-    done: str = "delete"
-    done_folder: str = ""
-    set_aside_folder: str = ""
-    max_message_size: int = 50_000_000
-    auto_replies: str = "set_aside"
-    max_per_sender: int = 20
-    sender_overflow: str = "set_aside"
-    timeout: float = 30.0
 
-    @classmethod
-    def from_settings(cls, provider: str, values: Mapping[str, Any]) -> ImapSettings:
-        """Build from the core's parsed settings; raise `ConfigError` naming each problem."""
+def _host(value: object) -> None:
+    text = str(value).strip()
+    if not text or any(c.isspace() for c in text) or "/" in text:
+        raise ValueError("expected a host name or address, such as imap.example.com")
 
-        from . import SETTINGS
 
-        values = {**{s.name: s.default for s in SETTINGS}, **values}
+def _search(value: object) -> None:
+    check_search(str(value))
 
-        def env(name: str) -> str:
-            return f"SHITSHOVELA_{provider.upper()}__{name}"
 
-        def text(name: str, default: str = "") -> str:
-            value = values.get(name)
-            return default if value is None else str(value)
+def _strip(value: object) -> str:
+    return str(value).strip()
 
-        problems: list[str] = []
-        host = text("HOST").strip()
-        security = text("SECURITY", "tls")
-        port_value = values.get("PORT")
-        port = int(port_value) if port_value else (TLS_PORT if security == "tls" else PLAIN_PORT)
-        mailbox = text("MAILBOX", "INBOX").strip() or "INBOX"
-        done = text("DONE", "delete")
-        done_folder = text("DONE_FOLDER").strip()
-        set_aside_folder = text("SET_ASIDE_FOLDER").strip()
-        if not host:
-            problems.append(f"{env('HOST')} is not set: it is required")
-        if not text("USERNAME"):
-            problems.append(f"{env('USERNAME')} is not set: it is required")
-        if not text("PASSWORD"):
-            problems.append(f"{env('PASSWORD')} is not set: it is required")
-        plain_abroad = security == "plain" and host and not is_loopback(host)
-        if plain_abroad and not values.get("ALLOW_PLAINTEXT"):
-            problems.append(
-                f"{env('SECURITY')}=plain would send the password in clear to {host}: use "
+
+#: The default request rate: IMAP commands a second, retries and reconnects included.
+DEFAULT_RATE = 20.0
+
+
+@attrs.frozen(kw_only=True)
+class ImapSettings(ProviderSettings, TlsSettings):
+    """The IMAP source's settings (``SHITSHOVELA_IMAP__*``, see the README's
+    table), and the rules that span them."""
+
+    host: str = setting(
+        kind="str",
+        required=True,
+        check=_host,
+        converter=_strip,
+        help="The IMAP server's host name or address.",
+    )
+    port: int | None = setting(
+        minimum=1,
+        maximum=65535,
+        help="The server's port; default 993 with SECURITY=tls, else 143.",
+    )
+    security: Literal["tls", "starttls", "plain"] = setting(
+        default="tls",
+        choices=("tls", "starttls", "plain"),
+        help="tls: implicit TLS; starttls: upgrade a plain connection; plain: no TLS "
+        "(only to a loopback address, or with ALLOW_PLAINTEXT).",
+    )
+    allow_plaintext: bool = setting(
+        default=False,
+        help="Allow SECURITY=plain to a host that is not a loopback address (the password "
+        "then crosses the network in clear).",
+    )
+    username: str = setting(required=True, check=_single_line, help="The login name.")
+    password: str = setting(
+        secret=True,
+        required=True,
+        check=_single_line,
+        help="The login password (sent exactly as set).",
+    )
+    mailbox: str = setting(
+        kind="str",
+        default="INBOX",
+        check=_single_line,
+        converter=lambda name: _strip(name) or "INBOX",
+        help="The mailbox (folder) to empty, with the server's hierarchy separator.",
+    )
+    search: str = setting(
+        kind="str",
+        default="",
+        check=_search,
+        converter=_strip,
+        help="Extra IMAP SEARCH keys that select which messages become tickets, e.g. UNSEEN, "
+        "SINCE 1-Jan-2026, FROM alerts@example.com; default: every message not marked \\Deleted.",
+    )
+    done: Literal["delete", "move"] = setting(
+        default="delete",
+        choices=("delete", "move"),
+        help="What happens to a ticketed message: delete (\\Deleted, then UID EXPUNGE of that "
+        "UID only) or move (to DONE_FOLDER, an archive).",
+    )
+    done_folder: str = setting(
+        kind="str",
+        default="",
+        check=_single_line,
+        converter=_strip,
+        help="The archive folder for DONE=move (created if missing).",
+    )
+    set_aside_folder: str = setting(
+        kind="str",
+        default="ShitShovela-Set-Aside",
+        keep_empty=True,
+        check=_single_line,
+        converter=_strip,
+        help="Where messages that cannot become tickets go (too large, unreadable, auto-replies, "
+        "over the per-sender cap); created if missing. Empty: such a message stops the run.",
+    )
+    max_message_size: int = setting(
+        default=50_000_000,
+        minimum=1024,
+        help="Largest message (bytes, RFC822.SIZE) that becomes a ticket; larger ones are set "
+        "aside without being downloaded.",
+    )
+    auto_replies: Literal["set_aside", "ticket"] = setting(
+        default="set_aside",
+        choices=("set_aside", "ticket"),
+        help="Auto-replies and bounces (Auto-Submitted, Precedence bulk/junk/list, X-Autoreply, "
+        "X-Autorespond, empty Return-Path, delivery reports): set_aside or ticket.",
+    )
+    max_per_sender: int = setting(
+        default=20,
+        minimum=0,
+        help="Most tickets from one sender address in one run (a mail loop's brake); 0: no cap.",
+    )
+    sender_overflow: Literal["set_aside", "leave"] = setting(
+        default="set_aside",
+        choices=("set_aside", "leave"),
+        help="Messages over MAX_PER_SENDER: set_aside (out of the mailbox, for an operator to "
+        "look at) or leave (in the mailbox for later runs).",
+    )
+    timeout: float = setting(
+        kind="duration",
+        default=30.0,
+        help="Longest wait for the server's next bytes (one socket operation), clipped to the "
+        "time left; a server that drips bytes is cut off at the run's deadline.",
+    )
+    rate: float = rate_setting(DEFAULT_RATE)
+
+    def problems(self, env: EnvName) -> Iterator[str]:
+        """Plain text only to a loopback address, an archive folder for DONE=move,
+        folders other than the mailbox."""
+        if self.security == "plain" and not is_loopback(self.host) and not self.allow_plaintext:
+            yield (
+                f"{env('SECURITY')}=plain would send the password in clear to {self.host}: use "
                 f"tls or starttls, or set {env('ALLOW_PLAINTEXT')}=true if that network "
                 "is trusted"
             )
-        if done == "move" and not done_folder:
-            problems.append(
+        if self.done == "move" and not self.done_folder:
+            yield (
                 f"{env('DONE')}=move needs {env('DONE_FOLDER')}, the archive folder to move "
                 "ticketed messages to"
             )
-        for name, folder in (("DONE_FOLDER", done_folder), ("SET_ASIDE_FOLDER", set_aside_folder)):
-            if folder and _same_folder(folder, mailbox):
-                problems.append(
+        for name, folder in (
+            ("DONE_FOLDER", self.done_folder),
+            ("SET_ASIDE_FOLDER", self.set_aside_folder),
+        ):
+            if folder and _same_folder(folder, self.mailbox):
+                yield (
                     f"{env(name)}={folder!r} is the mailbox being emptied ({env('MAILBOX')}): "
                     "choose another folder"
                 )
-        if problems:
-            raise ConfigError(problems)
-        return cls(
-            host=host,
-            port=port,
-            security=security,
-            username=text("USERNAME"),
-            password=text("PASSWORD"),
-            mailbox=mailbox,
-            search=text("SEARCH").strip(),
-            done=done,
-            done_folder=done_folder,
-            set_aside_folder=set_aside_folder,
-            max_message_size=int(values.get("MAX_MESSAGE_SIZE") or 50_000_000),
-            auto_replies=text("AUTO_REPLIES", "set_aside"),
-            max_per_sender=int(values.get("MAX_PER_SENDER") or 0),
-            sender_overflow=text("SENDER_OVERFLOW", "set_aside"),
-            timeout=float(values.get("TIMEOUT") or 30.0),
-        )
+
+    @property
+    def server_port(self) -> int:
+        """``PORT``, or the usual port for ``SECURITY`` (993 with tls, else 143)."""
+        if self.port:
+            return self.port
+        return TLS_PORT if self.security == "tls" else PLAIN_PORT
 
     @property
     def scope(self) -> str:
@@ -173,6 +250,6 @@ class ImapSettings:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return (
-            f"imap://{quote(self.username, safe='')}@{host}:{self.port}/"
+            f"imap://{quote(self.username, safe='')}@{host}:{self.server_port}/"
             f"{quote(self.mailbox, safe='/')}"
         )

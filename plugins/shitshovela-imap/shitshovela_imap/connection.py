@@ -201,13 +201,13 @@ class ImapConnection:
     def _connect(self) -> None:
         settings = self.settings
         transport = self.transport
-        where = f"{settings.host}:{settings.port}"
+        where = f"{settings.host}:{settings.server_port}"
         transport.pace(f"connecting to {where}")
         started = transport.clock()
 
         def make_socket() -> socket.socket:
             raw = socket.create_connection(
-                (settings.host, settings.port),
+                (settings.host, settings.server_port),
                 timeout=transport.timeout(settings.timeout, f"connecting to {where}"),
             )
             self._cut = raw.dup()
@@ -222,7 +222,7 @@ class ImapConnection:
         try:
             client = _Client(
                 settings.host,
-                settings.port,
+                settings.server_port,
                 make_socket,
                 transport.timeout(settings.timeout, f"connecting to {where}"),
             )

@@ -47,6 +47,7 @@ from shitshovela_core.errors import (
 )
 from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext, Source
+from shitshovela_core.settings import env_name
 
 from .config import ImapSettings
 from .connection import CommandError, ImapConnection, MailboxMissing, View, ViewChanged
@@ -163,7 +164,7 @@ class ImapSource(Source):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self.settings = ImapSettings.from_settings(context.provider, context.settings)
+        self.settings = ImapSettings.of(context.settings)
         context.transport.redactor.add(self.settings.password)
         self.conn = ImapConnection(self.settings, context.transport)
         self.log = context.log.bind(scope=self.settings.scope)
@@ -185,7 +186,7 @@ class ImapSource(Source):
         return self.settings.scope
 
     def _env(self, name: str) -> str:
-        return f"SHITSHOVELA_{self.context.provider.upper()}__{name}"
+        return env_name(self.context.provider, name)
 
     def _origin(self, validity: int, uid: int, size: int, digest: str, message_id: str) -> Origin:
         mid_key = message_id.strip()

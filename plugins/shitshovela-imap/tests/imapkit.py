@@ -32,6 +32,9 @@ from shitshovela_core.deadline import Budget
 if TYPE_CHECKING:
     from shitshovela_imap.source import ImapSource
 
+#: The pace of a test's transport unless it sets ``RATE``: far above what ``RATE`` allows.
+UNPACED = 100_000.0
+
 
 class Mailbox:
     """One user's mailbox on a `DovecotServer`, seen from a test."""
@@ -55,21 +58,23 @@ class Mailbox:
             "USERNAME": self.user,
             "PASSWORD": self.password,
             "MAILBOX": self.mailbox,
-            "RATE": 100_000.0,
             **overrides,
         }
 
     def source(
         self, *, instance: str = "test", budget: Budget | None = None, **overrides: Any
     ) -> ImapSource:
-        """An `ImapSource` over this mailbox (settings as `settings`, plus ``overrides``)."""
+        """An `ImapSource` over this mailbox (settings as `settings`, plus ``overrides``);
+        its transport paces at ``RATE`` if given, else at `UNPACED`."""
         from shitshovela_imap.source import ImapSource
 
+        rate = overrides.pop("RATE", UNPACED)
         context = fake_context(
             "imap",
             instance,
             settings=self.settings(**overrides),
             budget=budget or Budget(600.0, started=time.monotonic()),
+            rate=rate,
         )
         return ImapSource(context)
 

@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 from imapkit import Mailbox, plain_message
-from shitshovela_imap import SETTINGS
 from shitshovela_imap.config import ImapSettings, is_loopback
 from shitshovela_testservers.dovecot import DovecotServer
 
+from shitshovela_core.config import build_settings
 from shitshovela_core.errors import ConfigError, Unreachable
+from shitshovela_core.settings import settings_of
+
+SETTINGS = settings_of(ImapSettings)
 
 SETTING_NAMES = {
     "HOST",
@@ -83,22 +86,26 @@ def _settings(**values: Any) -> dict[str, Any]:
     return {"HOST": "imap.example.com", "USERNAME": "u", "PASSWORD": "p", **values}
 
 
+def imap_settings(values: dict[str, Any]) -> ImapSettings:
+    return build_settings(ImapSettings, "imap", values)
+
+
 @pytest.mark.unit
 def test_cross_setting_checks_name_the_variables() -> None:
     with pytest.raises(ConfigError) as info:
-        ImapSettings.from_settings("imap", _settings(SECURITY="plain"))
+        imap_settings(_settings(SECURITY="plain"))
     assert "SHITSHOVELA_IMAP__ALLOW_PLAINTEXT" in str(info.value)
-    allowed = ImapSettings.from_settings("imap", _settings(SECURITY="plain", ALLOW_PLAINTEXT=True))
-    assert allowed.port == 143
-    local = ImapSettings.from_settings("imap", _settings(HOST="127.0.0.2", SECURITY="plain"))
+    allowed = imap_settings(_settings(SECURITY="plain", ALLOW_PLAINTEXT=True))
+    assert allowed.server_port == 143
+    local = imap_settings(_settings(HOST="127.0.0.2", SECURITY="plain"))
     assert local.scope == "imap://u@127.0.0.2:143/INBOX"
     with pytest.raises(ConfigError, match="SHITSHOVELA_IMAP__DONE_FOLDER"):
-        ImapSettings.from_settings("imap", _settings(DONE="move"))
+        imap_settings(_settings(DONE="move"))
     with pytest.raises(ConfigError, match="SET_ASIDE_FOLDER='inbox' is the mailbox"):
-        ImapSettings.from_settings("imap", _settings(SET_ASIDE_FOLDER="inbox"))
-    tls = ImapSettings.from_settings(
-        "imap", _settings(USERNAME="support@example.com", PASSWORD="s3cr3t-value")
-    )
+        imap_settings(_settings(SET_ASIDE_FOLDER="inbox"))
+    assert imap_settings(_settings()).set_aside_folder == "ShitShovela-Set-Aside"
+    assert imap_settings(_settings(SET_ASIDE_FOLDER="")).set_aside_folder == ""  # none: stop
+    tls = imap_settings(_settings(USERNAME="support@example.com", PASSWORD="s3cr3t-value"))
     assert tls.scope == "imap://support%40example.com@imap.example.com:993/INBOX"
     assert "s3cr3t" not in repr(tls)
     assert [is_loopback(h) for h in ("localhost", "::1", "127.9.9.9", "10.0.0.1")] == [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shitshovela_core
 from shitshovela_core.providers import Register
 
-from .config import DEFAULT_RATE, SETTINGS
+from .config import JiraSettings
 
 
 @shitshovela_core.hookimpl
@@ -20,8 +20,6 @@ def register_ticket_systems(register: Register) -> None:
     register(
         "jira",
         "shitshovela_jira.tickets:JiraTickets",
-        settings=SETTINGS,
+        settings=JiraSettings,
         help="Jira Cloud (REST v3) or Data Center (REST v2): one issue per item.",
-        default_rate=DEFAULT_RATE,
-        tls=True,
     )

@@ -56,9 +56,10 @@ from shitshovela_core.errors import (
 from shitshovela_core.httpclient import HttpClient
 from shitshovela_core.models import Attachment, Flag, Origin, Ticket, TicketDraft
 from shitshovela_core.providers import ProviderContext, TicketSystem
+from shitshovela_core.settings import env_name
 
 from . import jql, text
-from .config import LABEL_MAX, ORIGIN_PROPERTY, Flavour, JiraConfig
+from .config import LABEL_MAX, ORIGIN_PROPERTY, Flavour, JiraSettings
 
 #: Issues per search page (Jira Cloud returns at most 100 with fields).
 PAGE = 100
@@ -119,7 +120,7 @@ class JiraTickets(TicketSystem):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self.config = JiraConfig.from_settings(context.settings, context.provider)
+        self.config = JiraSettings.of(context.settings)
         self.listing_lag = self.config.index_lag
         self._flavour: Flavour | None = (
             None if self.config.flavour == "auto" else self.config.flavour
@@ -148,7 +149,7 @@ class JiraTickets(TicketSystem):
         return "/rest/api/3" if self.flavour == "cloud" else "/rest/api/2"
 
     def _env(self, name: str) -> str:
-        return f"SHITSHOVELA_{self.context.provider.upper()}__{name}"
+        return env_name(self.context.provider, name)
 
     def _detect(self) -> Flavour:
         config = self.config

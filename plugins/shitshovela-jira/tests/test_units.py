@@ -8,13 +8,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shitshovela_jira import jql, text
-from shitshovela_jira.config import SETTINGS, JiraConfig, check_label, parse_map
+from shitshovela_jira.config import JiraSettings, check_label, parse_map
 from shitshovela_jira_emulator.jql import Clause, parse, tokenize
 from shitshovela_jira_emulator.render import adf_problem, adf_text
 
+from shitshovela_core.config import build_settings
 from shitshovela_core.errors import ConfigError
+from shitshovela_core.settings import settings_of
 
 pytestmark = pytest.mark.unit
+
+SETTINGS = settings_of(JiraSettings)
+
+
+def jira_settings(values: dict[str, str]) -> JiraSettings:
+    return build_settings(JiraSettings, "jira", values)
+
 
 AWKWARD = ['"', "'", "\\", "OR", "AND labels = x", 'a" OR "b', "\n\t\r", "\x00\x1f\x7f", ""]
 
@@ -157,16 +166,16 @@ def test_every_setting_has_help_and_secrets_have_no_default() -> None:
 
 def test_config_combinations() -> None:
     base = {"URL": "https://x.atlassian.net/", "PROJECT": "ops"}
-    cloud = JiraConfig.from_settings({**base, "EMAIL": "a@b", "API_TOKEN": "SEKRET"})
+    cloud = jira_settings({**base, "EMAIL": "a@b", "API_TOKEN": "SEKRET"})
     assert cloud.url == "https://x.atlassian.net" and cloud.project == "OPS"
     assert cloud.flavour == "auto" and cloud.index_lag == 60.0
     assert "SEKRET" not in repr(cloud)
-    JiraConfig.from_settings({**base, "FLAVOUR": "datacenter", "PAT": "p"})
+    jira_settings({**base, "FLAVOUR": "datacenter", "PAT": "p"})
     with pytest.raises(ConfigError) as caught:
-        JiraConfig.from_settings({**base, "FLAVOUR": "cloud", "PAT": "p"})
+        jira_settings({**base, "FLAVOUR": "cloud", "PAT": "p"})
     assert "SHITSHOVELA_JIRA__EMAIL" in str(caught.value)
     with pytest.raises(ConfigError, match="SHITSHOVELA_JIRA__URL is not set"):
-        JiraConfig.from_settings({"PROJECT": "OPS", "PAT": "p"})
+        jira_settings({"PROJECT": "OPS", "PAT": "p"})
     assert parse_map(["a=Mail", " b = Net "]) == {"a": "Mail", "b": "Net"}
     with pytest.raises(ValueError, match="value=Name"):
         parse_map(["nope"])

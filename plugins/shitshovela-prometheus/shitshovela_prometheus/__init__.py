@@ -11,12 +11,13 @@ warning (``metrics_push_failed``): metrics never change a run's exit code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import attrs
+
 import shitshovela_core
-from shitshovela_core.settings import RegisterSettings, Setting, tls_settings
+from shitshovela_core.settings import RegisterSettings, TlsSettings, env_name, setting
 
 if TYPE_CHECKING:
     from shitshovela_core.deadline import Budget
@@ -40,39 +41,39 @@ def _label(value: object) -> None:
         raise ValueError("must be one non-empty line without control characters")
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "PUSHGATEWAY",
-        "url",
+@attrs.frozen(kw_only=True)
+class PrometheusSettings(TlsSettings):
+    """The ``prometheus`` settings group (``SHITSHOVELA_PROMETHEUS__*``)."""
+
+    pushgateway: str | None = setting(
+        kind="url",
         check=_http_url,
         help="The Pushgateway's URL, such as http://pushgateway:9091; unset: push nothing.",
-    ),
-    Setting(
-        "JOB",
+    )
+    job: str = setting(
         default="shitshovela",
         check=_label,
-        help="The job label of the pushed group (its instance label is SHITSHOVELA_INSTANCE).",
-    ),
-    Setting(
-        "TIMEOUT",
-        "duration",
+        help="The job label of the pushed group (its instance label is "
+        f"{env_name(None, 'INSTANCE')}).",
+    )
+    timeout: float = setting(
+        kind="duration",
         default=5.0,
         maximum=60.0,
         help="Longest one push may take (retry included); it also ends by the run's deadline, "
         "and the push at the start takes at most a tenth of the run's time left.",
-    ),
-    Setting("USERNAME", default="", help="Basic-auth user at the Pushgateway, if it wants one."),
-    Setting("PASSWORD", secret=True, default="", help="Basic-auth password at the Pushgateway."),
-    *tls_settings(),
-)
+    )
+    username: str = setting(default="", help="Basic-auth user at the Pushgateway, if it wants one.")
+    password: str = setting(default="", secret=True, help="Basic-auth password at the Pushgateway.")
 
 
-def _settings(run: RunInfo) -> Mapping[str, Any] | None:
+def _settings(run: RunInfo) -> PrometheusSettings | None:
     """This run's ``prometheus`` settings, or None when no Pushgateway is set."""
-    settings = run.settings.get(GROUP)
-    if not settings or not settings.get("PUSHGATEWAY"):
+    found = run.settings.get(GROUP)
+    if found is None:
         return None
-    return settings
+    settings = PrometheusSettings.of(found)
+    return settings if settings.pushgateway else None
 
 
 @shitshovela_core.hookimpl
@@ -80,7 +81,7 @@ def register_settings(register: RegisterSettings) -> None:
     """Declare the ``prometheus`` settings group."""
     register(
         GROUP,
-        settings=SETTINGS,
+        settings=PrometheusSettings,
         help="Pushes each run's outcome (last success, exit code, counts) to a Prometheus "
         "Pushgateway, grouped by job and instance.",
     )

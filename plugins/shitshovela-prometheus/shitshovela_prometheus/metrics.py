@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shitshovela_core.settings import env_name
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
@@ -33,7 +35,7 @@ COUNTS: dict[str, str] = {
 #: Every metric this plugin pushes, with its help text (the README documents each).
 HELP: dict[str, str] = {
     STARTED: "When the last run's process started (pushed as the run starts).",
-    MAX_RUNTIME: "The last run's SHITSHOVELA_MAX_RUNTIME (pushed as the run starts).",
+    MAX_RUNTIME: f"The last run's {env_name(None, 'MAX_RUNTIME')} (pushed as the run starts).",
     FINISHED: "When the last run that reported its end ended.",
     DURATION: "How long the last run that reported its end took, from process start.",
     EXIT_CODE: "The exit code of the last run that reported its end (0: finished).",

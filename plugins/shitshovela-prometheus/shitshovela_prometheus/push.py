@@ -20,8 +20,8 @@ and any user and password written into the URL, never appear).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
@@ -31,7 +31,7 @@ from shitshovela_core.errors import DeadlineReached, ShitShovelaError
 from shitshovela_core.redact import REDACTOR
 from shitshovela_core.transport import Transport
 
-from . import GROUP, metrics
+from . import GROUP, PrometheusSettings, metrics
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -62,9 +62,9 @@ def split_credentials(url: str) -> tuple[str, str, str]:
     return bare, unquote(parts.username or ""), unquote(parts.password or "")
 
 
-def push_started(run: RunInfo, budget: Budget, settings: Mapping[str, Any]) -> bool:
+def push_started(run: RunInfo, budget: Budget, settings: PrometheusSettings) -> bool:
     """Push the start time and the max runtime; True if the Pushgateway took them."""
-    window = min(float(settings["TIMEOUT"]), max(0.0, budget.remaining()) * START_SHARE)
+    window = min(settings.timeout, max(0.0, budget.remaining()) * START_SHARE)
     started_at = time.time() - budget.elapsed()
     return _push(
         run,
@@ -76,11 +76,11 @@ def push_started(run: RunInfo, budget: Budget, settings: Mapping[str, Any]) -> b
 
 
 def push_ended(
-    run: RunInfo, summary: RunSummary, budget: Budget, settings: Mapping[str, Any]
+    run: RunInfo, summary: RunSummary, budget: Budget, settings: PrometheusSettings
 ) -> bool:
     """Push the run's outcome (and the success time on exit code 0); True if taken."""
     observers = budget.for_observers()
-    stop = min(observers.stop_at, budget.clock() + float(settings["TIMEOUT"]))
+    stop = min(observers.stop_at, budget.clock() + settings.timeout)
     finished_at = time.time()
     return _push(
         run,
@@ -106,19 +106,19 @@ def _until(budget: Budget, stop: float) -> Budget:
 def _push(
     run: RunInfo,
     budget: Budget,
-    settings: Mapping[str, Any],
+    settings: PrometheusSettings,
     build: Callable[[], CollectorRegistry],
     step: str,
 ) -> bool:
     """Build the metrics and push them; any failure is one scrubbed warning."""
     log = structlog.get_logger("shitshovela.prometheus").bind(instance=run.instance)
-    raw_url = str(settings["PUSHGATEWAY"])
+    raw_url = str(settings.pushgateway)
     gateway, url_user, url_password = split_credentials(raw_url)
-    user = str(settings.get("USERNAME") or url_user)
-    password = str(settings.get("PASSWORD") or url_password)
+    user = settings.username or url_user
+    password = settings.password or url_password
     redactor = REDACTOR
     redactor.add(*(s for s in (password, url_password, urlsplit(raw_url).password) if s))
-    job = str(settings["JOB"])
+    job = settings.job
     try:
         if budget.remaining() <= 0:
             raise DeadlineReached("no time left for the push")
@@ -126,7 +126,7 @@ def _push(
             GROUP,
             budget,
             RATE,
-            settings=settings,
+            settings=settings.as_dict(),
             redactor=redactor,
             max_attempts=2,
             backoff_initial=0.2,
@@ -136,7 +136,7 @@ def _push(
         client = transport.http(
             gateway,
             auth=(user, password) if user else None,
-            timeout=float(settings["TIMEOUT"]),
+            timeout=settings.timeout,
         )
         try:
             from prometheus_client import pushadd_to_gateway
@@ -146,7 +146,7 @@ def _push(
                 job=job,
                 registry=registry,
                 grouping_key={"instance": run.instance},
-                timeout=float(settings["TIMEOUT"]),
+                timeout=settings.timeout,
                 handler=_handler(client),
             )
         finally:

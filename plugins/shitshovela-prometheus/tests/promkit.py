@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 import shitshovela_prometheus
+from shitshovela_prometheus import GROUP, PrometheusSettings
 from shitshovela_testkit.fakes import (
     FakeSource,
     FakeStore,
@@ -18,19 +19,19 @@ from shitshovela_testkit.fakes import (
 from shitshovela_testkit.runs import run_once
 from structlog.testing import capture_logs
 
+from shitshovela_core.config import build_settings
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunInfo, RunSummary
 from shitshovela_core.plugins import create_plugins
 
 
-def settings(url: str | None, **overrides: Any) -> dict[str, Any]:
-    """The plugin's settings as `load_config` makes them: defaults, then ``overrides``."""
-    values: dict[str, Any] = {s.name: s.default for s in shitshovela_prometheus.SETTINGS}
-    values.update(PUSHGATEWAY=url, **overrides)
-    return values
+def settings(url: str | None, **overrides: Any) -> PrometheusSettings:
+    """The plugin's settings as `load_config` makes them: ``overrides`` (by NAME)
+    and the URL checked, the defaults for the rest."""
+    return build_settings(PrometheusSettings, GROUP, {"PUSHGATEWAY": url, **overrides})
 
 
-def info(instance: str, group: Mapping[str, Any] | None, max_runtime: float = 60.0) -> RunInfo:
+def info(instance: str, group: PrometheusSettings | None, max_runtime: float = 60.0) -> RunInfo:
     """A run of ``instance`` whose ``prometheus`` settings are ``group``."""
     return RunInfo(
         instance,

@@ -20,6 +20,7 @@ from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.plugins import Plugins, create_plugins
+from shitshovela_core.settings import settings_of
 
 
 def fresh(seconds: float = 60.0) -> Budget:
@@ -54,7 +55,8 @@ import shitshovela_prometheus as p
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunInfo, RunSummary
 budget = Budget(60)
-for settings in ({}, {"prometheus": {"PUSHGATEWAY": None}}, {"prometheus": {"PUSHGATEWAY": ""}}):
+unset = (p.PrometheusSettings(pushgateway=None), p.PrometheusSettings(pushgateway=""))
+for settings in ({}, *({"prometheus": group} for group in unset)):
     run = RunInfo("a", "s", "t", 60, 5, settings=settings)
     p.run_started(run=run, budget=budget)
     p.run_finished(run=run, summary=RunSummary(), budget=budget)
@@ -86,7 +88,7 @@ def env(**extra: str) -> dict[str, str]:
 def test_the_settings_group_is_registered(plugins: Plugins) -> None:
     group = plugins.settings_groups["prometheus"]
     assert group.plugin == "prometheus"
-    names = [s.name for s in group.settings]
+    names = [s.name for s in settings_of(group.settings)]
     assert names == [
         "PUSHGATEWAY",
         "JOB",

@@ -30,15 +30,12 @@ version id and ``x-amz-copy-source-if-match``), then delete it exactly.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from shitshovela_core.errors import (
-    ConfigError,
     ProviderError,
     SetAsideUnavailable,
     TransientError,
@@ -46,6 +43,7 @@ from shitshovela_core.errors import (
 )
 from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext, Source
+from shitshovela_core.settings import env_name
 
 from . import content as render
 from .auth import SigV4Auth
@@ -58,6 +56,7 @@ from .client import (
     Unreadable,
     endpoint_host,
 )
+from .config import S3Settings
 from .reader import opener
 
 #: Tag key whose value says why an object was set aside.
@@ -72,13 +71,6 @@ def _tag_value(text: str) -> str:
     return cleaned[:256]
 
 
-def _credentials(settings: Any) -> tuple[str, str, str]:
-    access = settings.get("ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID", "")
-    secret = settings.get("SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY", "")
-    token = settings.get("SESSION_TOKEN") or os.environ.get("AWS_SESSION_TOKEN", "")
-    return str(access), str(secret), str(token)
-
-
 def _is_aws(host: str) -> bool:
     name = host.rsplit(":", 1)[0].lower()
     return name.endswith(".amazonaws.com") or name.endswith(".amazonaws.com.cn")
@@ -91,71 +83,35 @@ class S3Source(Source):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        settings = context.settings
-        self.bucket: str = settings["BUCKET"]
-        self.prefix: str = settings.get("PREFIX") or ""
-        self.region: str = settings.get("REGION") or "us-east-1"
-        self.done: str = settings.get("DONE") or "delete"
-        self.done_prefix: str = settings.get("DONE_PREFIX") or ""
-        self.set_aside_prefix: str = settings.get("SET_ASIDE_PREFIX") or ""
-        self.max_size = int(settings.get("MAX_SIZE") or 100 * 1024 * 1024)
-        self.body_limit = int(settings.get("BODY_LIMIT") or 30000)
-        self.format: str = settings.get("FORMAT") or "text"
-        self.title_from: str = settings.get("TITLE_FROM") or "first-line"
-        self.title_field: str = settings.get("TITLE_FIELD") or "title"
-        self.body_field: str = settings.get("BODY_FIELD") or ""
-        self.json_max = int(settings.get("JSON_MAX_SIZE") or 1024 * 1024)
-        self._delete_setting: str = settings.get("CONDITIONAL_DELETE") or "auto"
+        settings = self.settings = S3Settings.of(context.settings)
+        self.bucket = settings.bucket
+        self.prefix = settings.prefix
+        self.region = settings.region
+        self.done = settings.done
+        self.done_prefix = settings.done_prefix
+        self.set_aside_prefix = settings.set_aside_prefix
+        self.max_size = settings.max_size
+        self.body_limit = settings.body_limit
+        self.format = settings.format
+        self.title_from = settings.title_from
+        self.title_field = settings.title_field
+        self.body_field = settings.body_field
+        self.json_max = settings.json_max_size
         #: The conditional-delete path in use for unversioned objects, once known.
         self.delete_path: str | None = None
-        if self._delete_setting != "auto":
-            self.delete_path = self._delete_setting
+        if settings.conditional_delete != "auto":
+            self.delete_path = settings.conditional_delete
+        access, secret, token = (
+            settings.access_key_id,
+            settings.secret_access_key,
+            settings.session_token,
+        )
 
-        problems = []
-        if self.done == "move" and not self.done_prefix:
-            problems.append(
-                f"SHITSHOVELA_{context.provider.upper()}__DONE_PREFIX is not set: it is "
-                "required with DONE=move"
-            )
-        for name, value in (
-            ("DONE_PREFIX", self.done_prefix),
-            ("SET_ASIDE_PREFIX", self.set_aside_prefix),
-        ):
-            # Inside PREFIX is fine (the listing jumps over it); PREFIX itself, or a prefix
-            # of it, would put moved objects back into the queue.
-            if value and self.prefix.startswith(value):
-                problems.append(
-                    f"SHITSHOVELA_{context.provider.upper()}__{name}={value!r} contains the "
-                    f"listed PREFIX {self.prefix!r}: moved objects would be listed again; use "
-                    "a prefix outside it (or inside it, such as PREFIX + 'done/')"
-                )
-        access, secret, token = _credentials(settings)
-        for name, value in (
-            ("ACCESS_KEY_ID", access),
-            ("SECRET_ACCESS_KEY", secret),
-            ("SESSION_TOKEN", token),
-        ):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                problems.append(
-                    f"SHITSHOVELA_{context.provider.upper()}__{name} (or AWS_{name}) "
-                    "is not valid UTF-8 text"
-                )
-        if not access or not secret:
-            problems.append(
-                f"no S3 credentials: set SHITSHOVELA_{context.provider.upper()}__ACCESS_KEY_ID "
-                f"and SHITSHOVELA_{context.provider.upper()}__SECRET_ACCESS_KEY, or "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            )
-        if problems:
-            raise ConfigError(problems)
-
-        endpoint = (settings.get("ENDPOINT_URL") or "").rstrip("/")
+        endpoint = settings.endpoint_url.rstrip("/")
         self.on_aws = not endpoint or _is_aws(endpoint_host(endpoint))
         if not endpoint:
             endpoint = f"https://s3.{self.region}.amazonaws.com"
-        addressing = settings.get("ADDRESSING") or "auto"
+        addressing = settings.addressing
         if addressing == "auto":
             path_style = not self.on_aws or "." in self.bucket
         else:
@@ -450,7 +406,7 @@ class S3Source(Source):
         it exactly (I12)."""
         if not self.set_aside_prefix:
             raise SetAsideUnavailable(
-                f"SHITSHOVELA_{self.context.provider.upper()}__SET_ASIDE_PREFIX is not set"
+                f"{env_name(self.context.provider, 'SET_ASIDE_PREFIX')} is not set"
             )
         target = self.set_aside_prefix + origin.key.removeprefix(self.prefix)
         version_id, etag = self._pins(origin)

@@ -144,10 +144,12 @@ def test_bad_settings_exit_2_naming_the_variable(changes: dict[str, str], named:
 
 
 def test_the_readme_lists_every_setting() -> None:
-    from shitshovela_s3 import SETTINGS
+    from shitshovela_s3.config import S3Settings
+
+    from shitshovela_core.settings import settings_of
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for setting in SETTINGS:
+    for setting in settings_of(S3Settings):
         assert f"SHITSHOVELA_S3__{setting.name}" in readme
 
 

@@ -17,8 +17,8 @@ import io
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,7 +30,12 @@ from shitshovela_core.errors import (
 )
 from shitshovela_core.hookspecs import hookimpl
 from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
-from shitshovela_core.providers import ProviderContext, Register, Source, TicketSystem
+from shitshovela_core.providers import ProviderContext, ProviderKind, Register, Source, TicketSystem
+from shitshovela_core.settings import ProviderSettings
+
+if TYPE_CHECKING:
+    from shitshovela_core.deadline import Budget
+    from shitshovela_core.transport import Transport
 
 
 class HardStop(BaseException):
@@ -350,6 +355,10 @@ class FakePlugin:
         )
 
 
+#: The rate `fake_context` gives a provider whose test names no ``RATE``.
+FAKE_RATE = 1000.0
+
+
 def fake_tickets(
     tracker: FakeTracker | None = None, instance: str = "test", **overrides: Any
 ) -> FakeTicketSystem:
@@ -358,29 +367,62 @@ def fake_tickets(
     return FakeTicketSystem(fake_context("fake", instance, **overrides), tracker or FakeTracker())
 
 
-def fake_context(
-    provider: str = "fake", instance: str = "test", **overrides: Any
-) -> ProviderContext:
-    """A `ProviderContext` for tests: a generous budget and rate unless given.
+@functools.cache
+def _registered_settings(provider: str, kind: ProviderKind | None) -> type[ProviderSettings]:
+    """The settings class an installed plugin registered for ``provider`` (the
+    bare `ProviderSettings` for a name no installed plugin provides)."""
+    from shitshovela_core.plugins import create_plugins
 
-    ``settings`` are the provider's settings by NAME (``RATE`` defaults to
-    1000 a second); ``budget`` and ``transport`` may be given too. The
-    transport is built from ``settings`` (so ``TLS_VERIFY``/``CA_BUNDLE`` apply).
+    plugins = create_plugins(environ={})
+    kinds: tuple[ProviderKind, ...] = (kind,) if kind else ("source", "ticket_system")
+    found = {
+        plugins.registry(k)[provider].settings for k in kinds if provider in plugins.registry(k)
+    }
+    if len(found) > 1:
+        raise ValueError(f"both a source and a ticket system are called {provider!r}: give kind")
+    return found.pop() if found else ProviderSettings
+
+
+def fake_context(
+    provider: str = "fake",
+    instance: str = "test",
+    *,
+    settings: Mapping[str, Any] | None = None,
+    settings_class: type[ProviderSettings] | None = None,
+    kind: ProviderKind | None = None,
+    budget: Budget | None = None,
+    transport: Transport | None = None,
+    rate: float | None = None,
+) -> ProviderContext:
+    """A `ProviderContext` for tests, its settings built through the real validation.
+
+    ``settings`` are values by NAME (Python values, or strings as in the
+    environment); they are checked and completed with the defaults of the
+    settings class the provider registered (``settings_class``, else the one
+    an installed plugin registered under ``provider``, else the bare
+    `ProviderSettings`), and the class's own ``problems`` run: a bad value
+    raises `ConfigError` as `load_config` would report it. ``RATE`` is
+    `FAKE_RATE` unless given. The transport paces at ``rate`` if given (a test
+    may go beyond what ``RATE`` allows), else at ``RATE``; it applies
+    ``TLS_VERIFY``/``CA_BUNDLE``. A generous budget unless ``budget`` is given.
     """
     import structlog
 
+    from shitshovela_core.config import build_settings
     from shitshovela_core.deadline import Budget
     from shitshovela_core.transport import Transport
 
-    settings = {"RATE": 1000.0, **overrides.pop("settings", {})}
-    budget = overrides.pop("budget", None) or Budget(3600.0, started=time.monotonic())
-    transport = overrides.pop("transport", None) or Transport(
-        provider, budget, float(settings["RATE"]), settings=settings
+    cls = settings_class or _registered_settings(provider, kind)
+    values = {"RATE": FAKE_RATE, **(settings or {})}
+    built = build_settings(cls, provider, values)
+    budget = budget or Budget(3600.0, started=time.monotonic())
+    transport = transport or Transport(
+        provider, budget, built.rate if rate is None else rate, settings=built.as_dict()
     )
     return ProviderContext(
         provider=provider,
         instance=instance,
-        settings=settings,
+        settings=built,
         budget=budget,
         transport=transport,
         log=structlog.get_logger("test").bind(provider=provider),

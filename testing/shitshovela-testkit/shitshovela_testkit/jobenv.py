@@ -25,8 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from shitshovela_core import config
-from shitshovela_core.settings import Setting
+from shitshovela_core import settings as core_settings
 
 __all__ = [
     "core",
@@ -40,15 +39,15 @@ __all__ = [
     "ticket_system",
 ]
 
-PREFIX = config.PREFIX
+PREFIX = core_settings.PREFIX
 
 Value = str | int | float | None
 
 
-def env_name(provider: str, setting: str) -> str:
-    """The variable of a provider's setting, ``SHITSHOVELA_<PROVIDER>__<SETTING>``, as the
-    core's configuration names it."""
-    return config.env_name(Setting(setting.upper()), provider)
+def env_name(provider: str | None, setting: str) -> str:
+    """The variable of a setting: ``SHITSHOVELA_<PROVIDER>__<SETTING>``, or the core's own
+    ``SHITSHOVELA_<SETTING>`` for ``provider`` None (the core's one naming rule)."""
+    return core_settings.env_name(provider, setting.upper())
 
 
 def _strings(values: Mapping[str, Value]) -> dict[str, str]:
@@ -79,7 +78,7 @@ def core(
         "LOG_FORMAT": log_format,
         **settings,
     }
-    return _strings({PREFIX + name.upper(): value for name, value in values.items()})
+    return _strings({env_name(None, name): value for name, value in values.items()})
 
 
 def provider(name: str, **settings: Value) -> dict[str, str]:
@@ -89,12 +88,12 @@ def provider(name: str, **settings: Value) -> dict[str, str]:
 
 def source(name: str, **settings: Value) -> dict[str, str]:
     """Select the source ``name`` and give its settings."""
-    return {f"{PREFIX}SOURCE": name, **provider(name, **settings)}
+    return {env_name(None, "SOURCE"): name, **provider(name, **settings)}
 
 
 def ticket_system(name: str, **settings: Value) -> dict[str, str]:
     """Select the ticket system ``name`` and give its settings."""
-    return {f"{PREFIX}TICKET_SYSTEM": name, **provider(name, **settings)}
+    return {env_name(None, "TICKET_SYSTEM"): name, **provider(name, **settings)}
 
 
 def s3(

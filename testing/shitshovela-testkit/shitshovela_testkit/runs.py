@@ -13,11 +13,11 @@ fakes), the budget and its clock, the plugins' hooks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunHooks, RunInfo, RunSummary
 from shitshovela_core.providers import Source, TicketSystem
+from shitshovela_core.settings import Settings
 
 __all__ = ["engine_for", "run_once"]
 
@@ -29,7 +29,7 @@ def engine_for(
     budget: Budget | None = None,
     max_tickets: int = 1_000_000,
     hooks: RunHooks | None = None,
-    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    settings: Mapping[str, Settings] | None = None,
 ) -> Engine:
     """The engine of one run from ``source`` into ``tickets`` (not run yet).
 
@@ -62,7 +62,7 @@ def run_once(
     budget: Budget | None = None,
     max_tickets: int = 1_000_000,
     hooks: RunHooks | None = None,
-    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    settings: Mapping[str, Settings] | None = None,
     close: bool = True,
 ) -> RunSummary:
     """Run the engine once from ``source`` into ``tickets``; return its summary.
