@@ -8,6 +8,11 @@ Layers, from the provider down:
   connect was not sent, any other httpx error lost the request, 429 throttles,
   503 with ``Retry-After`` is busy, other 5xx failed, anything else is an answer
   for the provider to read (a 404 on a delete means "already gone").
+- `raise_for_answer` is how a provider reads the rest in one line: 2xx is
+  returned, 401/403 raise `Unreachable` (credentials, permissions), a 404
+  raises `Unreachable` with the caller's hint, the statuses a caller names as
+  ``rejected`` (400/422 on a create) raise `ItemRejected`, anything else
+  `ProviderError`; each message carries a short, scrubbed excerpt of the body.
 - `DeadlineTransport`, an httpx transport: httpx's timeouts bound each network
   operation, not a whole response, so a server that drips a byte a second
   never trips them (FACTS.md). Its httpcore network backend clips *every*
@@ -32,6 +37,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from .errors import ItemRejected, ProviderError, Unreachable
 from .safety import DEFAULT_TIMEOUT, Exchange, Fault, SafetyPolicy, Verdict
 
 #: When the HTTP call in progress must be over, and the clock that says so.
@@ -254,6 +260,74 @@ def classify(outcome: httpx.Response | Exception) -> Verdict | None:
     if status >= 500:
         return Verdict(Fault.FAILED, f"{status} from the server")
     return None
+
+
+#: The most characters of a response body `answer_detail` quotes.
+DETAIL_LIMIT = 200
+
+
+def answer_detail(
+    response: httpx.Response,
+    *,
+    scrub: Callable[[str], str] | None = None,
+    limit: int = DETAIL_LIMIT,
+) -> str:
+    """A short, one-line excerpt of ``response``'s body for an error message: its
+    whitespace collapsed, passed through ``scrub``, cut to ``limit`` characters
+    (give the policy's ``safety.redactor.scrub``: a server may echo a credential)."""
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        text = ""
+    text = " ".join(text.split())
+    if scrub is not None:  # before the cut, so a secret cut in half is still masked
+        text = scrub(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def raise_for_answer(
+    response: httpx.Response,
+    what: str,
+    *,
+    rejected: Iterable[int] = (),
+    credentials: str = "",
+    not_found: str = "",
+    scrub: Callable[[str], str] | None = None,
+) -> httpx.Response:
+    """Return ``response`` if it is a success (2xx); else raise the error its status means.
+
+    - 401: `Unreachable`, the credentials were refused (``credentials`` names the
+      settings to check, e.g. ``"SHITSHOVELA_GITLAB__TOKEN"``);
+    - 403: `Unreachable`, the account lacks a permission;
+    - 404: `Unreachable`, with ``not_found`` saying what is missing and which
+      setting names it (a caller for whom a 404 means something else, such as
+      "already gone" on a delete, reads that status before calling this);
+    - a status in ``rejected`` (give ``(400, 422)`` on a create): `ItemRejected`,
+      the system refuses the item's content (I12), the item is set aside;
+    - anything else (another 4xx, a 3xx): `ProviderError`.
+
+    ``what`` starts every message (``"create the issue"``); the body's excerpt
+    is scrubbed with ``scrub`` (`answer_detail`). 429 and 5xx never get here
+    through `HttpClient.request`: the safety policy owns them (`classify`).
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    detail = answer_detail(response, scrub=scrub)
+    shown = f"{status}: {detail}" if detail else str(status)
+    if status == 401:
+        check = f"; check {credentials}" if credentials else "; check the credentials"
+        raise Unreachable(f"{what}: the server refused the credentials ({shown}){check}")
+    if status == 403:
+        raise Unreachable(
+            f"{what}: permission denied ({shown}); check that the account may do this"
+        )
+    if status == 404:
+        hint = f"; {not_found}" if not_found else ""
+        raise Unreachable(f"{what}: not found ({shown}){hint}")
+    if status in set(rejected):
+        raise ItemRejected(f"{what}: the server refused the content ({shown})")
+    raise ProviderError(f"{what}: the server answered {shown}")
 
 
 #: Headers whose values are credentials: scrubbed from every message (I10).
