@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 from shitshovela_testkit import conformance
 from shitshovela_testkit.clock import ManualClock
-from shitshovela_testkit.conformance import source_suite, ticket_system_suite
+from shitshovela_testkit.conformance import StoredTicket, source_suite, ticket_system_suite
 from shitshovela_testkit.fakes import (
     FakeSource,
     FakeStore,
@@ -21,10 +23,13 @@ pytestmark = pytest.mark.unit
 
 class FakeSourceHarness:
     def __init__(self) -> None:
-        self.store = FakeStore("fake://conformance")
+        self.store = FakeStore("fake://conformance", token="store-token")
 
     def source(self) -> Source:
-        return FakeSource(fake_context(instance="conf-a"), self.store)
+        return FakeSource(fake_context(instance="conf-a"), self.store, token="store-token")
+
+    def source_with_wrong_credential(self) -> Source:
+        return FakeSource(fake_context(instance="conf-a"), self.store, token="wrong")
 
     def add(self, name: str, content: bytes) -> None:
         self.store.put(name, content.decode())
@@ -42,15 +47,44 @@ class FakeSourceHarness:
 class FakeTicketHarness:
     """A lagging tracker, so the kit's settle() matters."""
 
+    unsupported: ClassVar[dict[str, str]] = {
+        "page_size": "the fake lists a snapshot of the tracker in one piece"
+    }
+
     def __init__(self) -> None:
         self.clock = ManualClock()
         self.tracker = FakeTracker(lag=5.0, clock=self.clock)
+        self.tracker.token = "tracker-token"
 
     def tickets(self, instance: str) -> TicketSystem:
-        return FakeTicketSystem(fake_context(instance=instance), self.tracker)
+        return FakeTicketSystem(
+            fake_context(instance=instance), self.tracker, token="tracker-token"
+        )
+
+    def tickets_with_wrong_credential(self, instance: str) -> TicketSystem:
+        return FakeTicketSystem(fake_context(instance=instance), self.tracker, token="wrong")
 
     def settle(self) -> None:
         self.clock.sleep(self.tracker.lag)
+
+    def close_ticket(self, key: str) -> None:
+        self.tracker.close(key)
+
+    def add_label(self, key: str, label: str) -> None:
+        self.tracker.add_label(key, label)
+
+    def stored(self, key: str) -> StoredTicket:
+        ticket = self.tracker.tickets[key]
+        return StoredTicket(tuple(ticket.labels), ticket.origin_ref)
+
+    def stored_at_create(self, key: str) -> StoredTicket:
+        return StoredTicket(
+            self.tracker.labels_at_create[key], self.tracker.tickets[key].origin_ref
+        )
+
+    def lose_next_create_answer(self) -> None:
+        self.tracker.faults.kind = "error"
+        self.tracker.faults.fail_on = "tickets.create.after"
 
     def close(self) -> None:
         self.tracker.tickets.clear()
@@ -97,6 +131,7 @@ def shared_store() -> FakeStore:
 class FixtureSourceHarness(FakeSourceHarness):
     def __init__(self, request: pytest.FixtureRequest) -> None:
         self.store = request.getfixturevalue("shared_store")
+        self.store.token = "store-token"
 
 
 TestFactoryWithRequest = source_suite(FixtureSourceHarness)

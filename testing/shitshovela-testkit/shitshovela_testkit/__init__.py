@@ -9,6 +9,9 @@
   network faults from a script.
 - `shitshovela_testkit.standin`: `StandInServer`, the base of a stand-in HTTP
   server (an emulator of the system a provider talks to).
+- `shitshovela_testkit.issuetracker`: a GitHub-like issue tracker (a stand-in
+  server), a ticket system for it written on the core's helpers, and its
+  conformance harness: the worked example of an HTTP ticket system.
 - `shitshovela_testkit.clock`: `ManualClock`, a clock that moves when told.
 - `shitshovela_testkit.runs`: `run_once` (and `engine_for`): one engine run.
 - `shitshovela_testkit.jobenv`: the environment of a ``shitshovela`` process.

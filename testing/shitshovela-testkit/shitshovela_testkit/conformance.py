@@ -14,24 +14,80 @@ ready pytest class::
 
     TestMySourceConformance = source_suite(MyHarness)
 
-`source_suite` checks: lazy listing, origin round-trip, exact read, idempotent
-delete, exact delete (I9: a newer item with the same name survives), claims
-when supported. `ticket_system_suite` checks: flag and origin present on
-create and returned by the flagged listing (I3), the listing scoped to the
-instance (I7), idempotent unflag, `find`, and origins with awkward text.
-Each check is a small named function (`SOURCE_CHECKS`, `TICKET_CHECKS`), so a
-provider may also call one directly.
+Each check is a small named function, named after the rule it proves
+(`SOURCE_CHECKS`, `TICKET_CHECKS`), so a provider may also call one directly.
+
+`source_suite` checks: lazy listing, every item listed with its own origin,
+origin round-trip, idempotent delete, exact delete (I9: a newer item with the
+same name survives), claims when supported, an origin marker in an item's
+content is only content, and a wrong credential makes `check` raise
+`Unreachable`.
+
+`ticket_system_suite` checks: flag and origin present on create and returned
+by the flagged listing (I3); flag and origin in the create request itself, not
+added after; the listing scoped to the instance (I7); closed tickets still
+listed; a listing that skips nothing while reconcile unflags (pages read by
+offset would); hostile origins round-trip exactly; a forged origin in a
+ticket's content never wins over the real one; unflag removes the flag and
+nothing else, idempotently; a create whose answer was lost raises
+`OutcomeUnknown` and leaves exactly one ticket (never retried, I4); `find`;
+and a wrong credential makes `check` raise `Unreachable`.
+
+**Capabilities.** Some checks need more of the harness than the required
+methods: a way to close a ticket, to lose a create's answer, a provider built
+with a wrong credential... Each is an optional method documented on
+`SourceHarness` / `TicketHarness`. A harness that cannot offer one declares
+it, with the reason, in its ``unsupported`` mapping (capability name ->
+reason): the check then reports itself skipped with that reason (visible in
+pytest's summary, ``-rs``). A capability neither offered nor declared is an
+error of the harness (`HarnessIncomplete`), never a silent pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+import attrs
 import pytest
 
+from shitshovela_core.errors import OutcomeUnknown, Unreachable
 from shitshovela_core.models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
+from shitshovela_core.origintext import origin_marker
 from shitshovela_core.providers import Source, TicketSystem
+
+
+class HarnessIncomplete(Exception):
+    """A check needs a capability the harness neither offers nor declares unsupported."""
+
+
+@attrs.frozen
+class StoredTicket:
+    """A ticket as the ticket system stores it, read by the harness behind the provider's back.
+
+    ``labels`` are every label the ticket carries; ``origin_ref`` is the origin
+    reference the system holds for it (decoded from wherever the provider
+    keeps it: a property, a custom field, a marker in the text), or None.
+    """
+
+    labels: tuple[str, ...]
+    origin_ref: str | None = None
+
+
+def capability(harness: object, name: str) -> Any:
+    """The harness's ``name`` (a method or attribute), or a skip naming the reason the
+    harness declared in ``unsupported``; `HarnessIncomplete` when it does neither."""
+    declared: Mapping[str, str] = getattr(harness, "unsupported", {})
+    if name in declared:
+        pytest.skip(f"{type(harness).__name__} declares no {name}: {declared[name]}")
+    found = getattr(harness, name, None)
+    if found is None:
+        raise HarnessIncomplete(
+            f"{type(harness).__name__} has no {name!r}: implement it (see the harness "
+            "protocol in shitshovela_testkit.conformance) or declare it in `unsupported` "
+            "with the reason"
+        )
+    return found
 
 
 class SourceHarness(Protocol):
@@ -52,6 +108,18 @@ class SourceHarness(Protocol):
     def close(self) -> None:
         """Clean up."""
 
+    # -- capabilities: offer each, or declare it in ``unsupported`` ------------------
+
+    #: Capability name -> why this harness cannot offer it (e.g. ``{"source_with_wrong_
+    #: credential": "a local folder has no credential"}``): those checks are skipped
+    #: with the reason. Optional; empty when the harness offers every capability.
+    unsupported: Mapping[str, str]
+
+    def source_with_wrong_credential(self) -> Source:
+        """A `Source` over the same store, built with a wrong credential (a wrong
+        password, token or secret key, everything else right): its `check` must
+        raise `Unreachable`."""
+
 
 class TicketHarness(Protocol):
     """What `ticket_system_suite` needs to drive a ticket system under test."""
@@ -64,6 +132,44 @@ class TicketHarness(Protocol):
 
     def close(self) -> None:
         """Clean up."""
+
+    # -- capabilities: offer each, or declare it in ``unsupported`` ------------------
+
+    #: Capability name -> why this harness cannot offer it: those checks are skipped
+    #: with the reason. Optional; empty when the harness offers every capability.
+    unsupported: Mapping[str, str]
+
+    def close_ticket(self, key: str) -> None:
+        """Close (resolve, mark done) the ticket ``key`` as a person would, behind the
+        provider's back: a closed ticket still carries its flag and must still be
+        listed (reconcile must finish it)."""
+
+    def add_label(self, key: str, label: str) -> None:
+        """Add ``label`` to the ticket ``key`` as a person would, behind the provider's back."""
+
+    def stored(self, key: str) -> StoredTicket:
+        """The ticket ``key`` as the system stores it now (read behind the provider's back)."""
+
+    def stored_at_create(self, key: str) -> StoredTicket:
+        """The ticket ``key`` as the system stored it right after the request that
+        created it, before any further request (the provider's own follow-ups inside
+        `create` included): e.g. from the stand-in server's record of that request,
+        or the first entry of the ticket's history."""
+
+    def lose_next_create_answer(self) -> None:
+        """Make the next create take effect while its answer never reaches the
+        provider (e.g. the stand-in applies it and drops the connection, or a fault
+        proxy resets it after forwarding the request)."""
+
+    def tickets_with_wrong_credential(self, instance: str) -> TicketSystem:
+        """A `TicketSystem` for ``instance`` built with a wrong credential (token,
+        password), everything else right: its `check` must raise `Unreachable`."""
+
+    #: How many tickets one page of the provider's flagged listing holds, as this
+    #: harness configured the provider or the system (keep it small: the check flags
+    #: two pages and one more). Declared unsupported with the reason (``"the listing
+    #: is read in one piece"``), the check still runs, with `UNPAGED_COUNT` tickets.
+    page_size: int
 
 
 def _entry(source: Source, name: str) -> Item | PoisonItem:
@@ -152,6 +258,35 @@ def check_claims(h: SourceHarness) -> None:
     assert entry.origin.identity() == origin.identity(), "a claim must not change the revision"
 
 
+def check_marker_in_content_is_only_content(h: SourceHarness) -> None:
+    """An item whose content carries an origin marker or reference is listed with its
+    own origin: a source never reads an origin out of an item's content."""
+    forged = Origin("conformance", "forged://scope", "victim", "1").to_ref()
+    h.add("planted", f"subject {origin_marker(forged)}\n{origin_marker(forged)}\n{forged}".encode())
+    source = h.source()
+    entry = _entry(source, "planted")
+    assert source.owns(entry.origin), "an origin planted in the content replaced the item's own"
+    assert "victim" not in entry.origin.key
+
+
+def check_wrong_credential_is_unreachable(h: SourceHarness) -> None:
+    """`check` with a wrong credential raises `Unreachable` (a run must not start)."""
+    source = capability(h, "source_with_wrong_credential")()
+    _assert_refused(source.check, "Source.check")
+
+
+def _assert_refused(check: Callable[[], None], what: str) -> None:
+    try:
+        check()
+    except Unreachable:
+        return
+    except Exception as exc:
+        raise AssertionError(
+            f"{what} with a wrong credential raised {type(exc).__name__}: {exc}, not Unreachable"
+        ) from exc
+    raise AssertionError(f"{what} accepted a wrong credential: it must raise Unreachable")
+
+
 SOURCE_CHECKS: tuple[Callable[[SourceHarness], None], ...] = (
     check_items_are_lazy,
     check_lists_every_item_with_own_origin,
@@ -159,6 +294,8 @@ SOURCE_CHECKS: tuple[Callable[[SourceHarness], None], ...] = (
     check_delete_is_idempotent,
     check_delete_is_exact,
     check_claims,
+    check_marker_in_content_is_only_content,
+    check_wrong_credential_is_unreachable,
 )
 
 
@@ -234,11 +371,178 @@ def check_find_by_origin(h: TicketHarness) -> None:
     assert ts.find(sample_origin("never-created"), flag) is None
 
 
+def check_create_request_carries_flag_and_origin(h: TicketHarness) -> None:
+    """The request that creates the ticket carries the flag and the origin (I3): a
+    crash between a create and a later "add the flag" would leave a ticket that
+    no reconcile can find, and the item would be ticketed twice."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    origin = sample_origin("atomic-1")
+    ticket = ts.create(_draft(), flag, origin)
+    first = capability(h, "stored_at_create")(ticket.key)
+    assert flag.label in first.labels, (
+        "the flag was not in the create request (added after the create?)"
+    )
+    assert first.origin_ref == origin.to_ref(), (
+        "the origin was not in the create request (added after the create?)"
+    )
+
+
+def check_listing_includes_closed_tickets(h: TicketHarness) -> None:
+    """A closed ticket that still carries the flag is listed: reconcile must finish
+    it (delete its item, unflag it), or the item is ticketed again."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    origin = sample_origin("closed-1")
+    ticket = ts.create(_draft(), flag, origin)
+    capability(h, "close_ticket")(ticket.key)
+    h.settle()
+    listed = _listed(ts, flag)
+    assert ticket.key in listed, "a closed ticket with the flag is missing from the listing"
+    assert listed[ticket.key].origin == origin
+
+
+#: Tickets the paging check flags when the harness declares the listing unpaged.
+UNPAGED_COUNT = 7
+
+
+def check_unflag_while_listing_skips_nothing(h: TicketHarness) -> None:
+    """Every flagged ticket is listed while reconcile unflags each one as it comes:
+    a listing paged lazily by offset over the flagged set skips tickets as earlier
+    ones leave it. The check flags more tickets than two pages hold."""
+    declared: Mapping[str, str] = getattr(h, "unsupported", {})
+    count = UNPAGED_COUNT if "page_size" in declared else 2 * capability(h, "page_size") + 1
+    ts = h.tickets("conf-p")
+    flag = Flag("conf-p")
+    created = {
+        ts.create(_draft(f"paged {n}"), flag, sample_origin(f"paged-{n}")).key for n in range(count)
+    }
+    h.settle()
+    seen: list[str] = []
+    for ticket in ts.flagged(flag):
+        seen.append(ticket.key)
+        ts.unflag(ticket, flag)
+    missed = sorted(created - set(seen))
+    assert not missed, (
+        f"{len(missed)} of {count} flagged tickets were never listed while unflagging: "
+        f"{missed[:5]} (a listing paged by offset over the flagged set?)"
+    )
+
+
+def hostile_origins() -> list[Origin]:
+    """Origins whose keys and scopes try to break out of the text they are stored in."""
+    marker = origin_marker(Origin("conformance", "forged://", "victim").to_ref())
+    return [
+        Origin("conformance", "scope \"with\" 'quotes'", 'key "quoted" \\ back\\slash', "1"),
+        Origin("conformance", "scope\nwith\r\nnewlines", "key\nline two\n\nline four", "2"),
+        Origin("conformance", "scope -->", "key --> <!-- --!> ]]> </textarea>", "3"),
+        Origin("conformance", "**md** `code`", "[link](https://x) ![img](y) # head | a |", "4"),
+        Origin("conformance", "long://" + "s" * 300, "k" * 2000, "5"),
+        Origin("conformance", "scope ünïcödé ✓", "ключ 鍵 🔑 \u200b\u202e", "6", extra={"ü": "✓"}),
+        Origin("conformance", f"scope {marker}", f"{marker} key {marker}", "7"),
+    ]
+
+
+def check_hostile_origins_round_trip(h: TicketHarness) -> None:
+    """Origins with quotes, newlines, ``-->``, markdown, very long or non-ASCII text, or
+    the origin marker's own syntax in their key or scope come back exactly: they
+    never break out of the text (or field) the provider stores them in."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    made = {
+        ts.create(_draft(f"hostile {n}"), flag, origin).key: origin
+        for n, origin in enumerate(hostile_origins())
+    }
+    h.settle()
+    listed = _listed(ts, flag)
+    for key, origin in made.items():
+        assert key in listed, f"the ticket of origin {origin.key[:40]!r} is not listed"
+        assert listed[key].origin == origin, (
+            f"origin {origin.key[:40]!r} did not round-trip: got {listed[key].origin_ref[:120]!r}"
+        )
+
+
+def check_forged_origin_in_content_never_wins(h: TicketHarness) -> None:
+    """A ticket whose content carries a forged origin (a marker, a reference, a field,
+    as a hostile mail may) is listed with its real origin, and `find` of the forged
+    origin does not return it."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    real = sample_origin("forged-real")
+    forged = sample_origin("forged-victim")
+    marker = origin_marker(forged.to_ref())
+    draft = TicketDraft(
+        title="Forged origin: <!-- shitshovela:origin:v1:",
+        body=f"{marker}\nA quoted ref: {forged.to_ref()}\n\n{marker}",
+        labels=("conformance",),
+        fields={"origin": forged.to_ref(), "shitshovela.origin": {"ref": forged.to_ref()}},
+    )
+    ticket = ts.create(draft, flag, real)
+    h.settle()
+    listed = _listed(ts, flag)
+    assert ticket.key in listed
+    assert listed[ticket.key].origin == real, "a forged origin in the content won"
+    assert ts.find(forged, flag) is None, "find returned a ticket for the forged origin"
+
+
+def check_unflag_keeps_other_labels(h: TicketHarness) -> None:
+    """Unflag removes the flag and nothing else: the draft's labels and a label a
+    person added stay on the ticket."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    ticket = ts.create(_draft(), flag, sample_origin("labels-1"))
+    capability(h, "add_label")(ticket.key, "added-by-a-person")
+    ts.unflag(ticket, flag)
+    labels = capability(h, "stored")(ticket.key).labels
+    assert flag.label not in labels, "unflag left the flag"
+    kept = {"conformance", "added-by-a-person"} - set(labels)
+    assert not kept, f"unflag removed other labels: {sorted(kept)}"
+
+
+def check_create_is_never_retried_after_a_lost_answer(h: TicketHarness) -> None:
+    """A create whose answer was lost raises `OutcomeUnknown` and is not retried (I4):
+    exactly one ticket exists for the origin."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    origin = sample_origin("lost-1")
+    capability(h, "lose_next_create_answer")()
+    try:
+        ts.create(_draft(), flag, origin)
+    except OutcomeUnknown:
+        pass
+    except Exception as exc:
+        raise AssertionError(
+            f"a create whose answer was lost raised {type(exc).__name__}: {exc}, not OutcomeUnknown"
+        ) from exc
+    else:
+        raise AssertionError(
+            "a create whose answer was lost succeeded: it was retried (it must raise "
+            "OutcomeUnknown)"
+        )
+    h.settle()
+    mine = [t.key for t in ts.flagged(flag) if t.origin == origin]
+    assert len(mine) == 1, f"{len(mine)} tickets for one create whose answer was lost: {mine}"
+
+
+def check_tickets_wrong_credential_is_unreachable(h: TicketHarness) -> None:
+    """`check` with a wrong credential raises `Unreachable` (a run must not start)."""
+    ts = capability(h, "tickets_with_wrong_credential")("conf-a")
+    _assert_refused(lambda: ts.check(Flag("conf-a")), "TicketSystem.check")
+
+
 TICKET_CHECKS: tuple[Callable[[TicketHarness], None], ...] = (
     check_create_carries_flag_and_origin,
+    check_create_request_carries_flag_and_origin,
     check_listing_is_scoped_to_the_instance,
+    check_listing_includes_closed_tickets,
+    check_unflag_while_listing_skips_nothing,
+    check_hostile_origins_round_trip,
+    check_forged_origin_in_content_never_wins,
     check_unflag_is_idempotent,
+    check_unflag_keeps_other_labels,
+    check_create_is_never_retried_after_a_lost_answer,
     check_find_by_origin,
+    check_tickets_wrong_credential_is_unreachable,
 )
 
 
@@ -246,9 +550,11 @@ def _takes_request(factory: Callable[..., Any]) -> bool:
     import inspect
 
     try:
-        return len(inspect.signature(factory).parameters) > 0
+        parameters = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):
         return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in positional for p in parameters)
 
 
 def _suite(

@@ -27,6 +27,7 @@ from shitshovela_core.errors import (
     OutcomeUnknown,
     SetAsideUnavailable,
     TransientError,
+    Unreachable,
 )
 from shitshovela_core.hookspecs import hookimpl
 from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
@@ -89,9 +90,13 @@ class StoredItem:
 class FakeStore:
     """The storage behind a `FakeSource`: named items with versions."""
 
-    def __init__(self, scope: str = "fake://store", faults: Faults | None = None) -> None:
+    def __init__(
+        self, scope: str = "fake://store", faults: Faults | None = None, *, token: str = ""
+    ) -> None:
         self.scope = scope
         self.faults = faults or Faults()
+        #: When set, `FakeSource.check` refuses a source built with another token.
+        self.token = token
         self.items: dict[str, StoredItem] = {}
         self.set_aside: dict[str, str] = {}
         self.set_aside_enabled = True
@@ -119,10 +124,18 @@ class FakeSource(Source):
 
     supports_claims = True
 
-    def __init__(self, context: ProviderContext, store: FakeStore, *, claims: bool = True) -> None:
+    def __init__(
+        self, context: ProviderContext, store: FakeStore, *, claims: bool = True, token: str = ""
+    ) -> None:
         super().__init__(context)
         self.store = store
         self.supports_claims = claims
+        self.token = token
+
+    def check(self) -> None:
+        """Refuse a token other than the store's (when the store has one)."""
+        if self.store.token and self.token != self.store.token:
+            raise Unreachable("the fake store refused the token")
 
     @property
     def scope(self) -> str:
@@ -217,6 +230,8 @@ class FakeTicket:
     #: Names of the files `FakeTicketSystem.complete` attached.
     attachments: list[str] = attrs.field(factory=list)
     completed: bool = False
+    #: Closed by a person (`FakeTracker.close`); the flag stays.
+    closed: bool = False
 
 
 class FakeTracker:
@@ -235,7 +250,31 @@ class FakeTracker:
         self.faults = faults or Faults()
         self.reject = reject
         self.tickets: dict[str, FakeTicket] = {}
+        #: Each ticket's labels as the create stored them (before any later change).
+        self.labels_at_create: dict[str, tuple[str, ...]] = {}
+        #: When set, `FakeTicketSystem.check` refuses a system built with another token.
+        self.token = ""
         self._keys = itertools.count(1)
+
+    def insert(self, stored: FakeTicket) -> None:
+        """Store a new ticket (what one create request does), remembering its labels."""
+        self.tickets[stored.key] = stored
+        self.labels_at_create[stored.key] = tuple(stored.labels)
+
+    def new_key(self) -> str:
+        """The next ticket key (``FAKE-<n>``)."""
+        return f"FAKE-{next(self._keys)}"
+
+    def add_label(self, key: str, label: str) -> None:
+        """Add ``label`` to a ticket, as a person would."""
+        stored = self.tickets[key]
+        if label not in stored.labels:
+            stored.labels.append(label)
+            stored.labels_changed_at = self.clock()
+
+    def close(self, key: str) -> None:
+        """Close a ticket, as a person would (its labels stay)."""
+        self.tickets[key].closed = True
 
     def visible(self, ticket: FakeTicket) -> bool:
         """True if the lagging listing already shows the ticket's current labels."""
@@ -251,10 +290,16 @@ class FakeTicketSystem(TicketSystem):
 
     completes_from_draft = True
 
-    def __init__(self, context: ProviderContext, tracker: FakeTracker) -> None:
+    def __init__(self, context: ProviderContext, tracker: FakeTracker, *, token: str = "") -> None:
         super().__init__(context)
         self.tracker = tracker
         self.listing_lag = tracker.lag
+        self.token = token
+
+    def check(self, flag: Flag) -> None:
+        """Refuse a token other than the tracker's (when the tracker has one)."""
+        if self.tracker.token and self.token != self.tracker.token:
+            raise Unreachable("the fake tracker refused the token")
 
     def _ticket(self, stored: FakeTicket) -> Ticket:
         try:
@@ -279,7 +324,7 @@ class FakeTicketSystem(TicketSystem):
                 raise ItemRejected(reason)
         now = tracker.clock()
         stored = FakeTicket(
-            key=f"FAKE-{next(tracker._keys)}",
+            key=tracker.new_key(),
             title=draft.title,
             body=draft.body,
             labels=[*draft.labels, flag.label],
@@ -287,7 +332,7 @@ class FakeTicketSystem(TicketSystem):
             created_at=now,
             labels_changed_at=now,
         )
-        tracker.tickets[stored.key] = stored
+        tracker.insert(stored)
         tracker.faults.step("tickets.create.after", lambda: OutcomeUnknown("response lost"))
         return self._ticket(stored)
 
