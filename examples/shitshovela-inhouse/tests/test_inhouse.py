@@ -7,16 +7,21 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, ClassVar
 
 from shitshovela_inhouse.jsonl import JsonlTickets
 from shitshovela_inhouse.spool import SpoolSource
-from shitshovela_testkit.conformance import source_suite, ticket_system_suite
+from shitshovela_testkit.conformance import StoredTicket, source_suite, ticket_system_suite
 from shitshovela_testkit.fakes import fake_context
 
 from shitshovela_core.providers import Source, TicketSystem
 
 
 class SpoolHarness:
+    unsupported: ClassVar[dict[str, str]] = {
+        "source_with_wrong_credential": "a local folder has no credential"
+    }
+
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory()
         self.root = Path(self._tmp.name)
@@ -38,6 +43,13 @@ class SpoolHarness:
 
 
 class JsonlHarness:
+    unsupported: ClassVar[dict[str, str]] = {
+        "close_ticket": "the JSON-lines file has no closed state",
+        "lose_next_create_answer": "appending a line to a local file has no answer to lose",
+        "tickets_with_wrong_credential": "a local file has no credential",
+        "page_size": "the listing reads the file in one piece",
+    }
+
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory()
         self.path = Path(self._tmp.name) / "tickets.jsonl"
@@ -48,6 +60,24 @@ class JsonlHarness:
 
     def settle(self) -> None:
         """The file is read-after-write consistent."""
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def add_label(self, key: str, label: str) -> None:
+        rows = self._rows()
+        for row in rows:
+            if row["key"] == key:
+                row["labels"].append(label)
+        self.path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def stored(self, key: str) -> StoredTicket:
+        (row,) = [row for row in self._rows() if row["key"] == key]
+        return StoredTicket(tuple(row["labels"]), row["origin"])
+
+    def stored_at_create(self, key: str) -> StoredTicket:
+        """Each create is one appended line, and the kit asks right after it."""
+        return self.stored(key)
 
     def close(self) -> None:
         self._tmp.cleanup()

@@ -36,6 +36,10 @@ class ImapHarness:
     def source(self) -> ImapSource:
         return self.box.source(instance="conf-a")
 
+    def source_with_wrong_credential(self) -> ImapSource:
+        """The same mailbox with a wrong password: Dovecot refuses the login."""
+        return self.box.source(instance="conf-a", PASSWORD="wrong-password")
+
     def add(self, name: str, content: bytes) -> None:
         title, _, body = content.decode("utf-8").partition("\n")
         message = (

@@ -23,6 +23,7 @@ import attrs
 from shitshovela_jira.tickets import JiraTickets
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit.clock import ManualClock
+from shitshovela_testkit.conformance import StoredTicket
 from shitshovela_testkit.fakes import FakeSource, FakeStore, HardStop, fake_context
 from shitshovela_testkit.runs import run_once
 
@@ -96,12 +97,23 @@ def make_tickets(
     return JiraTickets(context)
 
 
+def _stored(record: Any) -> StoredTicket:
+    prop = record.properties.get("shitshovela.origin")
+    ref = prop.get("ref") if isinstance(prop, dict) else None
+    return StoredTicket(tuple(record.labels), ref)
+
+
 class JiraHarness:
-    """The conformance kit's harness over one emulator.
+    """The conformance kit's harness over one emulator, offering every capability.
 
     ``settle`` jumps the emulator's index clock past its lag; with
     ``settle_index=False`` it does nothing, so the kit passes only if the
-    provider finds tickets the index has not seen (the key probe)."""
+    provider finds tickets the index has not seen (the key probe). Search
+    pages hold `page_size` issues (the emulator's limit), so the kit's paging
+    check flags several pages."""
+
+    #: Issues per search page (the emulator caps ``maxResults`` at this).
+    page_size = 5
 
     def __init__(
         self,
@@ -113,14 +125,59 @@ class JiraHarness:
     ) -> None:
         self.clock = ManualClock()
         self.settle_index = settle_index
-        self.jira = emulator(flavour, spec=spec, index_lag=index_lag, clock=self.clock)
+        self.jira = emulator(
+            flavour,
+            spec=spec,
+            index_lag=index_lag,
+            clock=self.clock,
+            search_max_results=self.page_size,
+            dc_search_max_results=self.page_size,
+        )
         self._made: list[JiraTickets] = []
 
-    def tickets(self, instance: str) -> JiraTickets:
+    def tickets(self, instance: str, **overrides: Any) -> JiraTickets:
         """A fresh provider for ``instance``."""
-        made = make_tickets(self.jira, instance)
+        made = make_tickets(self.jira, instance, **overrides)
         self._made.append(made)
         return made
+
+    def tickets_with_wrong_credential(self, instance: str) -> JiraTickets:
+        """A provider whose token (Cloud) or PAT (Data Center) is wrong."""
+        wrong = {"API_TOKEN": "wrong-token"} if self.jira.flavour == "cloud" else {"PAT": "wrong"}
+        return self.tickets(instance, **wrong)
+
+    def _write(self, key: str, **changes: Any) -> None:
+        state = self.jira.site.state
+        with state.lock:
+            issue = state.find(key)
+            assert issue is not None, key
+            if "labels" in changes:
+                changes["labels"] = (*issue.record.labels, *changes["labels"])
+            state.update(issue, **changes)
+
+    def close_ticket(self, key: str) -> None:
+        """Move the issue to Done, as a person would."""
+        self._write(key, status="Done")
+
+    def add_label(self, key: str, label: str) -> None:
+        """Add a label, as a person would."""
+        self._write(key, labels=(label,))
+
+    def stored(self, key: str) -> StoredTicket:
+        """The issue's labels and origin property now."""
+        return _stored(self.jira.issue(key))
+
+    def stored_at_create(self, key: str) -> StoredTicket:
+        """The issue as its create left it: the first entry of its write history."""
+        state = self.jira.site.state
+        with state.lock:
+            issue = state.find(key)
+            assert issue is not None, key
+            return _stored(issue.index_history[0][1])
+
+    def lose_next_create_answer(self) -> None:
+        """The emulator applies the next create and drops the connection unanswered."""
+        self.jira.faults.next_create = "commit_then_drop"
 
     def settle(self) -> None:
         """Let the index catch up with every write so far (unless told not to)."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 from shitshovela_s3.source import S3Source
 from shitshovela_testkit.fakes import fake_context
@@ -74,6 +75,13 @@ class S3Harness:
     """A `SourceHarness` (shitshovela_testkit.conformance) over a fresh bucket."""
 
     versioned = False
+    #: Capabilities this harness cannot offer, and why (the kit skips those checks).
+    unsupported: ClassVar[dict[str, str]] = {
+        "source_with_wrong_credential": (
+            "this moto checks no request signature, so it accepts any credential; "
+            "SignedS3Harness (a moto that checks SigV4) offers it"
+        )
+    }
 
     def __init__(self) -> None:
         self.server = shared_server()
@@ -97,6 +105,77 @@ class S3Harness:
 
     def close(self) -> None:
         """Nothing to clean: every harness has its own bucket."""
+
+
+class AuthServer:
+    """A moto server that checks signatures, with one IAM user allowed s3:*."""
+
+    def __init__(self) -> None:
+        # The first three requests (user, policy, key) pass unauthenticated; then every
+        # request must be signed by a known key.
+        self.server = MotoServer(environment={"INITIAL_NO_AUTH_ACTION_COUNT": "3"}).start()
+        import boto3  # type: ignore[import-untyped,unused-ignore]
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.server.url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIDBOOTSTRAP",
+            aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="shovel")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="shovel", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="shovel")["AccessKey"]
+        self.access_key: str = key["AccessKeyId"]
+        self.secret_key: str = key["SecretAccessKey"]
+        self.s3 = self.server.client(
+            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key
+        )
+
+
+_auth: AuthServer | None = None
+
+
+def shared_auth_server() -> AuthServer:
+    """The process's signature-checking moto server, started on first use."""
+    global _auth
+    if _auth is None:
+        auth = AuthServer()
+        atexit.register(auth.server.stop)
+        _auth = auth
+    return _auth
+
+
+class SignedS3Harness(S3Harness):
+    """The same over a moto that checks every request's SigV4 signature against an
+    IAM user's key: a wrong secret key is refused."""
+
+    unsupported: ClassVar[dict[str, str]] = {}
+
+    def __init__(self) -> None:
+        self.auth = shared_auth_server()
+        self.client = self.auth.s3
+        self.bucket = new_bucket(self.client, versioned=self.versioned)
+
+    def _source(self, secret: str) -> S3Source:
+        return make_source(
+            self.auth.server.url,
+            self.bucket,
+            ACCESS_KEY_ID=self.auth.access_key,
+            SECRET_ACCESS_KEY=secret,
+        )
+
+    def source(self) -> S3Source:
+        """A fresh source signing with the IAM user's key."""
+        return self._source(self.auth.secret_key)
+
+    def source_with_wrong_credential(self) -> S3Source:
+        """A source signing with a wrong secret key."""
+        return self._source("wrong/Secret+Value=42")
 
 
 class VersionedS3Harness(S3Harness):

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from s3kit import make_source
+from s3kit import AuthServer, make_source
 from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.errors import Unreachable
@@ -21,36 +21,6 @@ from shitshovela_core.errors import Unreachable
 pytestmark = pytest.mark.servers
 
 SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLE-session/token+value=="
-
-
-class AuthServer:
-    """A moto server that checks signatures, with one IAM user allowed s3:*."""
-
-    def __init__(self) -> None:
-        # The first three requests (user, policy, key) pass unauthenticated; then every
-        # request must be signed by a known key.
-        self.server = MotoServer(environment={"INITIAL_NO_AUTH_ACTION_COUNT": "3"}).start()
-        import boto3  # type: ignore[import-untyped,unused-ignore]
-
-        iam = boto3.client(
-            "iam",
-            endpoint_url=self.server.url,
-            region_name="us-east-1",
-            aws_access_key_id="AKIDBOOTSTRAP",
-            aws_secret_access_key="bootstrap",
-        )
-        iam.create_user(UserName="shovel")
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-        }
-        iam.put_user_policy(UserName="shovel", PolicyName="s3", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName="shovel")["AccessKey"]
-        self.access_key: str = key["AccessKeyId"]
-        self.secret_key: str = key["SecretAccessKey"]
-        self.s3 = self.server.client(
-            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key
-        )
 
 
 @pytest.fixture(scope="module")
