@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import attrs
 
-from shitshovela_core.models import FLAG_PREFIX
-from shitshovela_core.settings import (
+from shitshovela_core import (
+    FLAG_PREFIX,
     EnvName,
     ProviderSettings,
     TlsSettings,

@@ -45,18 +45,23 @@ from typing import IO, Any
 
 import httpx
 
-from shitshovela_core.errors import (
+from shitshovela_core import (
+    Attachment,
     ConfigError,
+    Flag,
+    HttpClient,
     ItemRejected,
+    Origin,
     OutcomeUnknown,
+    ProviderContext,
     ProviderError,
+    Ticket,
+    TicketDraft,
+    TicketSystem,
     TransientError,
     Unreachable,
+    env_name,
 )
-from shitshovela_core.models import Attachment, Flag, Origin, Ticket, TicketDraft
-from shitshovela_core.providers import ProviderContext, TicketSystem
-from shitshovela_core.safehttp import HttpClient
-from shitshovela_core.settings import env_name
 
 from . import jql, text
 from .config import LABEL_MAX, ORIGIN_PROPERTY, Flavour, JiraSettings
