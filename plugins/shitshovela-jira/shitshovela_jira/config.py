@@ -25,8 +25,6 @@ from shitshovela_core import (
     setting,
 )
 
-Flavour = Literal["cloud", "datacenter"]
-
 #: Jira's own limits (FACTS.md): summary and label length, description on Cloud.
 SUMMARY_MAX = 255
 LABEL_MAX = 255
