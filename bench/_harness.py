@@ -24,7 +24,7 @@ def site() -> Path:
 
 def job_env(site_dir: Path, inbox: Path, url: str, **extra: str) -> dict[str, str]:
     """The environment of a run: dir source -> httptickets ticket system."""
-    return http_job_env(site_dir, inbox, url, TOKEN, SHITSHOVELA_INSTANCE="bench", **extra)
+    return http_job_env(site_dir, inbox, url, TOKEN, instance="bench", **extra)
 
 
 def inbox(items: int = 3) -> Path:

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from _harness import Tracker, inbox, job_env, site
 from _outcome import Figures, expect, run_cli, write_section
-
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.faultproxy import (
     Answer,
     Drip,
     FaultProxy,

@@ -33,8 +33,9 @@ from typing import Any
 
 import httpx
 from _outcome import Figures, Outcome, expect, run_cli, write_section
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
-from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
+from shitshovela_testkit import jobenv
+from shitshovela_testservers.motoserver import MotoServer
 
 HERE = Path(__file__).resolve().parent
 EMAIL, TOKEN = "bench@example.com", "bench-token"
@@ -73,31 +74,20 @@ def fill(moto: MotoServer, count: int, size: int = 0) -> str:
 
 
 def job_env(moto: MotoServer, bucket: str, j: JiraEmulator, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-    env.update(
-        SHITSHOVELA_SOURCE="s3",
-        SHITSHOVELA_TICKET_SYSTEM="jira",
-        SHITSHOVELA_INSTANCE="bench",
-        SHITSHOVELA_LOG_FORMAT="json",
+    return jobenv.job_env(
         # info: the last line (run_finished, with the reason) is logged at info.
-        SHITSHOVELA_LOG_LEVEL="info",
-        SHITSHOVELA_MAX_RUNTIME="30m",
-        SHITSHOVELA_MAX_TICKETS="100000",
-        SHITSHOVELA_S3__BUCKET=bucket,
-        SHITSHOVELA_S3__PREFIX="in/",
-        SHITSHOVELA_S3__ENDPOINT_URL=moto.url,
-        SHITSHOVELA_S3__ACCESS_KEY_ID="AKIDBENCH",
-        SHITSHOVELA_S3__SECRET_ACCESS_KEY="bench-secret",
-        SHITSHOVELA_S3__RATE="1000",
-        SHITSHOVELA_JIRA__URL=j.url,
-        SHITSHOVELA_JIRA__FLAVOUR="cloud",
-        SHITSHOVELA_JIRA__EMAIL=EMAIL,
-        SHITSHOVELA_JIRA__API_TOKEN=TOKEN,
-        SHITSHOVELA_JIRA__PROJECT="OPS",
-        SHITSHOVELA_JIRA__RATE="1000",
+        jobenv.core("bench", max_runtime="30m", LOG_LEVEL="info", MAX_TICKETS=100000),
+        jobenv.s3(
+            moto.url,
+            bucket,
+            access_key_id="AKIDBENCH",
+            secret_access_key="bench-secret",
+            PREFIX="in/",
+            RATE=1000,
+        ),
+        jobenv.jira(j.url, email=EMAIL, api_token=TOKEN, RATE=1000),
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def run_job(env: dict[str, str]) -> Outcome:

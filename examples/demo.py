@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
+from shitshovela_testkit import jobenv
 
 EMAIL, API_TOKEN = "demo@example.com", "demo-api-token"
 BUCKET = "ops-drop"
@@ -59,23 +60,21 @@ def run_job(env: dict[str, str]) -> int:
     return subprocess.run(command, env=env, check=False).returncode
 
 
-def base_env(jira: JiraEmulator, instance: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-    env.update(
-        SHITSHOVELA_TICKET_SYSTEM="jira",
-        SHITSHOVELA_INSTANCE=instance,
-        SHITSHOVELA_MAX_RUNTIME="60s",
-        SHITSHOVELA_LOG_FORMAT=os.environ.get("SHITSHOVELA_LOG_FORMAT", "console"),
-        SHITSHOVELA_JIRA__URL=jira.url,
-        SHITSHOVELA_JIRA__FLAVOUR="cloud",
-        SHITSHOVELA_JIRA__EMAIL=EMAIL,
-        SHITSHOVELA_JIRA__API_TOKEN=API_TOKEN,
-        SHITSHOVELA_JIRA__PROJECT="OPS",
-        SHITSHOVELA_JIRA__LABELS="from-shitshovela",
-        SHITSHOVELA_JIRA__INDEX_LAG="5",
-        SHITSHOVELA_JIRA__RATE="10",
+def job_env(jira: JiraEmulator, instance: str, source: dict[str, str]) -> dict[str, str]:
+    """The job's environment: the instance, the emulated Jira and ``source``."""
+    log_format = os.environ.get("SHITSHOVELA_LOG_FORMAT", "console")
+    return jobenv.job_env(
+        jobenv.core(instance, max_runtime="60s", log_format=log_format),
+        jobenv.jira(
+            jira.url,
+            email=EMAIL,
+            api_token=API_TOKEN,
+            LABELS="from-shitshovela",
+            INDEX_LAG=5,
+            RATE=10,
+        ),
+        source,
     )
-    return env
 
 
 def show_tickets(jira: JiraEmulator) -> None:
@@ -106,7 +105,7 @@ def jira_emulator() -> Iterator[JiraEmulator]:
 
 
 def s3_demo() -> int:
-    from shitshovela_s3.testing.motoserver import MotoServer
+    from shitshovela_testservers.motoserver import MotoServer
 
     with MotoServer() as moto, jira_emulator() as jira:
         s3: Any = moto.client()
@@ -114,16 +113,15 @@ def s3_demo() -> int:
         for key, body in OBJECTS.items():
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         banner(f"bucket {BUCKET!r}: {len(OBJECTS)} objects ({moto.url}); Jira on {jira.url}")
-        env = base_env(jira, "ops-drop")
-        env.update(
-            SHITSHOVELA_SOURCE="s3",
-            SHITSHOVELA_S3__BUCKET=BUCKET,
-            SHITSHOVELA_S3__ENDPOINT_URL=moto.url,
-            SHITSHOVELA_S3__ACCESS_KEY_ID="demo-access-key",
-            SHITSHOVELA_S3__SECRET_ACCESS_KEY="demo-secret-key",
-            SHITSHOVELA_S3__SET_ASIDE_PREFIX="set-aside/",
-            SHITSHOVELA_S3__PREFIX="",
+        bucket = jobenv.s3(
+            moto.url,
+            BUCKET,
+            access_key_id="demo-access-key",
+            secret_access_key="demo-secret-key",
+            SET_ASIDE_PREFIX="set-aside/",
+            PREFIX="",
         )
+        env = job_env(jira, "ops-drop", bucket)
         banner("shitshovela run (S3 -> Jira)")
         code = run_job(env)
         show_tickets(jira)
@@ -140,7 +138,7 @@ def s3_demo() -> int:
 def imap_demo() -> int:
     from email.message import EmailMessage
 
-    from shitshovela_imap.testing.dovecot import DovecotServer
+    from shitshovela_testservers.dovecot import DovecotServer
 
     with (
         tempfile.TemporaryDirectory(prefix="shitshovela-demo-") as folder,
@@ -158,16 +156,10 @@ def imap_demo() -> int:
             messages.append(message.as_bytes())
         dovecot.deliver_many("alerts", messages)
         banner(f"mailbox alerts@127.0.0.1:{dovecot.port}: {len(messages)} messages")
-        env = base_env(jira, "alerts-mail")
-        env.update(
-            SHITSHOVELA_SOURCE="imap",
-            SHITSHOVELA_IMAP__HOST="127.0.0.1",
-            SHITSHOVELA_IMAP__PORT=str(dovecot.port),
-            SHITSHOVELA_IMAP__SECURITY="plain",
-            SHITSHOVELA_IMAP__SET_ASIDE_FOLDER="SetAside",
-            SHITSHOVELA_IMAP__USERNAME="alerts",
-            SHITSHOVELA_IMAP__PASSWORD="demo-password",
+        mailbox = jobenv.imap(
+            "127.0.0.1", dovecot.port, "alerts", "demo-password", SET_ASIDE_FOLDER="SetAside"
         )
+        env = job_env(jira, "alerts-mail", mailbox)
         banner("shitshovela run (IMAP -> Jira)")
         code = run_job(env)
         show_tickets(jira)

@@ -208,7 +208,7 @@ def build_settings(cls: type[S], owner: str | None, values: Mapping[str, Any]) -
     as the environment would hold them), through the same checks as
     `read_settings`: defaults applied, required ones and the class's own
     problems checked. Raises `ConfigError` naming the variables. For tests and
-    `shitshovela_core.testing.fakes.fake_context`."""
+    `shitshovela_testkit.fakes.fake_context`."""
     problems: list[str] = []
     known = {s.name for s in settings_of(cls)}
     for name in sorted(set(values) - known):

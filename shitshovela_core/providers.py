@@ -5,7 +5,7 @@ the ``register_sources`` / ``register_ticket_systems`` hooks. The factory is
 imported and called only when the environment selects that provider, so a
 plugin's entry point stays cheap and a broken, unselected plugin cannot break a
 run. The engine talks to the built object only through `Source` and
-`TicketSystem`; `shitshovela_core.testing` checks an implementation against
+`TicketSystem`; `shitshovela_testkit` checks an implementation against
 these contracts.
 """
 

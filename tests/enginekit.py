@@ -1,4 +1,4 @@
-"""Helpers for engine tests: a world of fakes and a runner that survives hard stops."""
+"""Helpers for engine tests: a world of fakes, its engines made by the testkit's `engine_for`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,8 @@ from collections import Counter
 from typing import Any
 
 import attrs
-
-from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunHooks, RunInfo, RunSummary
-from shitshovela_core.models import Flag, Origin
-from shitshovela_core.testing.fakes import (
-    FakeClock,
+from shitshovela_testkit.clock import ManualClock
+from shitshovela_testkit.fakes import (
     FakeSource,
     FakeStore,
     FakeTicketSystem,
@@ -20,20 +16,25 @@ from shitshovela_core.testing.fakes import (
     HardStop,
     fake_context,
 )
+from shitshovela_testkit.runs import engine_for
+
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import Engine, RunHooks, RunSummary
+from shitshovela_core.models import Flag, Origin
 
 
 @attrs.define
 class World:
     """One ticket system, one or more stores, a shared clock and fault plan."""
 
-    clock: FakeClock
+    clock: ManualClock
     faults: Faults
     tracker: FakeTracker
     stores: dict[str, FakeStore]
 
     @classmethod
     def make(cls, *, lag: float = 0.0, stores: tuple[str, ...] = ("a",)) -> World:
-        clock = FakeClock()
+        clock = ManualClock()
         faults = Faults()
         tracker = FakeTracker(lag=lag, clock=clock, faults=faults)
         made = {name: FakeStore(f"fake://{name}", faults) for name in stores}
@@ -56,10 +57,7 @@ class World:
         context = fake_context(instance=instance, budget=budget)
         source = FakeSource(context, self.stores[store or instance], claims=claims)
         tickets = FakeTicketSystem(context, self.tracker)
-        info = RunInfo(instance, "fake", "fake", max_runtime, max_tickets)
-        return Engine(
-            run=info, source=source, tickets=tickets, budget=budget, hooks=hooks, clock=self.clock
-        )
+        return engine_for(source, tickets, max_tickets=max_tickets, hooks=hooks)
 
     def run(
         self, instance: str = "a", store: str | None = None, **options: Any

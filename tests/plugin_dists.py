@@ -6,9 +6,10 @@ by ``importlib_metadata.entry_points`` exactly like an installed plugin.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
+
+from shitshovela_testkit import jobenv
 
 # A file-backed source and ticket system for subprocess tests of the CLI: the
 # source is a folder of files; the ticket system is a JSON file. The ticket
@@ -178,22 +179,18 @@ class HttpTickets(TicketSystem):
 """
 
 
-def http_job_env(site: Path, inbox: Path, url: str, token: str, **extra: str) -> dict[str, str]:
-    """The environment of a CLI run from the ``dir`` source to ``httptickets``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-    env.update(
+def http_job_env(
+    site: Path, inbox: Path, url: str, token: str, *, instance: str = "safety", **extra: str
+) -> dict[str, str]:
+    """The environment of a CLI run from the ``dir`` source to ``httptickets``, with the
+    test plugins installed in ``site`` on the path."""
+    return jobenv.job_env(
+        jobenv.core(instance, max_runtime=30),
+        jobenv.source("dir", PATH=str(inbox)),
+        jobenv.ticket_system("httptickets", URL=url, TOKEN=token),
         PYTHONPATH=str(site),
-        SHITSHOVELA_LOG_FORMAT="json",
-        SHITSHOVELA_SOURCE="dir",
-        SHITSHOVELA_TICKET_SYSTEM="httptickets",
-        SHITSHOVELA_INSTANCE="safety",
-        SHITSHOVELA_DIR__PATH=str(inbox),
-        SHITSHOVELA_HTTPTICKETS__URL=url,
-        SHITSHOVELA_HTTPTICKETS__TOKEN=token,
-        SHITSHOVELA_MAX_RUNTIME="30",
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def install_dist(

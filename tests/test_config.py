@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from shitshovela_testkit.fakes import FakePlugin, FakeStore, FakeTracker
 
 from shitshovela_core.config import load_config
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.plugins import Plugins, create_plugins
 from shitshovela_core.settings import Setting, parse_duration
-from shitshovela_core.testing.fakes import FakePlugin, FakeStore, FakeTracker
 
 pytestmark = pytest.mark.unit
 

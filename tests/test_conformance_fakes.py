@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pytest
-
-from shitshovela_core.providers import Source, TicketSystem
-from shitshovela_core.testing import conformance
-from shitshovela_core.testing.conformance import source_suite, ticket_system_suite
-from shitshovela_core.testing.fakes import (
-    FakeClock,
+from shitshovela_testkit import conformance
+from shitshovela_testkit.clock import ManualClock
+from shitshovela_testkit.conformance import source_suite, ticket_system_suite
+from shitshovela_testkit.fakes import (
     FakeSource,
     FakeStore,
     FakeTicketSystem,
     FakeTracker,
     fake_context,
 )
+
+from shitshovela_core.providers import Source, TicketSystem
 
 pytestmark = pytest.mark.unit
 
@@ -43,7 +43,7 @@ class FakeTicketHarness:
     """A lagging tracker, so the kit's settle() matters."""
 
     def __init__(self) -> None:
-        self.clock = FakeClock()
+        self.clock = ManualClock()
         self.tracker = FakeTracker(lag=5.0, clock=self.clock)
 
     def tickets(self, instance: str) -> TicketSystem:

@@ -6,17 +6,17 @@ import threading
 import time
 
 import pytest
+from shitshovela_testkit.clock import ManualClock
 
 from shitshovela_core.deadline import Budget, Watchdog, default_margin, watchdog_lead
 from shitshovela_core.errors import DeadlineReached
-from shitshovela_core.testing.fakes import FakeClock
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("max_runtime", [1.0, 2.0, 8.0, 30.0, 600.0, 3600.0])
 def test_observers_stop_between_the_work_and_the_watchdog(max_runtime: float) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = Budget(max_runtime, started=clock(), clock=clock, sleep=clock.sleep)
     observers = budget.for_observers()
     assert budget.watchdog_at == budget.deadline - watchdog_lead(default_margin(max_runtime))
@@ -30,7 +30,7 @@ def test_observers_stop_between_the_work_and_the_watchdog(max_runtime: float) ->
 
 
 def test_the_default_run_gives_observers_seconds_after_its_deadline() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = Budget(600, started=clock(), clock=clock, sleep=clock.sleep)
     clock.now = budget.stop_at  # the work stopped at its deadline
     assert budget.remaining() <= 0
@@ -40,7 +40,7 @@ def test_the_default_run_gives_observers_seconds_after_its_deadline() -> None:
 
 
 def test_a_tiny_runtime_gives_observers_no_more_than_the_work() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     budget = Budget(0.6, started=clock(), clock=clock, sleep=clock.sleep)
     assert budget.watchdog_at < budget.stop_at  # the watchdog's 0.4 s lead is above the margin
     observers = budget.for_observers()

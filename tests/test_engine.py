@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from enginekit import World, settle_runs
+from shitshovela_testkit.fakes import FakeTicket
 
 from shitshovela_core import hookimpl
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Flag, Item, TicketDraft
 from shitshovela_core.plugins import create_plugins
-from shitshovela_core.testing.fakes import FakeTicket
 
 pytestmark = pytest.mark.unit
 
@@ -107,9 +107,10 @@ def test_lagging_listing_without_the_protocol_would_duplicate() -> None:
     world.faults.clear()
     world.tracker.lag = 30.0
     # A run that trusts the lagging listing: pretend it is consistent.
+    from shitshovela_testkit.fakes import FakeSource, FakeTicketSystem, fake_context
+    from shitshovela_testkit.runs import run_once
+
     from shitshovela_core.deadline import Budget
-    from shitshovela_core.engine import Engine, RunInfo
-    from shitshovela_core.testing.fakes import FakeSource, FakeTicketSystem, fake_context
 
     world.clock.sleep(1.0)
     budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)
@@ -117,13 +118,7 @@ def test_lagging_listing_without_the_protocol_would_duplicate() -> None:
     source = FakeSource(context, world.stores["a"], claims=False)
     tickets = FakeTicketSystem(context, world.tracker)
     tickets.listing_lag = 0.0  # the lie
-    Engine(
-        run=RunInfo("a", "fake", "fake", 3600, 100),
-        source=source,
-        tickets=tickets,
-        budget=budget,
-        clock=world.clock,
-    ).run()
+    run_once(source, tickets, max_tickets=100)
     assert world.tickets_by_origin_key()["alpha"] == 2
 
 

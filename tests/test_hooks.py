@@ -8,22 +8,23 @@ from typing import Any
 
 import pytest
 from enginekit import World
-from structlog.testing import capture_logs
-
-from shitshovela_core import hookimpl
-from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
-from shitshovela_core.models import Item, TicketDraft
-from shitshovela_core.plugins import create_plugins
-from shitshovela_core.providers import Register
-from shitshovela_core.redact import REDACTOR
-from shitshovela_core.settings import RegisterSettings, Setting, settings_of
-from shitshovela_core.testing.fakes import (
+from shitshovela_testkit.fakes import (
     FakePlugin,
     FakeSource,
     FakeTicketSystem,
     fake_context,
 )
+from shitshovela_testkit.runs import run_once
+from structlog.testing import capture_logs
+
+from shitshovela_core import hookimpl
+from shitshovela_core.deadline import Budget
+from shitshovela_core.engine import RunInfo, RunSummary
+from shitshovela_core.models import Item, TicketDraft
+from shitshovela_core.plugins import create_plugins
+from shitshovela_core.providers import Register
+from shitshovela_core.redact import REDACTOR
+from shitshovela_core.settings import RegisterSettings, Setting, settings_of
 
 pytestmark = pytest.mark.unit
 
@@ -32,15 +33,9 @@ def run_with(world: World, *extra: tuple[str, object], settings: Any = None) -> 
     plugins = create_plugins(extra=list(extra), entry_points=False)
     budget = Budget(3600, started=world.clock(), clock=world.clock, sleep=world.clock.sleep)
     context = fake_context(instance="a", budget=budget)
-    engine = Engine(
-        run=RunInfo("a", "fake", "fake", 3600, 100, settings=settings or {}),
-        source=FakeSource(context, world.stores["a"]),
-        tickets=FakeTicketSystem(context, world.tracker),
-        budget=budget,
-        hooks=plugins.hooks(),
-        clock=world.clock,
-    )
-    return engine.run()
+    source = FakeSource(context, world.stores["a"])
+    tickets = FakeTicketSystem(context, world.tracker)
+    return run_once(source, tickets, max_tickets=100, hooks=plugins.hooks(), settings=settings)
 
 
 def test_hook_register_sources() -> None:

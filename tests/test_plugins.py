@@ -29,7 +29,7 @@ def register_ticket_systems(register):
 
 HEAVY = """
 import lazy_client_library  # the "heavy" import a plugin must defer
-from shitshovela_core.testing.fakes import FakeSource, FakeStore, FakeTicketSystem, FakeTracker
+from shitshovela_testkit.fakes import FakeSource, FakeStore, FakeTicketSystem, FakeTracker
 
 def make(context):
     return FakeSource(context, FakeStore())

@@ -14,6 +14,16 @@ from pathlib import Path
 
 import pytest
 from httptracker import Tracker
+from shitshovela_testkit.faultproxy import (
+    Answer,
+    Close,
+    Drip,
+    FaultProxy,
+    Hang,
+    Reset,
+    Script,
+    max_in_window,
+)
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.errors import (
@@ -26,16 +36,6 @@ from shitshovela_core.errors import (
 from shitshovela_core.redact import REDACTOR
 from shitshovela_core.safehttp import HttpClient, parse_retry_after
 from shitshovela_core.safety import FAIR_WAIT, SafetyPolicy
-from shitshovela_core.testing.faultproxy import (
-    Answer,
-    Close,
-    Drip,
-    FaultProxy,
-    Hang,
-    Reset,
-    Script,
-    max_in_window,
-)
 
 pytestmark = pytest.mark.servers
 

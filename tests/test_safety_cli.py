@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 from httptracker import Tracker
 from plugin_dists import http_job_env, install_http_plugin
-
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.faultproxy import (
     Answer,
     Close,
     Drip,

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 import pytest
+from shitshovela_testkit.fakes import FakePlugin, FakeStore, FakeTracker, fake_context
 
 from shitshovela_core.config import load_config
 from shitshovela_core.envsettings import build_settings, early_settings
@@ -30,7 +31,6 @@ from shitshovela_core.settings import (
     setting,
     settings_of,
 )
-from shitshovela_core.testing.fakes import FakePlugin, FakeStore, FakeTracker, fake_context
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from shitshovela_jira.emulator import jira_openapi
+from shitshovela_jira_emulator import jira_openapi
 
 pytestmark = pytest.mark.unit
 

@@ -83,6 +83,15 @@ def uv_binary() -> str:
     return require_tool("uv", "source scripts/ensure-uv")
 
 
+def uv_env() -> dict[str, str]:
+    """The machine's own settings (proxy, certificates, uv's cache), with uv on PATH."""
+    uv = uv_binary()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHITSHOVELA_", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{Path(uv).parent}:/usr/bin:/bin"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
 def workspace_bin() -> Path:
     """The bin folder of the virtual environment running the tests (holds `shitshovela`)."""
     return Path(sys.executable).parent

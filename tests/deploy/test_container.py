@@ -26,6 +26,7 @@ from deploykit import (
     read_env_file,
     run,
     uv_binary,
+    uv_env,
 )
 
 INSTALL_SCRIPT = "deploy/container/install-wheels.sh"
@@ -202,19 +203,11 @@ def test_the_policy_parser_sees_a_bad_recipe() -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def installed(built_wheels: Path) -> Path:
     """Wheels built by build-wheels.sh, installed by install-wheels.sh into a new venv."""
-    tmp = tmp_path_factory.mktemp("container")
-    uv = uv_binary()
-    # The machine's own settings (proxy, certificates, uv's cache) stay; PATH finds uv.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHITSHOVELA_", "VIRTUAL_ENV"))}
-    env["PATH"] = f"{Path(uv).parent}:/usr/bin:/bin"
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    dist = tmp / "dist"
-    built = run(["sh", str(CONTAINER_DIR / "build-wheels.sh"), str(dist)], env=env, timeout=300)
-    assert built.returncode == 0, built.stderr
-    assert (dist / "constraints.txt").is_file()
-    venv = tmp / "venv"
+    env = uv_env()
+    dist = built_wheels
+    venv = dist.parent / "venv"
     python = run(["sh", "-c", "command -v python3.11 || command -v python3"], env=os.environ.copy())
     env["PYTHON"] = python.stdout.strip()
     result = run(

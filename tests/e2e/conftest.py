@@ -17,7 +17,7 @@ from crashkit import ROWS
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Any]:
     """moto's S3 server as a subprocess on loopback (fails loudly if it cannot start)."""
-    from shitshovela_s3.testing.motoserver import MotoServer
+    from shitshovela_testservers.motoserver import MotoServer
 
     with MotoServer() as server:
         yield server
@@ -26,7 +26,7 @@ def moto() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real Dovecot on loopback (fails loudly if it cannot start)."""
-    from shitshovela_imap.testing.dovecot import DovecotServer
+    from shitshovela_testservers.dovecot import DovecotServer
 
     with DovecotServer(tmp_path_factory.mktemp("dovecot"), tls=False) as server:
         yield server

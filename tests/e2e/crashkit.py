@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from imaprelay import ImapRelay
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
-
-from shitshovela_core.models import FLAG_PREFIX, Origin
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
+from shitshovela_testkit import jobenv
+from shitshovela_testkit.faultproxy import (
     Event,
     Fault,
     FaultProxy,
@@ -38,6 +37,8 @@ from shitshovela_core.testing.faultproxy import (
     ResponseEvent,
     Script,
 )
+
+from shitshovela_core.models import FLAG_PREFIX, Origin
 
 EMAIL, API_TOKEN = "e2e@example.com", 'e2e-api-token-"quoted"-12345'
 ORIGIN_PROPERTY = "shitshovela.origin"
@@ -159,16 +160,15 @@ class S3Side:
 
     def env(self) -> dict[str, str]:
         assert self.proxy is not None
-        return {
-            "SHITSHOVELA_SOURCE": "s3",
-            "SHITSHOVELA_S3__BUCKET": self.bucket,
-            "SHITSHOVELA_S3__PREFIX": "in/",
-            "SHITSHOVELA_S3__ENDPOINT_URL": self.proxy.url,
-            "SHITSHOVELA_S3__ACCESS_KEY_ID": "AKIDE2E",
-            "SHITSHOVELA_S3__SECRET_ACCESS_KEY": "e2e-s3-secret",
-            "SHITSHOVELA_S3__SET_ASIDE_PREFIX": "set-aside/",
-            "SHITSHOVELA_S3__RATE": "200",
-        }
+        return jobenv.s3(
+            self.proxy.url,
+            self.bucket,
+            access_key_id="AKIDE2E",
+            secret_access_key="e2e-s3-secret",
+            PREFIX="in/",
+            SET_ASIDE_PREFIX="set-aside/",
+            RATE=200,
+        )
 
     @staticmethod
     def key_of(origin: Origin) -> str:
@@ -224,16 +224,14 @@ class ImapSide:
 
     def env(self) -> dict[str, str]:
         assert self.relay is not None
-        return {
-            "SHITSHOVELA_SOURCE": "imap",
-            "SHITSHOVELA_IMAP__HOST": "127.0.0.1",
-            "SHITSHOVELA_IMAP__PORT": str(self.relay.port),
-            "SHITSHOVELA_IMAP__SECURITY": "plain",
-            "SHITSHOVELA_IMAP__SET_ASIDE_FOLDER": "SetAside",
-            "SHITSHOVELA_IMAP__USERNAME": self.user,
-            "SHITSHOVELA_IMAP__PASSWORD": "e2e-imap-password",
-            "SHITSHOVELA_IMAP__RATE": "200",
-        }
+        return jobenv.imap(
+            "127.0.0.1",
+            self.relay.port,
+            self.user,
+            "e2e-imap-password",
+            SET_ASIDE_FOLDER="SetAside",
+            RATE=200,
+        )
 
     @staticmethod
     def key_of(origin: Origin) -> str:
@@ -306,23 +304,15 @@ class Scenario:
         return items
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-        env.update(
-            SHITSHOVELA_TICKET_SYSTEM="jira",
-            SHITSHOVELA_INSTANCE=self.instance,
-            SHITSHOVELA_MAX_RUNTIME="60",
-            SHITSHOVELA_LOG_FORMAT="json",
-            SHITSHOVELA_JIRA__URL=self.jira_proxy.url,
-            SHITSHOVELA_JIRA__FLAVOUR="cloud",
-            SHITSHOVELA_JIRA__EMAIL=EMAIL,
-            SHITSHOVELA_JIRA__API_TOKEN=API_TOKEN,
-            SHITSHOVELA_JIRA__PROJECT="OPS",
-            SHITSHOVELA_JIRA__INDEX_LAG="2",
-            SHITSHOVELA_JIRA__RATE="200",
+        """The job's environment: this scenario's Jira and source, through their proxies."""
+        return jobenv.job_env(
+            jobenv.core(self.instance, max_runtime=60),
+            jobenv.jira(
+                self.jira_proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=2, RATE=200
+            ),
+            self.source.env(),
+            **extra,
         )
-        env.update(self.source.env())
-        env.update(extra)
-        return env
 
     def run(self, *, armed: bool = False, **extra: str) -> subprocess.CompletedProcess[str]:
         """One run of the real CLI; ``armed`` lets the killer fire in it."""

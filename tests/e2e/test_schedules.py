@@ -13,8 +13,7 @@ import pytest
 from crashkit import ImapSide, Killer, S3Side, Scenario, row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.faultproxy import (
     Answer,
     Drip,
     Event,

@@ -21,9 +21,9 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from shitshovela_jira.emulator import JiraEmulator, ProjectConfig
-
-from shitshovela_core.testing.faultproxy import Drip, Fault, FaultProxy, Hang, Script
+from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
+from shitshovela_testkit import jobenv
+from shitshovela_testkit.faultproxy import Drip, Fault, FaultProxy, Hang, Script
 
 pytestmark = pytest.mark.e2e
 
@@ -100,40 +100,29 @@ class Stack:
         return f"{scheme}://127.0.0.1:{self.proxies[system].port}"
 
     def env(self, source: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SHITSHOVELA_")}
-        env.update(
-            SHITSHOVELA_SOURCE=source,
-            SHITSHOVELA_TICKET_SYSTEM="jira",
-            SHITSHOVELA_INSTANCE="stuck",
-            SHITSHOVELA_MAX_RUNTIME=str(RUNTIME),
-            SHITSHOVELA_LOG_FORMAT="json",
-            SHITSHOVELA_JIRA__URL=self.url("jira"),
-            SHITSHOVELA_JIRA__FLAVOUR="cloud",
-            SHITSHOVELA_JIRA__EMAIL=EMAIL,
-            SHITSHOVELA_JIRA__API_TOKEN=API_TOKEN,
-            SHITSHOVELA_JIRA__PROJECT="OPS",
-            SHITSHOVELA_JIRA__INDEX_LAG="0",
-        )
         if source == "s3":
-            env.update(
-                SHITSHOVELA_S3__BUCKET=self.bucket,
-                SHITSHOVELA_S3__PREFIX="in/",
-                SHITSHOVELA_S3__ENDPOINT_URL=self.url("s3"),
-                SHITSHOVELA_S3__ACCESS_KEY_ID="AKIDSTUCK",
-                SHITSHOVELA_S3__SECRET_ACCESS_KEY=S3_SECRET,
-                SHITSHOVELA_S3__SET_ASIDE_PREFIX="set-aside/",
+            chosen = jobenv.s3(
+                self.url("s3"),
+                self.bucket,
+                access_key_id="AKIDSTUCK",
+                secret_access_key=S3_SECRET,
+                PREFIX="in/",
+                SET_ASIDE_PREFIX="set-aside/",
             )
         else:
-            security = "tls" if self.tls and self.stuck == "imap" else "plain"
-            env.update(
-                SHITSHOVELA_IMAP__HOST="127.0.0.1",
-                SHITSHOVELA_IMAP__PORT=str(self.proxies["imap"].port),
-                SHITSHOVELA_IMAP__SECURITY=security,
-                SHITSHOVELA_IMAP__USERNAME=self.user,
-                SHITSHOVELA_IMAP__PASSWORD=IMAP_PASSWORD,
-                SHITSHOVELA_IMAP__SET_ASIDE_FOLDER="SetAside",
+            chosen = jobenv.imap(
+                "127.0.0.1",
+                self.proxies["imap"].port,
+                self.user,
+                IMAP_PASSWORD,
+                security="tls" if self.tls and self.stuck == "imap" else "plain",
+                SET_ASIDE_FOLDER="SetAside",
             )
-        return env
+        return jobenv.job_env(
+            jobenv.core("stuck", max_runtime=RUNTIME),
+            jobenv.jira(self.url("jira"), email=EMAIL, api_token=API_TOKEN, INDEX_LAG=0),
+            chosen,
+        )
 
     def s3_keys(self) -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="in/")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from shitshovela_inhouse.jsonl import JsonlTickets
 from shitshovela_inhouse.spool import SpoolSource
+from shitshovela_testkit.conformance import source_suite, ticket_system_suite
+from shitshovela_testkit.fakes import fake_context
 
 from shitshovela_core.providers import Source, TicketSystem
-from shitshovela_core.testing.conformance import source_suite, ticket_system_suite
-from shitshovela_core.testing.fakes import fake_context
 
 
 class SpoolHarness:

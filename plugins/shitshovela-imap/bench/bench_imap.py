@@ -43,7 +43,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# The repository's bench/ (not a package) holds the outcome check every benchmark uses.
+# The plugin's test helpers (tests/imapkit.py, mimegen.py) serve this script too, and
+# the repository's bench/ (not a package) holds the outcome check every benchmark uses.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from _outcome import Figures, Outcome, UnexpectedOutcome, expect
 
@@ -62,9 +64,9 @@ def _quiet() -> None:
 
 def _source(settings: dict[str, Any]) -> Any:
     from shitshovela_imap.source import ImapSource
+    from shitshovela_testkit.fakes import fake_context
 
     from shitshovela_core.deadline import Budget
-    from shitshovela_core.testing.fakes import fake_context
 
     values = dict(settings)
     rate = float(values.pop("RATE"))  # beyond what RATE allows: the bench is not paced
@@ -82,9 +84,10 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
     """A ticket system that keeps nothing (and, with ``stream``, reads every attachment)."""
     import itertools
 
+    from shitshovela_testkit.fakes import fake_context
+
     from shitshovela_core.models import Ticket
     from shitshovela_core.providers import TicketSystem
-    from shitshovela_core.testing.fakes import fake_context
 
     class NullTickets(TicketSystem):
         completes_from_draft = stream
@@ -116,7 +119,7 @@ def _null_tickets(source: Any, *, stream: bool) -> Any:
 
 def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
     _quiet()
-    from shitshovela_core.engine import Engine, RunInfo
+    from shitshovela_testkit.runs import run_once
 
     source = _source(settings)
     started = time.monotonic()
@@ -130,8 +133,7 @@ def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
         commands = source.context.safety.requests_sent
         return {"listed": count, "seconds": seconds, "commands": commands}
     tickets = _null_tickets(source, stream=mode == "stream")
-    run = RunInfo("bench", "imap", "null", 3600, 10**7)
-    summary = Engine(run=run, source=source, tickets=tickets, budget=source.context.budget).run()
+    summary = run_once(source, tickets, max_tickets=10**7, close=False)
     seconds = time.monotonic() - started
     source.close()
     return {
@@ -148,10 +150,12 @@ def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, i
     """Deliver generated messages (hypothesis), one folder per case, and drain each."""
     import itertools
 
+    import mimegen
     from hypothesis import HealthCheck, given, strategies
     from hypothesis import settings as hypothesis_settings
-    from shitshovela_imap.testing import mimegen
-    from shitshovela_imap.testing.mailbox import Mailbox, run_engine
+    from imapkit import Mailbox
+    from shitshovela_testkit.fakes import fake_tickets
+    from shitshovela_testkit.runs import run_once
 
     folders = itertools.count()
     totals = {"cases": 0, "messages": 0, "tickets": 0, "set_aside": 0, "failures": 0}
@@ -168,7 +172,7 @@ def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, i
         box.deliver(*batch)
         auto = "ticket" if ticket_auto else "set_aside"
         source = _source({**settings, "MAILBOX": box.mailbox, "AUTO_REPLIES": auto})
-        summary, _ = run_engine(source)
+        summary = run_once(source, fake_tickets())
         totals["cases"] += 1
         totals["messages"] += len(batch)
         totals["tickets"] += summary.created
@@ -230,13 +234,13 @@ def main() -> None:
         print(json.dumps({**child(mode, settings), "peak_rss_mib": peak_rss_mib()}))
         return
 
-    from shitshovela_imap.testing.dovecot import DovecotServer
-    from shitshovela_imap.testing.mailbox import (
+    from imapkit import (
         Mailbox,
         attachment_message,
         plain_message,
         random_bytes,
     )
+    from shitshovela_testservers.dovecot import DovecotServer
 
     n = options.messages
     root = tempfile.mkdtemp(prefix="bench-imap-")

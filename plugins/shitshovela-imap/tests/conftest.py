@@ -7,8 +7,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from shitshovela_imap.testing.dovecot import DovecotServer, start_dovecot
-from shitshovela_imap.testing.mailbox import Mailbox
+from imapkit import Mailbox
+from shitshovela_testservers.dovecot import DovecotServer, start_dovecot
 
 _users = itertools.count()
 

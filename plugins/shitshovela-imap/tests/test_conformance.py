@@ -11,11 +11,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from imapkit import Mailbox
 from shitshovela_imap.source import ImapSource
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import Mailbox
-
-from shitshovela_core.testing.conformance import source_suite
+from shitshovela_testkit.conformance import source_suite
+from shitshovela_testservers.dovecot import DovecotServer
 
 _users = itertools.count()
 

@@ -11,8 +11,10 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from imapkit import Mailbox, plain_message
+from shitshovela_testkit.fakes import FakeTracker, fake_tickets
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.dovecot import DovecotServer
 
 pytestmark = pytest.mark.servers
 
@@ -40,7 +42,8 @@ def test_10000_messages_drain_in_one_run(big_dovecot: DovecotServer) -> None:
     with box.client() as client:  # a mail client opened it first: new/ moves to cur/
         assert client.select_folder("INBOX")[b"EXISTS"] == COUNT
     source = box.source(MAX_PER_SENDER=0)
-    summary, tracker = run_engine(source)
+    tracker = FakeTracker()
+    summary = run_once(source, fake_tickets(tracker))
     assert summary.exit_code == 0, summary.reason
     assert (summary.created, summary.deleted, summary.set_aside) == (COUNT, COUNT, 0)
     assert len({t.origin_ref for t in tracker.tickets.values()}) == COUNT

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from imapkit import Mailbox, plain_message
+from shitshovela_testkit.fakes import FakeTicketSystem, FakeTracker, fake_context, fake_tickets
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.models import Flag, Item, Origin, Ticket, TicketDraft
-from shitshovela_core.testing.fakes import FakeTicketSystem, FakeTracker, fake_context
 
 pytestmark = pytest.mark.servers
 
@@ -157,7 +158,8 @@ def test_uidvalidity_changes_mid_run(support: Mailbox) -> None:
 
     tickets = _Meddling(FakeTracker(), meddle)
     tickets.box = support
-    summary, tracker = run_engine(support.source(), tickets=tickets)
+    summary = run_once(support.source(), tickets)
+    tracker = tickets.tracker
     assert summary.exit_code == 0, summary.reason
     # A's delete found the mailbox recreated: A' shares A's Message-ID but is another
     # message, so it stayed; B was gone with the old mailbox.
@@ -183,7 +185,8 @@ def test_a_message_deleted_by_someone_else_counts_as_done(mailbox: Mailbox) -> N
 
     tickets = _Meddling(FakeTracker(), meddle)
     tickets.box = mailbox
-    summary, tracker = run_engine(mailbox.source(), tickets=tickets)
+    summary = run_once(mailbox.source(), tickets)
+    tracker = tickets.tracker
     assert summary.exit_code == 0, summary.reason
     assert (summary.created, summary.deleted, summary.already_gone) == (2, 0, 2)
     assert all(not t.labels for t in tracker.tickets.values())
@@ -201,7 +204,7 @@ def test_reconcile_after_a_crash_deletes_exactly_the_ticketed_message(
     FakeTicketSystem(fake_context("fake", "test"), tracker).create(
         TicketDraft("the original", "first version"), flag, ticketed
     )
-    summary, tracker = run_engine(support.source(), tracker=tracker)
+    summary = run_once(support.source(), fake_tickets(tracker))
     assert summary.exit_code == 0, summary.reason
     assert (summary.reconciled, summary.created) == (1, 1)
     assert sorted(t.title for t in tracker.tickets.values()) == ["Request 2", "the original"]

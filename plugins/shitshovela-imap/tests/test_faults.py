@@ -9,19 +9,19 @@ import hashlib
 import time
 
 import pytest
-from shitshovela_imap.testing.mailbox import (
+from imapkit import (
     Mailbox,
     attachment_message,
     plain_message,
     random_bytes,
-    run_engine,
 )
+from shitshovela_testkit.fakes import FakeTracker, fake_tickets
+from shitshovela_testkit.faultproxy import Drip, FaultProxy, Hang, ResetAfterBytes, Script
+from shitshovela_testkit.runs import run_once
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Item
-from shitshovela_core.testing.fakes import FakeTracker
-from shitshovela_core.testing.faultproxy import Drip, FaultProxy, Hang, ResetAfterBytes, Script
 
 pytestmark = pytest.mark.servers
 
@@ -36,7 +36,7 @@ def seed(mailbox: Mailbox) -> None:
 
 def check_exactly_once(mailbox: Mailbox, tracker: FakeTracker) -> None:
     """A fault-free run finishes the job: each message exactly one ticket, no flag left (I2)."""
-    summary, tracker = run_engine(mailbox.source(), tracker=tracker)
+    summary = run_once(mailbox.source(), fake_tickets(tracker))
     assert summary.exit_code == 0, summary.reason
     titles = sorted(t.title for t in tracker.tickets.values())
     assert titles == sorted(f"Request {n}" for n in range(COUNT))
@@ -50,7 +50,8 @@ def test_a_reset_in_the_middle_of_a_fetch_loses_nothing(mailbox: Mailbox) -> Non
     # The first connection dies after 60 kB, in the FETCH of the messages' text.
     with FaultProxy(upstream, [ResetAfterBytes(60_000)], mode="tcp") as proxy:
         source = mailbox.source(PORT=proxy.port)
-        summary, tracker = run_engine(source)
+        tracker = FakeTracker()
+        summary = run_once(source, fake_tickets(tracker))
         assert proxy.connection_count == 2
     assert summary.exit_code == 0, summary.reason
     assert summary.created == COUNT
@@ -90,7 +91,8 @@ def test_a_dripping_or_silent_server_is_cut_off_before_the_deadline(
     with FaultProxy((server.host, port), [fault], mode="tcp") as proxy:
         settings = {"PORT": proxy.port, "SECURITY": security, "CA_BUNDLE": str(server.ca_file)}
         source = mailbox.source(budget=budget, **settings)
-        summary, tracker = run_engine(source)
+        tracker = FakeTracker()
+        summary = run_once(source, fake_tickets(tracker))
         ended = time.monotonic()
     assert ended < budget.deadline, "the run ended before its deadline"
     # The server never answered: a failure, not a clean deadline stop; nothing had

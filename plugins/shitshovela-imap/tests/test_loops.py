@@ -4,7 +4,9 @@ flood of tickets; they are set aside (or, over the per-sender cap, left) and nev
 from __future__ import annotations
 
 import pytest
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
+from imapkit import Mailbox, plain_message
+from shitshovela_testkit.fakes import FakeTracker, fake_tickets
+from shitshovela_testkit.runs import run_once
 
 from shitshovela_core.models import PoisonItem
 
@@ -57,7 +59,8 @@ def test_auto_replies_and_bounces_are_set_aside(mailbox: Mailbox) -> None:
     assert any("Auto-Submitted: auto-replied" in r for r in poison.values())
     assert any("Return-Path" in r for r in poison.values())
     assert poison["<dsn@mx.example.com>"].startswith("auto-reply or bounce")
-    summary, tracker = run_engine(source)
+    tracker = FakeTracker()
+    summary = run_once(source, fake_tickets(tracker))
     assert summary.exit_code == 0, summary.reason
     assert (summary.created, summary.set_aside) == (2, len(automatic))
     assert sorted(t.title for t in tracker.tickets.values()) == ["Request 1", "Request 2"]
@@ -67,7 +70,7 @@ def test_auto_replies_and_bounces_are_set_aside(mailbox: Mailbox) -> None:
 
 def test_auto_replies_may_be_ticketed_by_choice(mailbox: Mailbox) -> None:
     mailbox.deliver(*automatic_messages())
-    summary, _ = run_engine(mailbox.source(AUTO_REPLIES="ticket", MAX_PER_SENDER=0))
+    summary = run_once(mailbox.source(AUTO_REPLIES="ticket", MAX_PER_SENDER=0), fake_tickets())
     assert (summary.created, summary.set_aside) == (len(AUTOMATIC) + 1, 0)
 
 
@@ -81,7 +84,8 @@ def loop_messages(count: int) -> list[bytes]:
 
 def test_a_mail_loop_is_capped_and_the_rest_set_aside(mailbox: Mailbox) -> None:
     mailbox.deliver(*loop_messages(200), plain_message(1000, sender="human@example.org"))
-    summary, tracker = run_engine(mailbox.source())  # MAX_PER_SENDER defaults to 20
+    tracker = FakeTracker()
+    summary = run_once(mailbox.source(), fake_tickets(tracker))  # MAX_PER_SENDER defaults to 20
     assert summary.exit_code == 0, summary.reason
     assert (summary.created, summary.set_aside) == (21, 180)
     senders = [t.title for t in tracker.tickets.values()]
@@ -94,10 +98,11 @@ def test_a_mail_loop_is_capped_and_the_rest_set_aside(mailbox: Mailbox) -> None:
 def test_a_mail_loop_over_the_cap_may_be_left_for_later_runs(mailbox: Mailbox) -> None:
     mailbox.deliver(*loop_messages(200))
     settings = {"MAX_PER_SENDER": 20, "SENDER_OVERFLOW": "leave"}
-    summary, tracker = run_engine(mailbox.source(**settings))
+    tracker = FakeTracker()
+    summary = run_once(mailbox.source(**settings), fake_tickets(tracker))
     assert (summary.created, summary.set_aside) == (20, 0)
     assert mailbox.count() == 180, "left in the mailbox, nothing lost"
-    summary, tracker = run_engine(mailbox.source(**settings), tracker=tracker)
+    summary = run_once(mailbox.source(**settings), fake_tickets(tracker))
     assert summary.created == 20
     assert len(tracker.tickets) == 40
     assert mailbox.count() == 160

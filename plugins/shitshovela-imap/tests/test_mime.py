@@ -15,19 +15,20 @@ import os
 import tracemalloc
 from datetime import timedelta
 
+import mimegen
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shitshovela_imap import mime
-from shitshovela_imap.testing import mimegen
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import (
+from imapkit import (
     Mailbox,
     attachment_message,
     plain_message,
     random_bytes,
-    run_engine,
 )
+from shitshovela_imap import mime
+from shitshovela_testkit.fakes import fake_tickets
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.models import Item, PoisonItem
 
@@ -311,7 +312,7 @@ def test_awkward_messages_become_drafts(mailbox: Mailbox) -> None:
     assert nested.sender == "nested@example.com"
     assert mailbox.flags(int(nested.origin.get("uid"))) == (), "BODY.PEEK: nothing set \\Seen"
 
-    summary, _ = run_engine(source)
+    summary = run_once(source, fake_tickets())
     assert summary.exit_code == 0, summary.reason
     assert summary.created == len(CORPUS)
     assert mailbox.count() == 0
@@ -325,7 +326,7 @@ def test_a_message_the_server_cannot_read_is_set_aside(mailbox: Mailbox) -> None
     entries = list(source.items())
     assert [type(e).__name__ for e in entries] == ["Item", "PoisonItem", "Item"]
     assert "cannot read" in entries[1].reason
-    summary, _ = run_engine(mailbox.source())
+    summary = run_once(mailbox.source(), fake_tickets())
     assert (summary.created, summary.set_aside) == (2, 1)
     assert mailbox.count() == 0
     assert mailbox.count("ShitShovela-Set-Aside") == 1
@@ -402,7 +403,7 @@ def test_generated_mime_becomes_tickets_or_is_set_aside(
             for attachment in entry.attachments:
                 with attachment.open() as stream:
                     stream.read()
-    summary, _ = run_engine(source)
+    summary = run_once(source, fake_tickets())
     assert summary.exit_code == 0, summary.reason
     assert summary.created + summary.set_aside == len(batch), "none is lost"
     assert box.count() == 0
@@ -445,6 +446,6 @@ def test_a_draft_that_fails_to_build_is_set_aside_not_a_crash(
 
     monkeypatch.setattr(source_module, "part_text", broken)
     mailbox.deliver(plain_message(1))
-    summary, _ = run_engine(mailbox.source())
+    summary = run_once(mailbox.source(), fake_tickets())
     assert (summary.exit_code, summary.created, summary.set_aside) == (0, 0, 1)
     assert mailbox.count("ShitShovela-Set-Aside") == 1

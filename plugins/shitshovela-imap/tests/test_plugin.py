@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from imapkit import Mailbox, plain_message
 from shitshovela_imap.config import ImapSettings, is_loopback
-from shitshovela_imap.testing.dovecot import DovecotServer
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message
+from shitshovela_testservers.dovecot import DovecotServer
 
 from shitshovela_core.envsettings import build_settings
 from shitshovela_core.errors import ConfigError, Unreachable

@@ -7,17 +7,19 @@ import imaplib
 import time
 
 import pytest
+from imapkit import Mailbox, plain_message
 from shitshovela_imap.source import CLAIM_KEYWORD
-from shitshovela_imap.testing.mailbox import Mailbox, plain_message, run_engine
-
-from shitshovela_core.errors import ExitCode, SetAsideUnavailable, TransientError, Unreachable
-from shitshovela_core.models import Item
-from shitshovela_core.testing.fakes import (
+from shitshovela_testkit.fakes import (
     FakeTracker,
     Faults,
     HardStop,
+    fake_tickets,
 )
-from shitshovela_core.testing.faultproxy import max_in_window
+from shitshovela_testkit.faultproxy import max_in_window
+from shitshovela_testkit.runs import run_once
+
+from shitshovela_core.errors import ExitCode, SetAsideUnavailable, TransientError, Unreachable
+from shitshovela_core.models import Item
 
 pytestmark = pytest.mark.servers
 
@@ -86,10 +88,10 @@ def test_a_claimed_item_is_not_ticketed_twice_when_the_listing_lags(mailbox: Mai
         lag=0.3, clock=time.monotonic, faults=Faults(fail_on="tickets.create.after")
     )
     with pytest.raises(HardStop):
-        run_engine(mailbox.source(), tracker=tracker)
+        run_once(mailbox.source(), fake_tickets(tracker))
     assert CLAIM_KEYWORD.encode() in mailbox.flags(1)
     tracker.faults.clear()
-    summary, tracker = run_engine(mailbox.source(), tracker=tracker)
+    summary = run_once(mailbox.source(), fake_tickets(tracker))
     assert summary.exit_code == 0, summary.reason
     assert (summary.created, summary.reconciled) == (0, 1)
     assert len(tracker.tickets) == 1
@@ -98,7 +100,7 @@ def test_a_claimed_item_is_not_ticketed_twice_when_the_listing_lags(mailbox: Mai
 
 def test_done_move_keeps_an_archive(mailbox: Mailbox) -> None:
     mailbox.deliver(plain_message(1), plain_message(2))
-    summary, _ = run_engine(mailbox.source(DONE="move", DONE_FOLDER="Archive/2026"))
+    summary = run_once(mailbox.source(DONE="move", DONE_FOLDER="Archive/2026"), fake_tickets())
     assert (summary.created, summary.deleted) == (2, 2)
     assert mailbox.count() == 0
     assert mailbox.message_ids("Archive/2026") == [
@@ -126,7 +128,7 @@ def test_without_a_set_aside_folder_a_poison_item_stops_the_run(mailbox: Mailbox
     source = mailbox.source(SET_ASIDE_FOLDER="", MAX_MESSAGE_SIZE=2048)
     with pytest.raises(SetAsideUnavailable):
         source.set_aside(next(iter(source.items())).origin, "test")
-    summary, _ = run_engine(source)
+    summary = run_once(source, fake_tickets())
     assert summary.exit_code == ExitCode.DRAIN_FAILED
     assert "SET_ASIDE_FOLDER" in summary.reason and "1/1.request@example.com" in summary.reason
     assert mailbox.count() == 2, "nothing was dropped"
@@ -186,7 +188,7 @@ def test_every_imap_command_is_paced(mailbox: Mailbox, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(imaplib.IMAP4, "_command", spy)
     source = mailbox.source(RATE=10.0)
-    summary, _ = run_engine(source)
+    summary = run_once(source, fake_tickets())
     assert summary.created == 12
     assert len(sent) > 30
     assert max_in_window(sent, 1.0) <= 10

@@ -22,7 +22,11 @@ from collections import Counter
 from pathlib import Path
 
 import structlog
-from shitshovela_jira.testing import EngineWorld, emulator
+
+# The plugin's test helpers (tests/jirakit.py) serve this script too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from jirakit import EngineWorld, emulator
 
 # The repository's bench/ (not a package) holds the outcome check every benchmark uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))

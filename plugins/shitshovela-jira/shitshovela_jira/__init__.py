@@ -3,7 +3,7 @@
 This is the entry-point module: it only registers the ``jira`` ticket system
 and its settings. The provider (`shitshovela_jira.tickets`) and httpx are
 imported only when ``SHITSHOVELA_TICKET_SYSTEM=jira`` selects it; the
-emulator (`shitshovela_jira.emulator`) is a test tool and never imported here.
+emulator (`shitshovela_jira_emulator`) is a test tool and never imported here.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jirakit
 import pytest
-from shitshovela_jira import testing
-from shitshovela_jira.emulator import JiraEmulator, jira_openapi
+from shitshovela_jira_emulator import JiraEmulator, jira_openapi
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def start_jira(spec: Path) -> Iterator[Callable[..., JiraEmulator]]:
     started: list[JiraEmulator] = []
 
     def start(flavour: str = "cloud", **kwargs: Any) -> JiraEmulator:
-        made = testing.emulator(flavour, spec=spec, **kwargs)
+        made = jirakit.emulator(flavour, spec=spec, **kwargs)
         started.append(made)
         return made
 

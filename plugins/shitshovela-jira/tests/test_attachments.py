@@ -12,17 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from jirakit import EngineWorld, make_tickets
 from shitshovela_jira import text
-from shitshovela_jira.emulator import JiraEmulator
-from shitshovela_jira.testing import EngineWorld, SkewClock, make_tickets
 from shitshovela_jira.tickets import JiraTickets
+from shitshovela_jira_emulator import JiraEmulator
+from shitshovela_testkit.clock import ManualClock
+from shitshovela_testkit.fakes import HardStop
 
 from shitshovela_core import hookimpl
 from shitshovela_core.engine import draft_from_item
 from shitshovela_core.errors import ExitCode, OutcomeUnknown, TransientError
 from shitshovela_core.models import Attachment, Flag, Item, Origin, TicketDraft
 from shitshovela_core.plugins import create_plugins
-from shitshovela_core.testing.fakes import HardStop
 
 pytestmark = pytest.mark.servers
 
@@ -48,7 +49,7 @@ def expected(name: str) -> list[tuple[str, bytes]]:
 
 
 def world_for(start: Start, flavour: str, *, lag: float = 86400.0) -> EngineWorld:
-    clock = SkewClock()
+    clock = ManualClock(follow_real_time=True)
     return EngineWorld(start(flavour, index_lag=lag, clock=clock), ITEMS, clock=clock, files=FILES)
 
 

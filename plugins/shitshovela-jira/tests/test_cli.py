@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from shitshovela_jira.emulator import JiraEmulator
-from shitshovela_jira.testing import EMAIL
+from jirakit import EMAIL
+from shitshovela_jira_emulator import JiraEmulator
 
 TOKEN = "s3cr3t/T0ken+with=odd chars 1e3"
 PAT = "0x1F-pat/with+odd=chars"
@@ -55,7 +55,7 @@ def test_entry_point_import_is_cheap() -> None:
         "import sys\n"
         "import shitshovela_jira\n"
         "heavy = ('httpx', 'httpcore', 'openapi_core', 'shitshovela_jira.tickets',\n"
-        "         'shitshovela_jira.emulator', 'shitshovela_core.safety',\n"
+        "         'shitshovela_jira_emulator', 'shitshovela_core.safety',\n"
         "         'shitshovela_core.safehttp')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
         "from shitshovela_core.plugins import load_plugins\n"

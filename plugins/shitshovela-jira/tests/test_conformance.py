@@ -8,10 +8,9 @@ provider reads recent keys directly instead of trusting the index (I11).
 from __future__ import annotations
 
 import pytest
-from shitshovela_jira.emulator import jira_openapi
-from shitshovela_jira.testing import JiraHarness
-
-from shitshovela_core.testing.conformance import ticket_system_suite
+from jirakit import JiraHarness
+from shitshovela_jira_emulator import jira_openapi
+from shitshovela_testkit.conformance import ticket_system_suite
 
 pytestmark = pytest.mark.servers
 

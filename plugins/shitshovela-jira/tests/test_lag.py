@@ -3,7 +3,7 @@ lost, then a run started seconds later while the search index still lags.
 
 The core's `Engine` runs in-process with the core's `FakeSource` (with and
 without claims) and the Jira provider against the spec-validated emulator.
-Budget and emulator share a `SkewClock`, so the engine's settle wait takes no
+Budget and emulator share a `ManualClock` following real time, so the engine's settle wait takes no
 real time. Every scenario must end with exactly one ticket per item, no flag
 left and the source empty, whether the index lag is inside the provider's
 ``INDEX_LAG`` bound or far beyond it (then only the key probe can find the
@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from shitshovela_jira.emulator import JiraEmulator
+from jirakit import EngineWorld
 from shitshovela_jira.probe import KeyProbe
-from shitshovela_jira.testing import EngineWorld, SkewClock
+from shitshovela_jira_emulator import JiraEmulator
+from shitshovela_testkit.clock import ManualClock
 
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
@@ -42,7 +43,7 @@ class World(EngineWorld):
     def __init__(
         self, start: Callable[..., JiraEmulator], flavour: str, *, lag: float, clock: Any = None
     ) -> None:
-        clock = clock if clock is not None else SkewClock()
+        clock = clock if clock is not None else ManualClock(follow_real_time=True)
         super().__init__(start(flavour, index_lag=lag, clock=clock), ITEMS, clock=clock)
         for n in range(HUMAN_ISSUES):
             self.jira.seed_issue("OPS", f"made by a person {n}", labels=["human"])

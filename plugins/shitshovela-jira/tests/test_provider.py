@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 
 import pytest
+from jirakit import make_tickets
 from shitshovela_jira import text
-from shitshovela_jira.emulator import JiraEmulator
-from shitshovela_jira.emulator.jql import And, Clause, parse
-from shitshovela_jira.testing import make_tickets
+from shitshovela_jira_emulator import JiraEmulator
+from shitshovela_jira_emulator.jql import And, Clause, parse
 
 from shitshovela_core.errors import ConfigError, ItemRejected, ProviderError, Unreachable
 from shitshovela_core.models import Flag, Origin, TicketDraft

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from shitshovela_jira.emulator import JiraEmulator
-from shitshovela_jira.testing import EngineWorld
+from jirakit import EngineWorld
+from shitshovela_jira_emulator import JiraEmulator
+from shitshovela_testkit.faultproxy import max_in_window
 
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.testing.faultproxy import max_in_window
 
 pytestmark = pytest.mark.servers
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shitshovela_jira import jql, text
 from shitshovela_jira.config import JiraSettings, check_label, parse_map
-from shitshovela_jira.emulator.jql import Clause, parse, tokenize
-from shitshovela_jira.emulator.render import adf_problem, adf_text
+from shitshovela_jira_emulator.jql import Clause, parse, tokenize
+from shitshovela_jira_emulator.render import adf_problem, adf_text
 
 from shitshovela_core.envsettings import build_settings
 from shitshovela_core.errors import ConfigError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from shitshovela_prometheus.testing.pushgateway import Pushgateway
+from shitshovela_testservers.pushgateway import Pushgateway
 
 
 @pytest.fixture(scope="session")

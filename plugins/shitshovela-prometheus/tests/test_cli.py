@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from shitshovela_prometheus import metrics
-from shitshovela_prometheus.testing.pushgateway import Pushgateway
-
-from shitshovela_core.testing.faultproxy import FaultProxy, Hang, Script
+from shitshovela_testkit.faultproxy import FaultProxy, Hang, Script
+from shitshovela_testservers.pushgateway import Pushgateway
 
 pytestmark = pytest.mark.e2e
 

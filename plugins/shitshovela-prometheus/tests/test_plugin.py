@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import shitshovela_prometheus
+from promkit import captured, info, settings, warnings
 from shitshovela_prometheus import metrics
 from shitshovela_prometheus.push import push_ended, split_credentials
-from shitshovela_prometheus.testing.runs import captured, info, settings, warnings
+from shitshovela_testkit.fakes import FakePlugin, FakeStore, FakeTracker
 
 from shitshovela_core.config import load_config
 from shitshovela_core.deadline import Budget
@@ -20,7 +21,6 @@ from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.plugins import Plugins, create_plugins
 from shitshovela_core.settings import settings_of
-from shitshovela_core.testing.fakes import FakePlugin, FakeStore, FakeTracker
 
 
 def fresh(seconds: float = 60.0) -> Budget:

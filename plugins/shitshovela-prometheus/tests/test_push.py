@@ -8,16 +8,16 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
+from promkit import captured, info, run_engine, settings, warnings
 from shitshovela_prometheus import metrics
 from shitshovela_prometheus.push import push_ended, push_started
-from shitshovela_prometheus.testing.pushgateway import Pushgateway, free_port
-from shitshovela_prometheus.testing.runs import captured, info, run_engine, settings, warnings
+from shitshovela_testkit.fakes import FakeStore, FakeTracker, Faults
+from shitshovela_testkit.faultproxy import Answer, Drip, FaultProxy, Hang, Reset, Script
+from shitshovela_testservers.pushgateway import Pushgateway, free_port
 
 from shitshovela_core.deadline import Budget, Watchdog
 from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.testing.fakes import FakeStore, FakeTracker, Faults
-from shitshovela_core.testing.faultproxy import Answer, Drip, FaultProxy, Hang, Reset, Script
 
 
 def fresh(seconds: float = 60.0) -> Budget:

@@ -32,7 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-# The repository's bench/ (not a package) holds the outcome bookkeeping every benchmark uses.
+# The plugin's test helpers (tests/s3kit.py) serve this script too, and the
+# repository's bench/ (not a package) holds the outcome bookkeeping every benchmark uses.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from _outcome import Figures
 
@@ -54,7 +56,7 @@ def rss_mb(field: str = "VmHWM") -> float:
 
 def child(mode: str, url: str, bucket: str) -> None:
     """Run in a subprocess: do one job and print a JSON line with its figures."""
-    from shitshovela_s3.testing.harness import make_source
+    from s3kit import make_source
 
     from shitshovela_core.models import Item
 
@@ -108,8 +110,8 @@ def main() -> None:
         return
 
     import moto
-    from shitshovela_s3.testing.harness import make_source, new_bucket
-    from shitshovela_s3.testing.motoserver import MotoServer
+    from s3kit import make_source, new_bucket
+    from shitshovela_testservers.motoserver import MotoServer
 
     figs = Figures()
     with MotoServer() as server:

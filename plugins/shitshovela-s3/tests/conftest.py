@@ -6,14 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from s3kit import make_source, new_bucket, shared_server
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.harness import make_source, new_bucket, shared_server
-from shitshovela_s3.testing.motoserver import MotoServer
-
-from shitshovela_core.engine import Engine, RunInfo, RunSummary
-from shitshovela_core.models import Flag, Origin, Ticket, TicketDraft
-from shitshovela_core.providers import ProviderContext
-from shitshovela_core.testing.fakes import FakeTicketSystem, FakeTracker, fake_context
+from shitshovela_testservers.motoserver import MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -53,46 +48,6 @@ def source_for(moto: MotoServer) -> Iterator[Callable[..., S3Source]]:
     yield build
     for source in made:
         source.close()
-
-
-class OnCreateTickets(FakeTicketSystem):
-    """The fake ticket system, calling ``on_create(origin)`` right after each create."""
-
-    def __init__(
-        self,
-        context: ProviderContext,
-        tracker: FakeTracker,
-        on_create: Callable[[Origin], None] | None,
-    ) -> None:
-        super().__init__(context, tracker)
-        self.on_create = on_create
-
-    def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
-        ticket = super().create(draft, flag, origin)
-        if self.on_create is not None:
-            self.on_create(origin)
-        return ticket
-
-
-def run_engine(
-    source: S3Source,
-    tracker: FakeTracker,
-    *,
-    on_create: Callable[[Origin], None] | None = None,
-    max_tickets: int = 1000,
-) -> RunSummary:
-    """One engine run (reconcile, then drain) from ``source`` into the fake ``tracker``;
-    the engine shares the source's budget."""
-    instance = source.context.instance
-    tickets = OnCreateTickets(fake_context("fake", instance), tracker, on_create)
-    info = RunInfo(instance, "s3", "fake", source.context.budget.max_runtime, max_tickets)
-    return Engine(run=info, source=source, tickets=tickets, budget=source.context.budget).run()
-
-
-@pytest.fixture
-def engine() -> Callable[..., RunSummary]:
-    """``engine(source, tracker, on_create=..., max_tickets=...)``: one engine run."""
-    return run_engine
 
 
 def keys(client: Any, bucket: str, prefix: str = "") -> list[str]:

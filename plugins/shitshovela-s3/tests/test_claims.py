@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.fakes import FakeTracker, Faults, HardStop, fake_tickets
+from shitshovela_testkit.faultproxy import FaultProxy
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Flag
-from shitshovela_core.testing.fakes import FakeTracker, Faults, HardStop
-from shitshovela_core.testing.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.servers
 
@@ -68,7 +68,6 @@ def test_a_claimed_item_whose_ticket_exists_is_not_ticketed_twice(
     bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     s3.put_object(Bucket=bucket, Key=KEY, Body=b"alert\nbody")
@@ -77,7 +76,7 @@ def test_a_claimed_item_whose_ticket_exists_is_not_ticketed_twice(
         lag=0.3, clock=time.monotonic, faults=Faults(fail_on="tickets.create.after")
     )
     with pytest.raises(HardStop):  # the process dies right after the create
-        engine(source_for(bucket), tracker)
+        run_once(source_for(bucket), fake_tickets(tracker))
     assert len(tracker.tickets) == 1
     assert list_keys(bucket) == [KEY]
     (item,) = list(source_for(bucket).items())
@@ -85,7 +84,9 @@ def test_a_claimed_item_whose_ticket_exists_is_not_ticketed_twice(
 
     # A new run is a new process: its budget starts now, after the crash (the engine's
     # settle wait counts from the start of the run).
-    summary = engine(source_for(bucket, budget=Budget(60.0, started=time.monotonic())), tracker)
+    summary = run_once(
+        source_for(bucket, budget=Budget(60.0, started=time.monotonic())), fake_tickets(tracker)
+    )
     assert summary.exit_code == ExitCode.OK
     assert (summary.created, summary.reconciled, summary.deleted) == (0, 1, 1)
     assert len(tracker.tickets) == 1

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from shitshovela_s3.testing.harness import S3Harness, VersionedS3Harness
-
-from shitshovela_core.testing.conformance import source_suite
+from s3kit import S3Harness, VersionedS3Harness
+from shitshovela_testkit.conformance import source_suite
 
 pytestmark = pytest.mark.servers
 

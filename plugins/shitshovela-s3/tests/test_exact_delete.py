@@ -7,13 +7,20 @@ from typing import Any
 
 import pytest
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.fakes import (
+    FakeTicketSystem,
+    FakeTracker,
+    Faults,
+    HardStop,
+    fake_context,
+    fake_tickets,
+)
+from shitshovela_testkit.faultproxy import Answer, FaultProxy, Script
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.motoserver import MotoServer
 
-from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.models import Flag, Item, Origin
-from shitshovela_core.testing.fakes import FakeTracker, Faults, HardStop
-from shitshovela_core.testing.faultproxy import Answer, FaultProxy, Script
+from shitshovela_core.models import Flag, Item, Origin, Ticket, TicketDraft
 
 pytestmark = pytest.mark.servers
 
@@ -32,11 +39,23 @@ def versions(s3: Any, bucket: str) -> list[str]:
     ]
 
 
+class OnCreateTickets(FakeTicketSystem):
+    """The fake ticket system, calling ``on_create(origin)`` right after each create."""
+
+    def __init__(self, tracker: FakeTracker, on_create: Callable[[Origin], None]) -> None:
+        super().__init__(fake_context(), tracker)
+        self.on_create = on_create
+
+    def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
+        ticket = super().create(draft, flag, origin)
+        self.on_create(origin)
+        return ticket
+
+
 def test_an_object_overwritten_after_its_ticket_survives_and_is_ticketed_later(
     bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     versioned = bucket.startswith("ver")
@@ -47,7 +66,7 @@ def test_an_object_overwritten_after_its_ticket_survives_and_is_ticketed_later(
             s3.put_object(Bucket=bucket, Key=KEY, Body=b"new report\nv2")
 
     tracker = FakeTracker()
-    first = engine(source_for(bucket), tracker, on_create=overwrite)
+    first = run_once(source_for(bucket), OnCreateTickets(tracker, overwrite))
     assert first.exit_code == ExitCode.OK
     assert first.created == 1
     assert list_keys(bucket) == [KEY], "the newer object was deleted"
@@ -60,7 +79,7 @@ def test_an_object_overwritten_after_its_ticket_survives_and_is_ticketed_later(
         # Without versions the ticketed revision is gone with the overwrite: 412 -> False.
         assert (first.deleted, first.already_gone) == (0, 1)
 
-    second = engine(source_for(bucket), tracker)
+    second = run_once(source_for(bucket), fake_tickets(tracker))
     assert (second.created, second.deleted) == (1, 1)
     assert [t.title for t in tracker.tickets.values()] == ["old report", "new report"]
     assert not any("shitshovela-inprogress-conf-a" in t.labels for t in tracker.tickets.values())
@@ -72,18 +91,17 @@ def test_an_object_already_deleted_counts_as_done(
     bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     s3.put_object(Bucket=bucket, Key=KEY, Body=b"report\nbody")
     # The process dies after the delete, before the flag is removed.
     tracker = FakeTracker(faults=Faults(fail_on="tickets.unflag.before:FAKE-1"))
     with pytest.raises(HardStop):
-        engine(source_for(bucket), tracker)
+        run_once(source_for(bucket), fake_tickets(tracker))
     assert list_keys(bucket) == []
     assert tracker.flagged_keys(Flag("conf-a")) == ["FAKE-1"]
 
-    summary = engine(source_for(bucket), tracker)
+    summary = run_once(source_for(bucket), fake_tickets(tracker))
     assert summary.exit_code == ExitCode.OK
     assert (summary.reconciled, summary.already_gone, summary.created) == (1, 1, 0)
     assert tracker.flagged_keys(Flag("conf-a")) == []

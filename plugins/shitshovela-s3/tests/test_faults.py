@@ -12,14 +12,8 @@ from typing import Any
 import pytest
 from shitshovela_s3 import reader
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
-
-from shitshovela_core.deadline import Budget
-from shitshovela_core.engine import RunSummary
-from shitshovela_core.errors import ExitCode
-from shitshovela_core.models import Item
-from shitshovela_core.testing.fakes import FakeTracker
-from shitshovela_core.testing.faultproxy import (
+from shitshovela_testkit.fakes import FakeTracker, fake_tickets
+from shitshovela_testkit.faultproxy import (
     Answer,
     Drip,
     FaultProxy,
@@ -27,6 +21,12 @@ from shitshovela_core.testing.faultproxy import (
     Script,
     max_in_window,
 )
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.motoserver import MotoServer
+
+from shitshovela_core.deadline import Budget
+from shitshovela_core.errors import ExitCode
+from shitshovela_core.models import Item
 
 pytestmark = pytest.mark.servers
 
@@ -52,7 +52,6 @@ def test_slow_down_with_retry_after_is_honoured_and_nothing_is_lost(
     bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     seed(s3, bucket, 4)
@@ -60,7 +59,7 @@ def test_slow_down_with_retry_after_is_honoured_and_nothing_is_lost(
     script = Script(http={1: SLOW_DOWN, 4: SLOW_DOWN, 9: SLOW_DOWN})
     with FaultProxy(("127.0.0.1", moto.port), script) as proxy:
         tracker = FakeTracker()
-        summary = engine(source_for(bucket, endpoint=proxy.url), tracker)
+        summary = run_once(source_for(bucket, endpoint=proxy.url), fake_tickets(tracker))
         times = [r.time for r in proxy.requests]
     assert summary.exit_code == ExitCode.OK, summary.reason
     assert summary.created == 4
@@ -119,7 +118,6 @@ def test_the_rate_holds_with_retries_included(
     plain_bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     seed(s3, plain_bucket, 6)
@@ -128,7 +126,7 @@ def test_the_rate_holds_with_retries_included(
     with FaultProxy(("127.0.0.1", moto.port), script) as proxy:
         tracker = FakeTracker()
         source = source_for(plain_bucket, endpoint=proxy.url, RATE=float(rate))
-        summary = engine(source, tracker)
+        summary = run_once(source, fake_tickets(tracker))
         times = [r.time for r in proxy.requests]
     assert summary.exit_code == ExitCode.OK, summary.reason
     assert summary.created == 6
@@ -144,7 +142,6 @@ def test_a_dripping_server_cannot_hold_the_run_past_its_deadline(
     plain_bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     objects = seed(s3, plain_bucket, 3, size=2000)
@@ -154,7 +151,9 @@ def test_a_dripping_server_cannot_hold_the_run_past_its_deadline(
         started = time.monotonic()
         budget = Budget(3.0, started=started, margin=0.5)
         tracker = FakeTracker()
-        summary = engine(source_for(plain_bucket, endpoint=proxy.url, budget=budget), tracker)
+        summary = run_once(
+            source_for(plain_bucket, endpoint=proxy.url, budget=budget), fake_tickets(tracker)
+        )
         elapsed = time.monotonic() - started
     assert elapsed < 3.0, f"the run took {elapsed:.2f}s of a 3 s budget"
     # The GET never finished: the system did not answer, so not exit 0 (nothing changed: 3).

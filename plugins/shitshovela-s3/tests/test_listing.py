@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from shitshovela_s3 import reader
 from shitshovela_s3.source import S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.faultproxy import FaultProxy
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.errors import TransientError
 from shitshovela_core.models import Item
-from shitshovela_core.testing.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.servers
 

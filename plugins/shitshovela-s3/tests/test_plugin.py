@@ -75,7 +75,7 @@ def test_selecting_the_source_loads_botocore_only_then() -> None:
     code = (
         "import sys\n"
         "from shitshovela_core.providers import ProviderSpec\n"
-        "from shitshovela_core.testing.fakes import fake_context\n"
+        "from shitshovela_testkit.fakes import fake_context\n"
         "import shitshovela_s3\n"
         "assert 'botocore' not in sys.modules\n"
         "factory = ProviderSpec('s3', 'source', 'shitshovela_s3.source:S3Source').load()\n"
@@ -181,8 +181,7 @@ def test_the_readme_lists_every_setting() -> None:
 )
 def test_scope_and_addressing(settings: dict[str, str], scope: str, url: str) -> None:
     from shitshovela_s3.source import S3Source
-
-    from shitshovela_core.testing.fakes import fake_context
+    from shitshovela_testkit.fakes import fake_context
 
     values = {
         "BUCKET": "alerts-bucket",

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from shitshovela_s3.source import REASON_TAG, S3Source
-from shitshovela_s3.testing.motoserver import MotoServer
+from shitshovela_testkit.fakes import FakeTracker, fake_tickets
+from shitshovela_testkit.faultproxy import Answer, FaultProxy, Script
+from shitshovela_testkit.runs import run_once
+from shitshovela_testservers.motoserver import MotoServer
 
-from shitshovela_core.engine import RunSummary
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Item, PoisonItem
-from shitshovela_core.testing.fakes import FakeTracker
-from shitshovela_core.testing.faultproxy import Answer, FaultProxy, Script
 
 pytestmark = pytest.mark.servers
 
@@ -41,7 +41,6 @@ def test_poison_objects_are_set_aside_with_their_reason(
     bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
     settings: dict[str, Any],
     content: bytes,
@@ -57,7 +56,7 @@ def test_poison_objects_are_set_aside_with_their_reason(
     assert isinstance(entries["inbox/good.txt"], Item)
 
     tracker = FakeTracker()
-    summary = engine(source, tracker)
+    summary = run_once(source, fake_tickets(tracker))
     assert summary.exit_code == ExitCode.OK
     assert (summary.set_aside, summary.created) == (1, 1)
     assert list_keys(bucket) == ["set-aside/bad.dat"]
@@ -70,11 +69,10 @@ def test_without_a_set_aside_prefix_the_run_stops_naming_the_key(
     bucket: str,
     s3: Any,
     source_for: Callable[..., S3Source],
-    engine: Callable[..., RunSummary],
     list_keys: Callable[..., list[str]],
 ) -> None:
     s3.put_object(Bucket=bucket, Key="inbox/bad.bin", Body=b"\xff\xff")
-    summary = engine(source_for(bucket), FakeTracker())
+    summary = run_once(source_for(bucket), fake_tickets(FakeTracker()))
     assert summary.exit_code == ExitCode.DRAIN_FAILED
     assert "inbox/bad.bin" in summary.reason
     assert "SET_ASIDE_PREFIX" in summary.reason

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from shitshovela_s3.testing.harness import make_source
-from shitshovela_s3.testing.motoserver import MotoServer
+from s3kit import make_source
+from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.errors import Unreachable
 
@@ -188,7 +188,7 @@ def test_a_signing_failure_is_scrubbed_and_chains_nothing(
 
 
 def test_error_answers_show_only_code_and_message(moto: MotoServer, plain_bucket: str) -> None:
-    from shitshovela_core.testing.faultproxy import Answer, FaultProxy, Script
+    from shitshovela_testkit.faultproxy import Answer, FaultProxy, Script
 
     source_secret = "echoed-in-body"
     body = (

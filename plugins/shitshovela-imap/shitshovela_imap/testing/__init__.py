@@ -1,1 +1,0 @@
-"""Test helpers for the IMAP plugin (real servers started on loopback)."""

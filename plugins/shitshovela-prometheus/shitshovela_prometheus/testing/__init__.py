@@ -1,1 +1,0 @@
-"""Test helpers for the Prometheus plugin: a real Pushgateway on loopback."""
