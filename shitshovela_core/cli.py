@@ -7,6 +7,7 @@ commands so that ``--version`` and ``--help`` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from .config import Config
-    from .deadline import Budget
+    from .deadline import Budget, Watchdog
     from .plan import Plan
     from .plugins import Plugins
     from .runner import Run
@@ -57,11 +58,24 @@ def _setup_logging(stream: Any = None) -> FilteringBoundLogger:
 _log_stream: Any = None
 
 
+def _exit(code: int) -> NoReturn:
+    """End the process now, with ``code``, once the last line is out.
+
+    Every command's last line is written before this; what is left of the
+    process (closing modules, collecting garbage, joining threads) is skipped:
+    on a loaded machine it can take longer than the margin before the
+    deadline, and nothing of the run depends on it (I5)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def _fail(log: FilteringBoundLogger, code: ExitCode, reason: str, **fields: Any) -> NoReturn:
     from .redact import scrub
 
     log.error("run_failed", reason=scrub(reason), exit_code=int(code), **fields)
-    sys.exit(int(code))
+    _exit(int(code))
 
 
 def _prepare(log: FilteringBoundLogger) -> tuple[Plugins, Config]:
@@ -115,7 +129,28 @@ def _build(
         _fail(log, ExitCode.CONFIG, f"bad configuration: {exc}")
 
 
-def _stop_on_signals(log: FilteringBoundLogger) -> None:
+def _guard(budget: Budget) -> Watchdog:
+    """Arm what ends the process whatever a plugin does: the watchdog just before
+    the deadline (exit 7, I5) and SIGTERM/SIGINT (128 + the signal). Called
+    before any plugin code runs (building the providers)."""
+    from .deadline import Watchdog
+
+    def hard_stop() -> None:
+        from .logs import last_words
+
+        last_words(
+            "run_failed",
+            reason="watchdog: the deadline was about to pass; hard stop (I5)",
+            exit_code=int(ExitCode.WATCHDOG),
+        )
+        os._exit(int(ExitCode.WATCHDOG))
+
+    watchdog = Watchdog(budget, hard_stop).start()
+    _stop_on_signals()
+    return watchdog
+
+
+def _stop_on_signals() -> None:
     """SIGTERM/SIGINT end the run at once with a last log line (128 + the signal).
 
     Stopping anywhere is safe by I1-I3: the next run's reconcile finishes what
@@ -136,27 +171,14 @@ def _stop_on_signals(log: FilteringBoundLogger) -> None:
 @cli.command()
 def run() -> None:
     """Run the job: reconcile, then drain, then exit (see exit codes above)."""
-    from .deadline import Watchdog
     from .runner import budget_for
 
     log = _setup_logging()
     plugins, config = _prepare(log)
     budget = budget_for(config)
-
-    def hard_stop() -> None:
-        from .logs import last_words
-
-        last_words(
-            "run_failed",
-            reason="watchdog: the deadline was about to pass; hard stop (I5)",
-            exit_code=int(ExitCode.WATCHDOG),
-        )
-        os._exit(int(ExitCode.WATCHDOG))
-
     # The watchdog and the signal handlers end the process, so they are the command
     # line's, armed before any plugin code runs (building the providers).
-    watchdog = Watchdog(budget, hard_stop).start()
-    _stop_on_signals(log)
+    watchdog = _guard(budget)
     built = _build(plugins, config, log, budget)
     try:
         summary = built.engine.run()
@@ -165,7 +187,7 @@ def run() -> None:
     watchdog.stop()
     event = "run_finished" if summary.exit_code == ExitCode.OK else "run_failed"
     (log.info if summary.exit_code == ExitCode.OK else log.error)(event, **summary.as_dict())
-    sys.exit(int(summary.exit_code))
+    _exit(int(summary.exit_code))
 
 
 @cli.command()
@@ -192,26 +214,34 @@ def check(offline: bool) -> None:
     """
     from .errors import ShitShovelaError
     from .redact import scrub
+    from .runner import budget_for
 
     log = _setup_logging()
     plugins, config = _prepare(log)
-    built = _build(plugins, config, log)
     if offline:
-        built.close()
+        _build(plugins, config, log).close()
         log.info("check_finished", result="ok", offline=True)
         return
+    budget = budget_for(config)
+    watchdog = _guard(budget)
+    built = _build(plugins, config, log, budget)
+    failure = ""
     try:
         built.source.check()
         log.info("check_passed", system=config.source)
         built.tickets.check(built.engine.flag)
         log.info("check_passed", system=config.ticket_system)
     except ShitShovelaError as exc:
-        _fail(log, ExitCode.UNREACHABLE, f"check failed: {exc}")
+        failure = f"check failed: {exc}"
     except Exception as exc:
-        _fail(log, ExitCode.UNREACHABLE, scrub(f"check failed: {type(exc).__name__}: {exc}"))
+        failure = scrub(f"check failed: {type(exc).__name__}: {exc}")
     finally:
         built.close()
+    watchdog.stop()
+    if failure:
+        _fail(log, ExitCode.UNREACHABLE, failure)
     log.info("check_finished", result="ok")
+    _exit(int(ExitCode.OK))
 
 
 @cli.command()
@@ -222,16 +252,24 @@ def plan(limit: int) -> None:
     Reads only; creates, deletes and flags nothing.
     """
     from .errors import ShitShovelaError
+    from .runner import budget_for
 
     log = _setup_logging(sys.stderr)
     plugins, config = _prepare(log)
-    built = _build(plugins, config, log)
+    budget = budget_for(config)
+    watchdog = _guard(budget)
+    built = _build(plugins, config, log, budget)
+    failure = ""
     try:
         _render_plan(built.engine.plan(limit))
     except ShitShovelaError as exc:
-        _fail(log, ExitCode.UNREACHABLE, f"plan failed: {exc}")
+        failure = f"plan failed: {exc}"
     finally:
         built.close()
+    watchdog.stop()
+    if failure:
+        _fail(log, ExitCode.UNREACHABLE, failure)
+    _exit(int(ExitCode.OK))
 
 
 def _render_plan(plan: Plan) -> None:

@@ -25,6 +25,8 @@ ORIGIN_SCHEMA = 1
 #: label syntax (no spaces).
 INSTANCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,26}$")
 
+#: The start of every in-progress flag label (`Flag.label` is this and the instance):
+#: a ticket system keeps such labels out of the labels a draft asks for.
 FLAG_PREFIX = "shitshovela-inprogress-"
 
 

@@ -48,7 +48,7 @@ class ProviderContext:
     every network call goes through it, so that the deadline, the rate limit,
     retries, the breaker and redaction hold (I4-I6, I8, I10). HTTP providers
     build their client on it (``HttpClient(context.safety, base_url, ...)``,
-    `shitshovela_core.safehttp`); ``log`` is bound to the provider's name.
+    `shitshovela_core.HttpClient`); ``log`` is bound to the provider's name.
     """
 
     provider: str

@@ -304,6 +304,18 @@ def test_watchdog_ends_a_run_that_ignores_its_budget(site: Path, job: dict[str, 
     assert elapsed < 3.0
 
 
+def test_watchdog_ends_a_plan_that_ignores_its_budget(site: Path, job: dict[str, str]) -> None:
+    # `plan` reads the source too: the same deadline and the same hard stop as `run`.
+    started = time.monotonic()
+    result = cli(
+        site, "plan", timeout=30, **job, SHITSHOVELA_DIR__HANG="60", SHITSHOVELA_MAX_RUNTIME="3"
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 7, result.stdout + result.stderr
+    assert "watchdog" in result.stdout + result.stderr
+    assert elapsed < 3.0
+
+
 def test_sigterm_stops_with_a_last_log_line(site: Path, job: dict[str, str]) -> None:
     import signal
 

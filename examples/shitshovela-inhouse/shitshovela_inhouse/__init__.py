@@ -15,9 +15,15 @@ from collections.abc import Iterator
 import attrs
 
 import shitshovela_core
-from shitshovela_core import Item, TicketDraft
-from shitshovela_core.providers import Register
-from shitshovela_core.settings import EnvName, ProviderSettings, rate_setting, setting
+from shitshovela_core import (
+    EnvName,
+    Item,
+    ProviderSettings,
+    Register,
+    TicketDraft,
+    rate_setting,
+    setting,
+)
 
 #: Sender domain -> component, the kind of mapping a team keeps in its plugin.
 COMPONENTS = {"db.example.com": "Databases", "net.example.com": "Network"}

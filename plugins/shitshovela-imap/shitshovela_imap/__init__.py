@@ -8,7 +8,7 @@ is imported only when ``SHITSHOVELA_SOURCE=imap`` selects it.
 from __future__ import annotations
 
 import shitshovela_core
-from shitshovela_core.providers import Register
+from shitshovela_core import Register
 
 from .config import ImapSettings
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import attrs
 
-from shitshovela_core.settings import (
+from shitshovela_core import (
     EnvName,
     ProviderSettings,
     TlsSettings,

@@ -40,8 +40,7 @@ import attrs
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import LoginError  # type: ignore[import-untyped]
 
-from shitshovela_core.errors import TransientError
-from shitshovela_core.safety import Exchange, Fault, SafetyPolicy, Verdict
+from shitshovela_core import Exchange, Fault, SafetyPolicy, TransientError, Verdict
 
 from .config import ImapSettings
 

@@ -39,15 +39,20 @@ from typing import IO, Any
 
 import attrs
 
-from shitshovela_core.errors import (
+from shitshovela_core import (
+    Attachment,
+    Flag,
+    Item,
+    Origin,
+    PoisonItem,
+    ProviderContext,
     ProviderError,
     SetAsideUnavailable,
+    Source,
     TransientError,
     Unreachable,
+    env_name,
 )
-from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem
-from shitshovela_core.providers import ProviderContext, Source
-from shitshovela_core.settings import env_name
 
 from .config import ImapSettings
 from .connection import CommandError, ImapConnection, MailboxMissing, View, ViewChanged

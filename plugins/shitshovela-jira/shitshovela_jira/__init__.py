@@ -9,7 +9,7 @@ emulator (`shitshovela_jira_emulator`) is a test tool and never imported here.
 from __future__ import annotations
 
 import shitshovela_core
-from shitshovela_core.providers import Register
+from shitshovela_core import Register
 
 from .config import JiraSettings
 

@@ -16,16 +16,14 @@ from typing import Any, Literal
 
 import attrs
 
-from shitshovela_core.models import FLAG_PREFIX
-from shitshovela_core.settings import (
+from shitshovela_core import (
+    FLAG_PREFIX,
     EnvName,
     ProviderSettings,
     TlsSettings,
     rate_setting,
     setting,
 )
-
-Flavour = Literal["cloud", "datacenter"]
 
 #: Jira's own limits (FACTS.md): summary and label length, description on Cloud.
 SUMMARY_MAX = 255

@@ -5,7 +5,9 @@ characters is cut with an ellipsis (the full title goes into the description),
 and a body longer than the description limit is cut with a visible note (the
 full text is attached by `JiraTickets.complete`).
 
-Descriptions are built in two forms from the same lines:
+Descriptions are built in two forms from the same lines (the provider's
+flavour, `shitshovela_jira.flavours`, picks one and hands it to `description`
+as ``render``):
 
 - Cloud (REST v3): an Atlassian Document (ADF): one paragraph per block of
   non-blank lines, lines joined by ``hardBreak`` nodes, no empty text nodes.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .config import LABEL_MAX, SUMMARY_MAX
@@ -34,6 +36,9 @@ ELLIPSIS = "…"
 ZERO_WIDTH_SPACE = "\u200b"
 NO_TITLE = "(no title)"
 FULL_TEXT_NAME = "full-text.txt"
+
+#: Lines to the value of a description field: `adf` or `wiki`.
+Render = Callable[[Sequence[str]], str | dict[str, Any]]
 
 
 def clean(text: str) -> str:
@@ -108,10 +113,6 @@ def size_of(value: str | dict[str, Any]) -> int:
     return jira_length(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def _render(lines: Sequence[str], cloud: bool) -> str | dict[str, Any]:
-    return adf(lines) if cloud else wiki(lines)
-
-
 def truncation_note(shown: int, total: int) -> str:
     """The visible note at the end of a cut description."""
     return (
@@ -121,25 +122,25 @@ def truncation_note(shown: int, total: int) -> str:
 
 
 def description(
-    header: Sequence[str], body: str, *, limit: int, cloud: bool
+    header: Sequence[str], body: str, *, limit: int, render: Render
 ) -> tuple[str | dict[str, Any], bool]:
     """The description for ``header`` lines and ``body``, within ``limit``.
 
-    Returns the value for the ``description`` field (ADF on Cloud, wiki text on
-    Data Center) and whether the body was cut. Header lines are kept whole
-    (each at most 1000 characters); the body is cut at the longest prefix that
-    fits together with the note."""
+    Returns the value for the ``description`` field, as ``render`` makes it
+    (`adf` on Cloud, `wiki` on Data Center), and whether the body was cut.
+    Header lines are kept whole (each at most 1000 characters); the body is cut
+    at the longest prefix that fits together with the note."""
     head = [clean(h)[:1000] for h in header]
     text = clean(body)
     prefix = [*head, ""] if head else []
-    full = _render([*prefix, *text.split("\n")], cloud)
+    full = render([*prefix, *text.split("\n")])
     if size_of(full) <= limit:
         return full, False
 
     def attempt(cut: int) -> str | dict[str, Any]:
         shown = text[:cut].rstrip()
         note = truncation_note(len(shown), len(text))
-        return _render([*prefix, *shown.split("\n"), "", note], cloud)
+        return render([*prefix, *shown.split("\n"), "", note])
 
     low, high = 0, min(len(text), limit)
     while low < high:
@@ -151,5 +152,5 @@ def description(
     best = attempt(low)
     if size_of(best) > limit:  # the header alone is too long: keep only the note
         note = truncation_note(0, len(text))
-        best = _render([note], cloud)
+        best = render([note])
     return best, True

@@ -1,6 +1,8 @@
 """The Jira ticket system: Jira Cloud (REST v3) and Jira Data Center (REST v2).
 
-Calls per ticket, in a run without faults:
+What differs between the two (path prefix, auth, search paging, text format)
+is the provider's `Flavour` (`shitshovela_jira.flavours`), which this module
+asks and never branches on. Calls per ticket, in a run without faults:
 
 - ``create``: one ``POST /issue`` carrying summary, description, labels (with
   this instance's flag label) and the origin as the issue property
@@ -12,7 +14,8 @@ Calls per ticket, in a run without faults:
   flag}]}}``, which touches no other label and is idempotent.
 
 Per run, `flagged` costs one JQL search (per page of 100) plus the key probe
-below: one more search and about ``PROBE_GAP`` direct reads.
+(`shitshovela_jira.probe`): one more search and about ``PROBE_GAP`` direct
+reads.
 
 **Lagging search (I11).** JQL search is indexed: on Cloud it lags behind
 writes by seconds to minutes, on Data Center across nodes. Two mechanisms
@@ -22,17 +25,13 @@ close the window:
    the source before its create, and a claimed item is only ticketed after
    ``process start + INDEX_LAG`` and a `find`; a source without claims makes
    reconcile wait that long before listing.
-2. The listing does not trust the index alone: after the JQL search it reads
-   the newest keys the index knows for the project, reads by key (a direct,
-   read-after-write read) every missing key among them and every key above
-   them until ``PROBE_GAP`` keys in a row do not exist. Issue keys are
-   sequential per project, so a ticket the index has not seen yet is found
-   however long the index lags.
+2. The listing does not trust the index alone: after the JQL search the key
+   probe (`KeyProbe`) reads by key, past the index, every flagged ticket the
+   index has not seen yet, however long it lags.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
 import contextlib
 import io
@@ -45,30 +44,31 @@ from typing import IO, Any
 
 import httpx
 
-from shitshovela_core.errors import (
-    ConfigError,
+from shitshovela_core import (
+    FLAG_PREFIX,
+    Attachment,
+    Flag,
+    HttpClient,
     ItemRejected,
+    Origin,
     OutcomeUnknown,
+    ProviderContext,
     ProviderError,
+    Ticket,
+    TicketDraft,
+    TicketSystem,
     TransientError,
     Unreachable,
+    env_name,
 )
-from shitshovela_core.models import Attachment, Flag, Origin, Ticket, TicketDraft
-from shitshovela_core.providers import ProviderContext, TicketSystem
-from shitshovela_core.safehttp import HttpClient
-from shitshovela_core.settings import env_name
 
-from . import jql, text
-from .config import LABEL_MAX, ORIGIN_PROPERTY, Flavour, JiraSettings
+from . import flavours, jql, text
+from .config import LABEL_MAX, ORIGIN_PROPERTY, JiraSettings
+from .flavours import Flavour
+from .probe import KeyProbe
 
 #: Issues per search page (Jira Cloud returns at most 100 with fields).
 PAGE = 100
-#: How many of the newest indexed keys the probe looks at for gaps.
-WINDOW = 20
-#: At most this many gap keys inside that window are read directly.
-MAX_GAPS = 40
-#: A probe reading more issues than this stops the run: the index is too far behind.
-MAX_PROBES = 500
 #: Bodies longer than MAX_DESCRIPTION / this may have been cut: complete() checks.
 LONG_TEXT_SHARE = 8
 CUT_MARKER = "cut by ShitShovela"
@@ -78,13 +78,6 @@ SPOOL_IN_MEMORY = 1024 * 1024
 
 #: ``createIssue`` error fields that are about the item's content, not the configuration.
 _CONTENT_FIELDS = frozenset({"summary", "description", "labels", "environment"})
-
-
-def _key_number(key: str) -> tuple[str, int] | None:
-    prefix, sep, number = key.rpartition("-")
-    if not sep or not number.isdigit():
-        return None
-    return prefix, int(number)
 
 
 def _errors_text(response: httpx.Response) -> str:
@@ -122,86 +115,39 @@ class JiraTickets(TicketSystem):
         super().__init__(context)
         self.config = JiraSettings.of(context.settings)
         self.listing_lag = self.config.index_lag
-        self._flavour: Flavour | None = (
-            None if self.config.flavour == "auto" else self.config.flavour
-        )
+        self._flavour: Flavour | None = flavours.configured(self.config)
         self._http: HttpClient | None = None
         self._near_limit_logged = False
-        redactor = context.safety.redactor
-        config = self.config
-        redactor.add(config.api_token, config.pat)
-        if config.email and config.api_token:
-            pair = f"{config.email}:{config.api_token}".encode()
-            redactor.add(base64.b64encode(pair).decode())
+        self._probe = KeyProbe(
+            project=self.config.project,
+            gap=self.config.probe_gap,
+            newest=lambda query, n: self._search(query, page=n, limit=n),
+            read=self._read_ticket,
+        )
+        context.safety.redactor.add(*flavours.secrets(self.config))
 
     # -- connection ------------------------------------------------------------------
 
     @property
     def flavour(self) -> Flavour:
-        """``cloud`` or ``datacenter``; with ``FLAVOUR=auto`` read from serverInfo once."""
+        """Cloud or Data Center; with ``FLAVOUR=auto`` read from serverInfo once."""
         if self._flavour is None:
-            self._flavour = self._detect()
+            self._flavour = flavours.detect(self.context.safety, self.config, self._env)
+            self.context.log.info("jira_flavour", flavour=self._flavour.name, detected=True)
         return self._flavour
 
     @property
     def api(self) -> str:
-        """The REST path prefix: ``/rest/api/3`` on Cloud, ``/rest/api/2`` on Data Center."""
-        return "/rest/api/3" if self.flavour == "cloud" else "/rest/api/2"
+        """The flavour's REST path prefix: ``/rest/api/3`` on Cloud, ``/rest/api/2`` on
+        Data Center."""
+        return self.flavour.api
 
     def _env(self, name: str) -> str:
         return env_name(self.context.provider, name)
 
-    def _detect(self) -> Flavour:
-        config = self.config
-        anonymous = HttpClient(
-            self.context.safety, config.url, headers={"Accept": "application/json"}
-        )
-        try:
-            response = anonymous.request(
-                "GET", "/rest/api/2/serverInfo", idempotent=True, what="read Jira's serverInfo"
-            )
-        finally:
-            anonymous.close()
-        flavour: Flavour
-        if response.status_code == 200:
-            try:
-                deployment = str(response.json().get("deploymentType", ""))
-            except (ValueError, AttributeError):
-                deployment = ""
-            flavour = "cloud" if deployment.lower() == "cloud" else "datacenter"
-        elif response.status_code in (401, 403) and bool(config.pat) != bool(config.api_token):
-            flavour = "datacenter" if config.pat else "cloud"
-        else:
-            raise Unreachable(
-                f"cannot tell Jira Cloud from Data Center: serverInfo answered "
-                f"{response.status_code}; set {self._env('FLAVOUR')}"
-            )
-        if flavour == "cloud" and not config.api_token:
-            raise ConfigError(
-                f"{config.url} is Jira Cloud: set {self._env('EMAIL')} and {self._env('API_TOKEN')}"
-            )
-        if flavour == "datacenter" and not config.pat:
-            raise ConfigError(f"{config.url} is Jira Data Center: set {self._env('PAT')}")
-        self.context.log.info("jira_flavour", flavour=flavour, detected=True)
-        return flavour
-
     def _client(self) -> HttpClient:
         if self._http is None:
-            config = self.config
-            headers = {"Accept": "application/json"}
-            if self.flavour == "cloud":
-                self._http = HttpClient(
-                    self.context.safety,
-                    config.url,
-                    headers=headers,
-                    auth=(config.email, config.api_token),
-                    secrets=(config.api_token,),
-                )
-            else:
-                headers["Authorization"] = f"Bearer {config.pat}"
-                self._http = HttpClient(
-                    self.context.safety, config.url, headers=headers, secrets=(config.pat,)
-                )
+            self._http = self.flavour.client(self.context.safety, self.config)
         return self._http
 
     def _call(
@@ -211,11 +157,7 @@ class JiraTickets(TicketSystem):
         response = self._client().request(method, path, idempotent=idempotent, what=what, **kwargs)
         self._watch_limits(response)
         if response.status_code == 401:
-            names = (
-                f"{self._env('EMAIL')} and {self._env('API_TOKEN')}"
-                if self.flavour == "cloud"
-                else self._env("PAT")
-            )
+            names = self.flavour.credentials(self._env)
             raise Unreachable(f"{what}: Jira refused the credentials (401): check {names}")
         return response
 
@@ -266,12 +208,12 @@ class JiraTickets(TicketSystem):
         summary, _ = text.summary(draft.title)
         header = self._header(origin, draft.title, draft.attachments)
         description, _ = text.description(
-            header, draft.body, limit=config.max_description, cloud=self.flavour == "cloud"
+            header, draft.body, limit=config.max_description, render=self.flavour.render
         )
         labels: list[str] = list(config.labels)
         for raw in draft.labels:
             cleaned = text.label(raw)
-            if cleaned is not None and not cleaned.startswith("shitshovela-inprogress-"):
+            if cleaned is not None and not cleaned.startswith(FLAG_PREFIX):
                 labels.append(cleaned)
         labels.append(flag.label)
         fields: dict[str, Any] = {
@@ -363,39 +305,28 @@ class JiraTickets(TicketSystem):
     def _search(
         self, query: str, *, page: int = PAGE, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Issues matching ``query`` as the (lagging) index sees them, page by page,
-        with their labels and origin property."""
-        wanted = {"fields": ["labels"], "properties": [ORIGIN_PROPERTY]}
+        """Issues matching ``query`` as the (lagging) index sees them, page by page
+        (as the flavour pages), with their labels and origin property."""
+        body = {
+            "jql": query,
+            "maxResults": page,
+            "fields": ["labels"],
+            "properties": [ORIGIN_PROPERTY],
+        }
         what = "search Jira (JQL)"
-        count = 0
-        token: str | None = None
-        start = 0
-        while True:
-            body: dict[str, Any] = {"jql": query, "maxResults": page, **wanted}
-            if self.flavour == "cloud":
-                if token:
-                    body["nextPageToken"] = token
-                path = f"{self.api}/search/jql"
-            else:
-                body["startAt"] = start
-                path = f"{self.api}/search"
+
+        def post(path: str, body: Mapping[str, Any]) -> Any:
             response = self._call("POST", path, idempotent=True, what=what, json=body)
             if response.status_code != 200:
                 raise self._refused(what, response)
-            data = response.json()
-            issues = [i for i in data.get("issues") or [] if isinstance(i, dict) and "key" in i]
+            return response.json()
+
+        count = 0
+        for issues in self.flavour.search(post, body):
             for issue in issues:
                 yield issue
                 count += 1
                 if limit is not None and count >= limit:
-                    return
-            if self.flavour == "cloud":
-                token = data.get("nextPageToken")
-                if data.get("isLast", True) or not token:
-                    return
-            else:
-                start += len(issues)
-                if not issues or start >= int(data.get("total", 0)):
                     return
 
     def _ticket(self, issue: Mapping[str, Any], flag: Flag) -> Ticket:
@@ -425,7 +356,9 @@ class JiraTickets(TicketSystem):
                 listed.setdefault(ticket.key, ticket)
         seen = set(listed)
         yield from listed.values()
-        yield from self._probe(flag, seen)
+        for ticket in self._probe.unindexed(flag, seen):
+            self.context.log.info("jira_unindexed_ticket", ticket=ticket.key)
+            yield ticket
 
     def _read(self, key: str, fields: str) -> httpx.Response:
         return self._call(
@@ -436,61 +369,14 @@ class JiraTickets(TicketSystem):
             params={"fields": fields, "properties": ORIGIN_PROPERTY},
         )
 
-    def _probe(self, flag: Flag, seen: set[str]) -> Iterator[Ticket]:
-        """Flagged tickets the index may not show yet, found by reading keys directly.
-
-        Reads every key missing among the newest ``WINDOW`` keys the index knows
-        (out-of-order indexing) and every key above them, until ``PROBE_GAP``
-        keys in a row do not exist (deleted issues leave gaps)."""
-        numbers: set[int] = set()
-        prefix = self.config.project
-        for issue in self._search(jql.newest(self.config.project), page=WINDOW, limit=WINDOW):
-            parsed = _key_number(str(issue["key"]))
-            if parsed is not None:
-                prefix = parsed[0] if not numbers else prefix
-                numbers.add(parsed[1])
-        top = max(numbers, default=0)
-        gaps = sorted(set(range(min(numbers, default=1), top)) - numbers, reverse=True)
-        candidates: list[int] = gaps[:MAX_GAPS]
-        probes = 0
-
-        def read(number: int) -> Ticket | bool | None:
-            """The ticket, None if the issue exists but is not ours, False if missing."""
-            nonlocal probes
-            probes += 1
-            if probes > MAX_PROBES:
-                raise TransientError(
-                    f"more than {MAX_PROBES} issues of {prefix} are missing from Jira's search "
-                    "index; stopping instead of reading them all (try again later)"
-                )
-            response = self._read(f"{prefix}-{number}", "labels")
-            if response.status_code == 404:
-                return False
-            if response.status_code != 200:
-                raise self._refused("read a Jira issue", response)
-            ticket = self._ticket(response.json(), flag)
-            if ticket.flagged and ticket.key not in seen:
-                seen.add(ticket.key)
-                return ticket
+    def _read_ticket(self, key: str, flag: Flag) -> Ticket | None:
+        """The issue ``key`` as a ticket (with its labels), None if it does not exist."""
+        response = self._read(key, "labels")
+        if response.status_code == 404:
             return None
-
-        for number in candidates:
-            found = read(number)
-            if isinstance(found, Ticket):
-                self.context.log.info("jira_unindexed_ticket", ticket=found.key)
-                yield found
-        misses = 0
-        number = top
-        while misses < self.config.probe_gap:
-            number += 1
-            found = read(number)
-            if found is False:
-                misses += 1
-                continue
-            misses = 0
-            if isinstance(found, Ticket):
-                self.context.log.info("jira_unindexed_ticket", ticket=found.key)
-                yield found
+        if response.status_code != 200:
+            raise self._refused("read a Jira issue", response)
+        return self._ticket(response.json(), flag)
 
     # -- unflag ----------------------------------------------------------------------
 
@@ -600,7 +486,7 @@ class JiraTickets(TicketSystem):
         raise self._refused(what, response)
 
     def _comment(self, key: str, message: str) -> None:
-        body: Any = text.adf([message]) if self.flavour == "cloud" else message
+        body = self.flavour.comment(message)
         what = "add a comment"
         try:
             response = self._call(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from jirakit import EngineWorld
-from shitshovela_jira.tickets import JiraTickets
+from shitshovela_jira.probe import KeyProbe
 from shitshovela_jira_emulator import JiraEmulator
 from shitshovela_testkit.clock import ManualClock
 
@@ -96,7 +96,7 @@ def test_without_the_key_probe_a_long_lag_duplicates(
 ) -> None:
     """The same scenario with the probe switched off: the lagging index alone lets
     the immediate run create a second ticket. The assertions above can fail."""
-    monkeypatch.setattr(JiraTickets, "_probe", lambda self, flag, seen: iter(()))
+    monkeypatch.setattr(KeyProbe, "unindexed", lambda self, flag, seen: iter(()))
     world = World(start_jira, "cloud", lag=86400.0)
     crash_after_committed_create(world, "commit_then_500", claims=True)
     world.clock.advance(2.0)

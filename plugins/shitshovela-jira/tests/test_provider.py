@@ -151,7 +151,7 @@ def test_auto_flavour_reads_server_info_once(start_jira: Start, flavour: str) ->
     tickets = make_tickets(jira, "mail-a", flavour="auto")
     tickets.create(draft(), FLAG, origin("one"))
     tickets.create(draft(), FLAG, origin("two"))
-    assert tickets.flavour == flavour
+    assert tickets.flavour.name == flavour
     infos = [r for r in jira.requests if r.path.endswith("/serverInfo")]
     assert len(infos) == 1 and "authorization" not in {k.lower() for k in infos[0].headers}
     assert len(jira.issues()) == 2

@@ -131,7 +131,8 @@ def test_wiki_is_verbatim_in_noformat() -> None:
 @pytest.mark.parametrize("size", [10, 5000, 40000, 200000])
 def test_description_fits_the_limit_and_says_so_when_cut(cloud: bool, size: int) -> None:
     body = ('Zeile mit Umlauten äöü and \U0001f600 "quotes" <tags> {noformat}\n' * size)[:size]
-    value, cut = text.description(["Origin line"], body, limit=32767, cloud=cloud)
+    render = text.adf if cloud else text.wiki
+    value, cut = text.description(["Origin line"], body, limit=32767, render=render)
     measured = text.size_of(value)
     assert measured <= 32767
     rendered = adf_text(value) if cloud else str(value)
@@ -149,7 +150,7 @@ def test_description_fits_the_limit_and_says_so_when_cut(cloud: bool, size: int)
 
 
 def test_description_with_a_header_too_long_still_fits() -> None:
-    value, cut = text.description(["h" * 1000] * 40, "body", limit=2000, cloud=False)
+    value, cut = text.description(["h" * 1000] * 40, "body", limit=2000, render=text.wiki)
     assert cut and text.size_of(value) <= 2000
 
 

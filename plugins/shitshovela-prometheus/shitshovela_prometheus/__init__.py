@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 import attrs
 
 import shitshovela_core
-from shitshovela_core.settings import RegisterSettings, TlsSettings, env_name, setting
+from shitshovela_core import RegisterSettings, TlsSettings, env_name, setting
 
 if TYPE_CHECKING:
-    from shitshovela_core.deadline import Budget
-    from shitshovela_core.engine import RunInfo, RunSummary
+    from shitshovela_core import Budget, RunInfo, RunSummary
 
 #: The settings group: ``SHITSHOVELA_PROMETHEUS__<NAME>``.
 GROUP = "prometheus"

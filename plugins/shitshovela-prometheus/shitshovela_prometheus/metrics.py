@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shitshovela_core.settings import env_name
+from shitshovela_core import env_name
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from shitshovela_core.engine import RunSummary
+    from shitshovela_core import RunSummary
 
 STARTED = "shitshovela_last_run_started_timestamp_seconds"
 MAX_RUNTIME = "shitshovela_max_runtime_seconds"

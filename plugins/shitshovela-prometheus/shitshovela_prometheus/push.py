@@ -26,18 +26,21 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
 
-from shitshovela_core.deadline import Budget
-from shitshovela_core.errors import DeadlineReached, ShitShovelaError
-from shitshovela_core.redact import REDACTOR
-from shitshovela_core.safehttp import HttpClient
-from shitshovela_core.safety import SafetyPolicy
+from shitshovela_core import (
+    REDACTOR,
+    Budget,
+    DeadlineReached,
+    HttpClient,
+    SafetyPolicy,
+    ShitShovelaError,
+)
 
 from . import GROUP, PrometheusSettings, metrics
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from shitshovela_core.engine import RunInfo, RunSummary
+    from shitshovela_core import RunInfo, RunSummary
 
 #: The share of the time left that the push at the start of a run may take.
 START_SHARE = 0.1

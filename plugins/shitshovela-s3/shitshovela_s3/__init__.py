@@ -13,7 +13,7 @@ defusedxml (listing parser) are imported only when ``SHITSHOVELA_SOURCE=s3``.
 from __future__ import annotations
 
 import shitshovela_core
-from shitshovela_core.providers import Register
+from shitshovela_core import Register
 
 from .config import S3Settings
 

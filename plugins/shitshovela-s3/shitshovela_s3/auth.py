@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from shitshovela_core.errors import Unreachable
+from shitshovela_core import Unreachable
 
 if TYPE_CHECKING:
-    from shitshovela_core.redact import Redactor
+    from shitshovela_core import Redactor
 
 _SIGNED_PREFIXES = ("x-amz-", "content-", "if-")
 _SIGNED_NAMES = frozenset({"host", "range", "content-md5", "content-type"})

@@ -27,12 +27,12 @@ from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 import attrs
 import httpx
 
-from shitshovela_core.errors import ProviderError, TransientError, Unreachable
+from shitshovela_core import ProviderError, TransientError, Unreachable
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
 
-    from shitshovela_core.safehttp import HttpClient
+    from shitshovela_core import HttpClient
 
     from .auth import SigV4Auth
 

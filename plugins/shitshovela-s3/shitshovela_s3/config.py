@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
-from shitshovela_core.settings import (
+from shitshovela_core import (
     EnvName,
     ProviderSettings,
     TlsSettings,

@@ -16,7 +16,7 @@ import io
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from shitshovela_core.errors import TransientError
+from shitshovela_core import TransientError
 
 from .client import ObjectGone, RangeNotSatisfiable
 

@@ -35,16 +35,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from shitshovela_core.errors import (
+from shitshovela_core import (
+    Attachment,
+    Flag,
+    HttpClient,
+    Item,
+    Origin,
+    PoisonItem,
+    ProviderContext,
     ProviderError,
     SetAsideUnavailable,
+    Source,
     TransientError,
     Unreachable,
+    env_name,
 )
-from shitshovela_core.models import Attachment, Flag, Item, Origin, PoisonItem
-from shitshovela_core.providers import ProviderContext, Source
-from shitshovela_core.safehttp import HttpClient
-from shitshovela_core.settings import env_name
 
 from . import content as render
 from .auth import SigV4Auth
