@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from .paging import follow_links, next_link, read_whole
     from .providers import ProviderContext, Register, Source, TicketSystem
     from .redact import REDACTOR, Redactor
-    from .safehttp import HttpClient
+    from .safehttp import HttpClient, answer_detail, raise_for_answer
     from .safety import Exchange, Fault, SafetyPolicy, Verdict
     from .settings import (
         EnvName,
@@ -124,7 +124,9 @@ _EXPORTS = {
     "HttpClient": "safehttp",
     "Redactor": "redact",
     "REDACTOR": "redact",
-    # helpers: the origin in free text, pagination
+    # helpers: status-to-error, the origin in free text, pagination
+    "raise_for_answer": "safehttp",
+    "answer_detail": "safehttp",
     "embed_origin": "origintext",
     "find_origin": "origintext",
     "origin_marker": "origintext",
@@ -174,6 +176,7 @@ __all__ = [
     "TransientError",
     "Unreachable",
     "Verdict",
+    "answer_detail",
     "embed_origin",
     "env_name",
     "find_origin",
@@ -181,6 +184,7 @@ __all__ = [
     "hookimpl",
     "next_link",
     "origin_marker",
+    "raise_for_answer",
     "rate_setting",
     "read_whole",
     "setting",

@@ -29,13 +29,25 @@ from urllib.parse import urlencode
 
 import attrs
 
-from shitshovela_core.errors import OutcomeUnknown
-from shitshovela_core.models import FLAG_PREFIX, Flag, Origin, Ticket, TicketDraft
-from shitshovela_core.origintext import embed_origin, find_origin
-from shitshovela_core.paging import follow_links, read_whole
-from shitshovela_core.providers import ProviderContext, TicketSystem
-from shitshovela_core.safehttp import HttpClient, raise_for_answer
-from shitshovela_core.settings import ProviderSettings, rate_setting, setting
+from shitshovela_core import (
+    FLAG_PREFIX,
+    Flag,
+    HttpClient,
+    Origin,
+    OutcomeUnknown,
+    ProviderContext,
+    ProviderSettings,
+    Ticket,
+    TicketDraft,
+    TicketSystem,
+    embed_origin,
+    find_origin,
+    follow_links,
+    raise_for_answer,
+    rate_setting,
+    read_whole,
+    setting,
+)
 
 from .conformance import StoredTicket
 from .fakes import fake_context
