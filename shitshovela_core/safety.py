@@ -259,11 +259,22 @@ class SafetyPolicy:
         never reached, or the breaker opened) or `TransientError` (attempts spent).
         """
         number = 0
+        last: _Again | None = None
         while True:
             number += 1
             try:
                 return self._try(Exchange(self, what, timeout), send, classify, idempotent)
+            except DeadlineReached as exc:
+                if last is None:
+                    raise
+                # The deadline came while a failing call was being tried again (the
+                # wait fitted, the retry did not): the system never answered in time.
+                raise self._stopped_waiting(
+                    f"{what}: {exc} (last error: {last})",
+                    throttled=last.verdict.fault in (Fault.THROTTLED, Fault.BUSY),
+                ) from None
             except _Again as again:
+                last = again
                 fault, wait = again.verdict.fault, again.verdict.retry_after
                 if wait is None:
                     wait = self._backoff(number)

@@ -330,6 +330,22 @@ def test_a_backoff_that_does_not_fit_after_a_failure_is_cut_off() -> None:
     assert rig.sends == 1
 
 
+def test_a_retry_whose_wait_overran_the_deadline_is_cut_off() -> None:
+    # The backoff fitted, but the sleep overran it (a loaded machine): the retry of a
+    # failing call finds no time left. Still the system's failure, not a clean stop.
+    rig = Rig(Verdict(Fault.FAILED, "502 from the server"), runtime=40.0, margin=10.0)
+    rig.clock.now = rig.budget.stop_at - 2.0
+    overrun = rig.clock.sleep
+
+    def late_sleep(seconds: float) -> None:
+        overrun(seconds + 5.0)
+
+    rig.budget.sleep = late_sleep
+    with pytest.raises(CutOff, match="502 from the server"):
+        rig.attempt()
+    assert rig.sends == 1
+
+
 # -- the breaker ----------------------------------------------------------------------------
 
 
