@@ -66,6 +66,8 @@ class Config:
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
     #: Every settings group's values, by group name (instances of their classes).
     group_settings: Mapping[str, Settings] = attrs.field(factory=dict, repr=False)
+    #: ``CLAIM_WINDOW``: seconds a claimed item is left alone (I2).
+    claim_window: float = 600.0
 
 
 def known_names(plugins: Plugins) -> set[str]:
@@ -135,6 +137,7 @@ def load_config(plugins: Plugins, environ: Mapping[str, str] | None = None) -> C
         instance=core.instance,
         max_runtime=core.max_runtime,
         max_tickets=core.max_tickets,
+        claim_window=core.claim_window,
         log_format=core.log_format,
         log_level=core.log_level,
         source_settings=source,

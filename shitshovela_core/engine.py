@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import attrs
@@ -46,6 +47,10 @@ from .settings import Settings, env_name
 
 PROGRESS_EVERY = 10.0
 
+#: Seconds added to the run's deadline in the lease it takes in the source: clocks
+#: of the machines that run the job may differ by this much.
+LEASE_MARGIN = 60.0
+
 #: Items the ticket system may reject in a row before the run stops (I12): a
 #: rejection of every item is a setup problem, not a queue of poison items.
 MAX_REJECTED_IN_A_ROW = 3
@@ -67,6 +72,9 @@ class RunInfo:
     max_runtime: float
     max_tickets: int
     settings: Mapping[str, Settings] = attrs.field(factory=dict, repr=False)
+    #: Seconds a claimed item is left alone before it may be ticketed again (I2):
+    #: ``SHITSHOVELA_CLAIM_WINDOW``.
+    claim_window: float = 600.0
 
 
 @attrs.define
@@ -79,6 +87,10 @@ class RunSummary:
     foreign: int = 0
     deleted: int = 0
     already_gone: int = 0
+    #: Claimed items left alone: their claim is younger than the claim window.
+    waiting: int = 0
+    #: Items another run of this instance claimed first (its claim won).
+    taken: int = 0
     duration: float = 0.0
     reason: str = ""
     exit_code: ExitCode = ExitCode.OK
@@ -145,6 +157,15 @@ class _Failure(Exception):
         self.reason = reason
 
 
+def _same_revision(ticketed: Origin | None, found: Origin) -> bool:
+    """True when ``found`` (the item in the source) is the revision a ticket names."""
+    return (
+        ticketed is not None
+        and ticketed.identity() == found.identity()
+        and ticketed.digest == found.digest
+    )
+
+
 def draft_from_item(item: Item) -> TicketDraft:
     """The core's draft for an item, before plugins shape it."""
     return TicketDraft(title=item.title, body=item.body, attachments=item.attachments)
@@ -178,6 +199,13 @@ class Engine:
         #: The item the drain is working on (named in a failure's reason).
         self.current: Origin | None = None
         self._rejected_in_a_row = 0
+        self._wall_anchor = time.time() - clock()
+        self._leased = False
+
+    def now(self) -> datetime:
+        """The wall-clock time (UTC) on the run's clock: claim times are stored and
+        compared in it (a test's manual clock moves it too)."""
+        return datetime.fromtimestamp(self._wall_anchor + self.clock(), UTC)
 
     # -- the run -----------------------------------------------------------------
 
@@ -203,12 +231,30 @@ class Engine:
             )
             self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
             return self.summary
+        window = self.info.claim_window
+        if self.source.supports_claims and window <= lag:
+            self.summary.exit_code = ExitCode.CONFIG
+            self.summary.reason = (
+                f"the claim window ({window:g}s, {env_name(None, 'CLAIM_WINDOW')}) must be longer "
+                f"than the ticket system's listing lag ({lag:g}s): a claimed item would be "
+                "ticketed again before its first ticket could be listed"
+            )
+            self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
+            return self.summary
         try:
-            self.summary.phase = "reconcile"
-            self._guard(self._reconcile, ExitCode.RECONCILE_FAILED)
-            self.summary.phase = "drain"
-            self._guard(self._drain, ExitCode.DRAIN_FAILED)
-            self.summary.reason = "drained: the source is empty"
+            self.summary.phase = "lease"
+            self._guard(self._lease, ExitCode.UNREACHABLE)
+            if self._leased:
+                self.summary.phase = "reconcile"
+                self._guard(self._reconcile, ExitCode.RECONCILE_FAILED)
+                self.summary.phase = "drain"
+                self._guard(self._drain, ExitCode.DRAIN_FAILED)
+                self.summary.reason = "drained: the source is empty"
+                if self.summary.waiting or self.summary.taken:
+                    self.summary.reason = (
+                        f"drained: {self.summary.waiting} claimed item(s) wait for their claim "
+                        f"window, {self.summary.taken} taken by another run"
+                    )
         except DeadlineReached as exc:
             self.summary.reason = f"deadline: {exc}"
         except CapReached as exc:
@@ -217,6 +263,7 @@ class Engine:
             self.summary.exit_code = failure.code
             self.summary.reason = failure.reason
         finally:
+            self._release()
             self.summary.duration = self.budget.elapsed()
         if self.summary.exit_code == ExitCode.OK:
             self.hooks.run_finished(self.info, self.summary, self.budget)
@@ -254,6 +301,33 @@ class Engine:
                 code, f"{self.summary.phase} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
+    # -- the lease -------------------------------------------------------------
+
+    def _lease(self) -> None:
+        """Take the source's run lease for this instance (two runs at once, I2)."""
+        until = self.now() + timedelta(
+            seconds=max(0.0, self.budget.deadline - self.clock()) + LEASE_MARGIN
+        )
+        self.budget.check("taking the source's lease")
+        if self.source.lease(self.flag, until):
+            self._leased = True
+            return
+        self.summary.reason = (
+            "busy: another run of this instance holds the source's lease; nothing done "
+            "(schedule runs so that they do not overlap)"
+        )
+        self.log.warning("lease_held_by_another_run", note="this run touches nothing")
+
+    def _release(self) -> None:
+        if not self._leased:
+            return
+        self._leased = False
+        try:
+            self.budget.check("releasing the source's lease")
+            self.source.release_lease(self.flag)
+        except Exception as exc:  # the lease runs out at the deadline anyway
+            self.log.warning("lease_not_released", error=str(exc)[:300])
+
     # -- reconcile ---------------------------------------------------------------
 
     def _reconcile(self) -> None:
@@ -273,9 +347,12 @@ class Engine:
             if origin is None or self.ownership(ticket) != "mine":
                 self._leave_alone(ticket)
                 continue
+            read = self.source.read(origin)
+            if read is not None and not _same_revision(origin, read.origin):
+                self._leave_alone(ticket, read.origin)
+                continue
             draft: TicketDraft | None = None
-            if self.tickets.completes_from_draft:
-                read = self.source.read(origin)
+            if self.tickets.completes_from_draft and read is not None:
                 if isinstance(read, PoisonItem):
                     # The ticket may still lack what complete() adds (attachments):
                     # keep the origin and stop rather than delete it unfinished (I1).
@@ -284,21 +361,47 @@ class Engine:
                         f"read again to complete the ticket ({read.reason}); the item is kept"
                     )
                 # The draft the create used: the item shaped by the same hooks.
-                draft = None if read is None else self.draft(read)
+                draft = self.draft(read)
             self._finish(ticket, origin, draft, step="reconciled")
             self.summary.reconciled += 1
         self.current = None
 
     def ownership(self, ticket: Ticket) -> Ownership:
-        """Whose a flagged ticket is: only ``mine`` is finished by reconcile (I7)."""
+        """Whose a flagged ticket is: only ``mine`` is finished by reconcile (I7).
+
+        ``mine`` needs all of: an origin in this source, a ticket the ticket system
+        does not say someone else created, and an origin that pins one revision
+        (a version and a digest); reconcile then also checks that the item it
+        would delete is that revision. A flag and origin planted by hand in a
+        ticket therefore never delete an item (I1, I9)."""
         if ticket.origin is None:
             return "no_origin"
-        return "mine" if self.source.owns(ticket.origin) else "other_source"
+        if not self.source.owns(ticket.origin):
+            return "other_source"
+        if ticket.by_job is False:
+            return "not_by_job"
+        if not (ticket.origin.version and ticket.origin.digest):
+            return "unpinned_origin"
+        return "mine"
 
-    def _leave_alone(self, ticket: Ticket) -> None:
+    def _leave_alone(self, ticket: Ticket, found: Origin | None = None) -> None:
         """Report a flagged ticket that is not this instance's to finish (I7)."""
         self.summary.foreign += 1
-        if ticket.origin is None:
+        ownership = "revision_differs" if found is not None else self.ownership(ticket)
+        if ownership in ("not_by_job", "unpinned_origin", "revision_differs"):
+            assert ticket.origin is not None
+            self.log.warning(
+                "flagged_ticket_not_finished",
+                ticket=ticket.key,
+                origin=ticket.origin.describe(),
+                why={
+                    "not_by_job": "another identity created it",
+                    "unpinned_origin": "its origin names no exact revision (version and digest)",
+                    "revision_differs": "the item in the source is a different revision",
+                }[ownership],
+                note="not touched: the flag and the origin may have been planted (I7)",
+            )
+        elif ticket.origin is None:
             self.log.warning(
                 "flagged_ticket_without_origin",
                 ticket=ticket.key,
@@ -347,10 +450,16 @@ class Engine:
                 self._finish(ticket, origin, draft, step="reconciled")
                 self.summary.reconciled += 1
                 return
-        if self.tickets.listing_lag > 0 and self.source.supports_claims and not item.claimed:
+            if not self._claim_expired(item):
+                return
+        if self.source.supports_claims:
             self.budget.check("claiming the item")
-            self.source.claim(origin, self.flag)
+            claimed = self.source.claim(item, self.flag, self.now())
             self._changed = True
+            if not claimed:
+                self.summary.taken += 1
+                self.log.info("item_taken_by_another_run", origin=origin.describe())
+                return
         self.budget.check("creating the ticket")
         try:
             ticket = self.tickets.create(draft, self.flag, origin)
@@ -375,16 +484,37 @@ class Engine:
         self._finish(ticket, origin, draft, step="moved")
 
     def _find_claimed(self, item: Item) -> Ticket | None:
-        """An earlier run claimed this item: find its ticket before creating one (I11)."""
-        lag = self.tickets.listing_lag
-        if lag > 0:
-            self.budget.wait_until(self.budget.started + lag, "the ticket listing to settle")
+        """A run claimed this item: look for its ticket before anything else (I11)."""
         self.budget.check("looking up a claimed item's ticket")
         ticket = self.tickets.find(item.origin, self.flag)
+        if ticket is not None and (
+            ticket.by_job is False or not _same_revision(ticket.origin, item.origin)
+        ):
+            self._leave_alone(ticket, item.origin if ticket.by_job is not False else None)
+            ticket = None
         self.log.info(
             "claimed_item", origin=item.origin.describe(), ticket=ticket.key if ticket else None
         )
         return ticket
+
+    def _claim_expired(self, item: Item) -> bool:
+        """True when the item's claim is older than the claim window (I2): a create an
+        earlier run may have sent (one whose answer was lost, one the server commits
+        late, one of a run still going) would be listed by now, so the item may be
+        ticketed again. Younger claims are left for a later run."""
+        assert item.claimed_at is not None
+        age = (self.now() - item.claimed_at).total_seconds()
+        if age >= self.info.claim_window:
+            return True
+        self.summary.waiting += 1
+        self.log.info(
+            "claimed_item_waiting",
+            origin=item.origin.describe(),
+            claim_age=round(age, 1),
+            claim_window=self.info.claim_window,
+            note="an earlier create may still appear; ticketed after the window if not",
+        )
+        return False
 
     def draft(self, item: Item) -> TicketDraft:
         """The ticket draft for ``item``: the core's, shaped by the plugins' hooks.

@@ -59,6 +59,14 @@ class CoreSettings(Settings):
     max_tickets: int = setting(
         default=50, minimum=1, help="Most tickets one run creates; the rest wait for the next run."
     )
+    claim_window: float = setting(
+        kind="duration",
+        default=600.0,
+        help="How long a claimed item whose ticket cannot be found is left alone before it is "
+        "ticketed again: it covers a create the server commits late, the ticket system's "
+        "listing lag, another run of the instance still going, and clocks that differ "
+        "between machines. Longer than the ticket system's lag.",
+    )
     log_format: str = setting(
         default="auto",
         choices=("auto", "json", "console"),

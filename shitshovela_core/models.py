@@ -138,9 +138,18 @@ class Item:
     created: datetime | None = None
     meta: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     attachments: tuple[Attachment, ...] = ()
-    #: True when a claim marker from an earlier run is on the item (I11): an
-    #: earlier run may have created its ticket already.
-    claimed: bool = False
+    #: When a run of this instance claimed the item, at the latest (UTC): an earlier
+    #: run may have created its ticket already (I2, I11). None: not claimed. A
+    #: source that stores the time coarsely rounds it up, never down.
+    claimed_at: datetime | None = None
+    #: What the source's compare-and-set claim compares (an IMAP ``MODSEQ``): opaque
+    #: to the core, handed back to `Source.claim` with the item.
+    claim_token: str = ""
+
+    @property
+    def claimed(self) -> bool:
+        """True when a claim of this instance is on the item."""
+        return self.claimed_at is not None
 
 
 @attrs.frozen
@@ -150,7 +159,13 @@ class PoisonItem:
 
     origin: Origin
     reason: str
-    claimed: bool = False
+    claimed_at: datetime | None = None
+    claim_token: str = ""
+
+    @property
+    def claimed(self) -> bool:
+        """True when a claim of this instance is on the item."""
+        return self.claimed_at is not None
 
 
 @attrs.frozen
@@ -199,3 +214,7 @@ class Ticket:
     url: str = ""
     origin_ref: str = ""
     labels: tuple[str, ...] = ()
+    #: Whether the identity the job runs as created the ticket: True or False when
+    #: the ticket system can tell, None when it cannot. Reconcile never finishes a
+    #: ticket someone else created (a planted flag and origin, I7).
+    by_job: bool | None = None

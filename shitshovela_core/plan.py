@@ -11,9 +11,10 @@ import attrs
 from .models import Flag, Origin, TicketDraft
 
 #: Whose a flagged ticket is (I7): ``mine`` is finished by reconcile; a ticket
-#: without a readable origin, or whose origin is another source's, is reported
-#: and left alone.
-Ownership = Literal["mine", "no_origin", "other_source"]
+#: without a readable origin, whose origin is another source's, that another
+#: identity created, or whose origin pins no exact revision is reported and left
+#: alone.
+Ownership = Literal["mine", "no_origin", "other_source", "not_by_job", "unpinned_origin"]
 
 
 @attrs.frozen

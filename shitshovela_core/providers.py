@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from .deadline import Budget
+    from datetime import datetime
+
     from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
     from .safety import SafetyPolicy
 
@@ -57,6 +59,7 @@ class ProviderContext:
     budget: Budget
     safety: SafetyPolicy
     log: FilteringBoundLogger
+    claim_window: float = 600.0
 
 
 class Source(ABC):
@@ -104,16 +107,38 @@ class Source(ABC):
         then stops the run with an error naming the item."""
         raise SetAsideUnavailable(f"{self.context.provider} has no set-aside place configured")
 
-    #: True when `claim` marks items (I11). Without claims the engine waits for
-    #: the ticket system's listing lag before it reconciles. The engine reads it
-    #: during the run, so it may be a property that asks the server.
+    #: True when `claim` marks items (I2, I11). Without claims the engine waits for
+    #: the ticket system's listing lag before it reconciles, and cannot tell a
+    #: create an earlier run may still have in flight. The engine reads it during
+    #: the run, so it may be a property that asks the server.
     supports_claims: bool = False
 
-    def claim(self, origin: Origin, flag: Flag) -> None:
-        """Mark the item as "a ticket may exist" before its ticket is created (I11).
+    def claim(self, item: Item | PoisonItem, flag: Flag, at: datetime) -> bool:
+        """Mark the item "a ticket may exist", recording the time ``at`` (UTC), before
+        its ticket is created (I2, I11).
 
-        Idempotent. The mark is reported back as `Item.claimed` on later runs."""
+        Later runs report the mark as `Item.claimed_at` (rounded up if the source
+        stores time coarsely) and leave the item alone until the claim window has
+        passed. Claiming an item claimed earlier replaces the time. Where the source
+        has a compare-and-set (IMAP ``UNCHANGEDSINCE``), the claim is atomic against
+        the item as it was listed (``item.claim_token``): return False when another
+        run changed or claimed it since, or when the item is gone; the engine then
+        leaves it alone this run. A source without one holds a lease instead
+        (`lease`), or says in its README that two runs at once may race."""
         raise NotImplementedError
+
+    def lease(self, flag: Flag, until: datetime) -> bool:
+        """Take this instance's run lease in the source until ``until`` (UTC, the run's
+        deadline plus a margin), atomically (S3 conditional writes); False when
+        another run of the instance holds an unexpired lease: the engine then ends
+        the run at once, touching nothing. A lease whose time has passed is taken
+        over. The default holds none and returns True: a source whose claims are
+        atomic needs no lease."""
+        return True
+
+    def release_lease(self, flag: Flag) -> None:
+        """Give up the lease `lease` took (only if it is still this run's). Called at the
+        end of a run that took one and still has time; the default does nothing."""
 
     def owns(self, origin: Origin) -> bool:
         """True if ``origin`` belongs to this source (provider and scope, I7)."""

@@ -72,6 +72,7 @@ def run_info(config: Config) -> RunInfo:
         config.max_runtime,
         config.max_tickets,
         settings=config.group_settings,
+        claim_window=config.claim_window,
     )
 
 
@@ -91,6 +92,7 @@ def provider_context(
         budget=budget,
         safety=SafetyPolicy(name, budget, settings.rate, settings=settings.as_dict()),
         log=log.bind(provider=name),
+        claim_window=config.claim_window,
     )
 
 

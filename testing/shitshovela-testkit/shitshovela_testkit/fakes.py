@@ -18,6 +18,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -82,7 +83,10 @@ class StoredItem:
     content: str
     version: int
     poison: str = ""
-    claims: set[str] = attrs.field(factory=set)
+    #: Claim times by instance (`FakeSource.claim`).
+    claims: dict[str, datetime] = attrs.field(factory=dict)
+    #: Grows with every claim: what a compare-and-set claim compares.
+    revision: int = 0
     #: Names of the item's attachments (each holds its own name as content).
     files: tuple[str, ...] = ()
 
@@ -100,7 +104,10 @@ class FakeStore:
         self.items: dict[str, StoredItem] = {}
         self.set_aside: dict[str, str] = {}
         self.set_aside_enabled = True
+        #: Run leases by instance: (until, holder) (`FakeSource.lease`).
+        self.leases: dict[str, tuple[datetime, int]] = {}
         self._versions = itertools.count(1)
+        self._holders = itertools.count(1)
         self.lock = threading.Lock()
 
     def put(
@@ -114,23 +121,41 @@ class FakeStore:
         """Names of the items still waiting."""
         return sorted(self.items)
 
+    def new_holder(self) -> int:
+        """A number for one source object (one run) taking leases."""
+        return next(self._holders)
+
 
 def _digest(content: str) -> str:
     return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 class FakeSource(Source):
-    """A `Source` over a `FakeStore`."""
+    """A `Source` over a `FakeStore`.
+
+    Its claims are atomic (compare-and-set on the item's revision) unless
+    ``atomic`` is False; with ``lease`` it also holds a run lease per instance.
+    """
 
     supports_claims = True
 
     def __init__(
-        self, context: ProviderContext, store: FakeStore, *, claims: bool = True, token: str = ""
+        self,
+        context: ProviderContext,
+        store: FakeStore,
+        *,
+        claims: bool = True,
+        token: str = "",
+        atomic: bool = True,
+        lease: bool = False,
     ) -> None:
         super().__init__(context)
         self.store = store
         self.supports_claims = claims
         self.token = token
+        self.atomic = atomic
+        self.leases = lease
+        self.holder = store.new_holder()
 
     def check(self) -> None:
         """Refuse a token other than the store's (when the store has one)."""
@@ -151,10 +176,11 @@ class FakeSource(Source):
         )
 
     def _entry(self, stored: StoredItem) -> Item | PoisonItem:
-        claimed = self.context.instance in stored.claims
+        claimed = stored.claims.get(self.context.instance)
+        token = str(stored.revision)
         origin = self._origin(stored)
         if stored.poison:
-            return PoisonItem(origin, stored.poison, claimed=claimed)
+            return PoisonItem(origin, stored.poison, claimed_at=claimed, claim_token=token)
         title, _, body = stored.content.partition("\n")
         attachments = tuple(
             Attachment(
@@ -162,7 +188,14 @@ class FakeSource(Source):
             )
             for name in stored.files
         )
-        return Item(origin=origin, title=title, body=body, claimed=claimed, attachments=attachments)
+        return Item(
+            origin=origin,
+            title=title,
+            body=body,
+            claimed_at=claimed,
+            claim_token=token,
+            attachments=attachments,
+        )
 
     def items(self) -> Iterator[Item | PoisonItem]:
         for name in self.store.names():
@@ -207,13 +240,34 @@ class FakeSource(Source):
             f"source.set_aside.after:{origin.key}", lambda: TransientError("move reply lost")
         )
 
-    def claim(self, origin: Origin, flag: Flag) -> None:
+    def claim(self, item: Item | PoisonItem, flag: Flag, at: datetime) -> bool:
+        origin = item.origin
         faults = self.store.faults
         faults.step(f"source.claim.before:{origin.key}", lambda: TransientError("claim failed"))
         stored = self._current(origin)
-        if stored is not None:
-            stored.claims.add(flag.instance)
+        won = stored is not None and (
+            not self.atomic or not item.claim_token or item.claim_token == str(stored.revision)
+        )
+        if stored is not None and won:
+            stored.claims[flag.instance] = at
+            stored.revision += 1
         faults.step(f"source.claim.after:{origin.key}", lambda: TransientError("claim reply lost"))
+        return won
+
+    def lease(self, flag: Flag, until: datetime) -> bool:
+        if not self.leases:
+            return True
+        self.store.faults.step("source.lease", lambda: TransientError("lease failed"))
+        held = self.store.leases.get(flag.instance)
+        if held is not None and held[1] != self.holder and held[0] > datetime.now(UTC):
+            return False
+        self.store.leases[flag.instance] = (until, self.holder)
+        return True
+
+    def release_lease(self, flag: Flag) -> None:
+        held = self.store.leases.get(flag.instance)
+        if held is not None and held[1] == self.holder:
+            del self.store.leases[flag.instance]
 
 
 @attrs.define
@@ -232,6 +286,8 @@ class FakeTicket:
     completed: bool = False
     #: Closed by a person (`FakeTracker.close`); the flag stays.
     closed: bool = False
+    #: Who created it: `FakeTicketSystem.identity` for the job's tickets.
+    author: str = "job"
 
 
 class FakeTracker:
@@ -254,6 +310,10 @@ class FakeTracker:
         self.labels_at_create: dict[str, tuple[str, ...]] = {}
         #: When set, `FakeTicketSystem.check` refuses a system built with another token.
         self.token = ""
+        #: When True, a create is held by the "server": the client sees its outcome as
+        #: unknown and the ticket appears only at `commit_held` (a late commit).
+        self.hold_creates = False
+        self.held: list[FakeTicket] = []
         self._keys = itertools.count(1)
 
     def insert(self, stored: FakeTicket) -> None:
@@ -264,6 +324,32 @@ class FakeTracker:
     def new_key(self) -> str:
         """The next ticket key (``FAKE-<n>``)."""
         return f"FAKE-{next(self._keys)}"
+
+    def commit_held(self) -> list[str]:
+        """Commit the creates the server held (`hold_creates`), now; their keys."""
+        keys = []
+        for stored in self.held:
+            stored.created_at = stored.labels_changed_at = self.clock()
+            self.insert(stored)
+            keys.append(stored.key)
+        self.held.clear()
+        return keys
+
+    def plant(self, flag: Flag, origin_ref: str, *, author: str = "someone-else") -> str:
+        """Create a flagged ticket as someone else would (a planted flag and origin)."""
+        now = self.clock()
+        stored = FakeTicket(
+            key=self.new_key(),
+            title="planted",
+            body="",
+            labels=[flag.label],
+            origin_ref=origin_ref,
+            created_at=now,
+            labels_changed_at=now,
+            author=author,
+        )
+        self.insert(stored)
+        return stored.key
 
     def add_label(self, key: str, label: str) -> None:
         """Add ``label`` to a ticket, as a person would."""
@@ -289,6 +375,8 @@ class FakeTicketSystem(TicketSystem):
     """A `TicketSystem` over a `FakeTracker`."""
 
     completes_from_draft = True
+    #: Who the job is in the tracker (`FakeTicket.author` of its tickets).
+    identity = "job"
 
     def __init__(self, context: ProviderContext, tracker: FakeTracker, *, token: str = "") -> None:
         super().__init__(context)
@@ -313,6 +401,7 @@ class FakeTicketSystem(TicketSystem):
             flagged=any(label.startswith("shitshovela-inprogress-") for label in flag_labels),
             origin_ref=stored.origin_ref,
             labels=flag_labels,
+            by_job=stored.author == self.identity,
         )
 
     def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
@@ -331,7 +420,11 @@ class FakeTicketSystem(TicketSystem):
             origin_ref=origin.to_ref(),
             created_at=now,
             labels_changed_at=now,
+            author=self.identity,
         )
+        if tracker.hold_creates:
+            tracker.held.append(stored)
+            raise OutcomeUnknown("the server holds the create; it may commit later")
         tracker.insert(stored)
         tracker.faults.step("tickets.create.after", lambda: OutcomeUnknown("response lost"))
         return self._ticket(stored)

@@ -30,6 +30,7 @@ def engine_for(
     max_tickets: int = 1_000_000,
     hooks: RunHooks | None = None,
     settings: Mapping[str, Settings] | None = None,
+    claim_window: float | None = None,
 ) -> Engine:
     """The engine of one run from ``source`` into ``tickets`` (not run yet).
 
@@ -40,6 +41,7 @@ def engine_for(
     that drains many items needs no setting; a test of the cap gives it).
     ``hooks`` are the plugins' (``Plugins.hooks()``; none by default) and
     ``settings`` the plugins' settings groups, as `RunInfo.settings`.
+    ``claim_window`` is the source context's unless given.
     """
     budget = budget or source.context.budget
     run = RunInfo(
@@ -49,6 +51,7 @@ def engine_for(
         max_runtime=budget.max_runtime,
         max_tickets=max_tickets,
         settings=dict(settings or {}),
+        claim_window=source.context.claim_window if claim_window is None else claim_window,
     )
     return Engine(
         run=run, source=source, tickets=tickets, budget=budget, hooks=hooks, clock=budget.clock
@@ -64,6 +67,7 @@ def run_once(
     hooks: RunHooks | None = None,
     settings: Mapping[str, Settings] | None = None,
     close: bool = True,
+    claim_window: float | None = None,
 ) -> RunSummary:
     """Run the engine once from ``source`` into ``tickets``; return its summary.
 
@@ -73,7 +77,13 @@ def run_once(
     the run as a SIGKILL would.
     """
     engine = engine_for(
-        source, tickets, budget=budget, max_tickets=max_tickets, hooks=hooks, settings=settings
+        source,
+        tickets,
+        budget=budget,
+        max_tickets=max_tickets,
+        hooks=hooks,
+        settings=settings,
+        claim_window=claim_window,
     )
     try:
         return engine.run()
