@@ -10,7 +10,8 @@ SigV4 signs them (``.`` and ``..`` path segments too, which an HTTP client
 would otherwise "normalise" into a different key).
 
 All calls are idempotent (GET, HEAD, conditional or versioned DELETE, PUT of a
-tag set, COPY to a fixed key), so the safety layer may retry each of them.
+tag set, COPY to a fixed key, a conditional PUT of the lease object whose retry
+is recognised by its holder), so the safety layer may retry each of them.
 Bodies are read whole by `HttpClient`, so object content is only ever fetched
 with a ``Range``: at most one chunk is in memory at a time.
 """
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
 
 #: The largest page ListObjectsV2 returns.
 PAGE_SIZE = 1000
+#: Headers of an object that CopyObject with ``x-amz-metadata-directive: REPLACE``
+#: forgets unless they are sent again (with the ``x-amz-meta-*`` ones).
+RESTATED = frozenset(
+    {"content-type", "content-encoding", "content-language", "content-disposition",
+     "cache-control", "expires"}
+)  # fmt: skip
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 
 
@@ -47,6 +54,11 @@ class RangeNotSatisfiable(Exception):
 
 class ObjectGone(Exception):
     """404 or 412: the object, or the revision asked for, is not there."""
+
+
+class Conflict(Exception):
+    """412 or 409 on a conditional write: the object is not as the condition said (or a
+    concurrent conditional write to the key won)."""
 
 
 class Unreadable(Exception):
@@ -83,6 +95,18 @@ class Head:
     last_modified: str
     #: ``x-amz-tagging-count`` of a GET (S3 sends it only when the object has tags).
     tag_count: int
+    #: The object's own headers a copy that replaces its metadata must send again
+    #: (``Content-Type``, ``Cache-Control``, ..., ``x-amz-meta-*``).
+    restate: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class Written:
+    """What S3 said about an object it stored (a PUT)."""
+
+    etag: str
+    #: ``x-amz-version-id`` as sent (``null`` in a suspended bucket); '' when absent.
+    version_id: str
 
 
 def quote_key(key: str) -> str:
@@ -296,6 +320,11 @@ class S3Client:
             content_type=headers.get("content-type", "application/octet-stream"),
             last_modified=headers.get("last-modified", ""),
             tag_count=int(count) if count and count.isdigit() else 0,
+            restate=tuple(
+                (name, value)
+                for name, value in headers.items()
+                if name.lower() in RESTATED or name.lower().startswith("x-amz-meta-")
+            ),
         )
 
     def get(
@@ -344,14 +373,15 @@ class S3Client:
     def delete(self, key: str, *, version_id: str = "", if_match: str = "") -> bool:
         """DELETE one object (a version, or the current one if its ETag still matches).
 
-        True on 2xx; False on 404 (no such key or version) and 412 (the ETag no longer
-        matches: that revision is already gone, overwritten by a newer one)."""
+        True on 2xx; False on 404 (no such key or version), 412 (the ETag no longer
+        matches: that revision is already gone, overwritten by a newer one) and 409 (AWS:
+        a concurrent PUT or DELETE of the key succeeded first)."""
         params, headers = self._pins(version_id, if_match)
         response = self.send("DELETE", key, params, what="DeleteObject", headers=headers)
         status = response.status_code
         if 200 <= status < 300:
             return True
-        if status in (404, 412):
+        if status in (404, 409, 412):
             return False
         raise self.fail(response, "DeleteObject", key)
 
@@ -363,9 +393,11 @@ class S3Client:
         version_id: str,
         etag: str,
         tags: Mapping[str, str],
+        metadata: Mapping[str, str] | None = None,
     ) -> str | None:
         """Copy one revision to ``target`` with ``tags``; return the copy's ETag, or None
-        when the revision is gone (404, 412)."""
+        when the revision is gone (404, 412). ``metadata`` (headers, ``x-amz-meta-*``
+        and the restated ones) replaces the object's metadata; None copies it."""
         source = f"/{quote(self.bucket, safe='')}/{quote_key(key)}"
         if version_id:
             source += "?versionId=" + quote(version_id, safe="")
@@ -375,6 +407,9 @@ class S3Client:
             "x-amz-tagging-directive": "REPLACE",
             "x-amz-tagging": urlencode(dict(tags), quote_via=quote),
         }
+        if metadata is not None:
+            headers["x-amz-metadata-directive"] = "REPLACE"
+            headers.update(metadata)
         response = self.send("PUT", target, None, what="CopyObject", headers=headers)
         status = response.status_code
         if status in (404, 412):
@@ -387,6 +422,37 @@ class S3Client:
             code = _child_text(root, "Code")
             raise TransientError(self._scrub(f"S3 CopyObject {key!r}: {code} after 200"))
         return etag_of(_child_text(root, "ETag"))
+
+    def put(
+        self,
+        key: str,
+        content: bytes,
+        *,
+        if_match: str = "",
+        if_none_match: str = "",
+        content_type: str = "application/json",
+    ) -> Written:
+        """PUT a small object, conditionally; raise `Conflict` on 412 or 409 (the condition
+        failed, or a concurrent conditional write won) and `ObjectGone` on 404 (``If-Match``
+        on a key that is not there)."""
+        md5 = base64.b64encode(hashlib.md5(content, usedforsecurity=False).digest()).decode()
+        headers = {"Content-Type": content_type, "Content-MD5": md5}
+        if if_match:
+            headers["If-Match"] = if_match
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
+        response = self.send("PUT", key, None, what="PutObject", headers=headers, content=content)
+        status = response.status_code
+        if status == 200:
+            return Written(
+                etag_of(response.headers.get("etag", "")),
+                response.headers.get("x-amz-version-id", ""),
+            )
+        if status in (409, 412):
+            raise Conflict(key)
+        if status == 404:
+            raise ObjectGone(key)
+        raise self.fail(response, "PutObject", key)
 
     # -- tagging -----------------------------------------------------------------
 

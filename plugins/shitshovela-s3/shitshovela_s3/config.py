@@ -27,9 +27,21 @@ from shitshovela_core import (
 DEFAULT_RATE = 50.0
 
 
+#: The longest key prefix a setting may name, in bytes of UTF-8: S3 keys end at
+#: 1,024 bytes, and names below a prefix need room (shitshovela_s3.keys).
+MAX_PREFIX_BYTES = 512
+#: The largest object CopyObject copies in one request (5 GiB).
+COPY_MAX_BYTES = 5 * 1024**3
+
+
 def _check_prefix(value: Any) -> None:
     if str(value).startswith("/"):
         raise ValueError("an S3 key prefix does not start with '/'")
+    if len(str(value).encode()) > MAX_PREFIX_BYTES:
+        raise ValueError(
+            f"at most {MAX_PREFIX_BYTES} bytes: S3 keys end at 1,024 and names below the "
+            "prefix need room"
+        )
 
 
 def _check_bucket(value: Any) -> None:
@@ -157,6 +169,12 @@ class S3Settings(ProviderSettings, TlsSettings):
                     f"{self.prefix!r}: moved objects would be listed again; use a prefix "
                     "outside it (or inside it, such as PREFIX + 'done/')"
                 )
+        if self.done == "move" and self.max_size > COPY_MAX_BYTES:
+            yield (
+                f"{env('MAX_SIZE')}={self.max_size} with {env('DONE')}=move: S3 copies at most "
+                f"5 GiB ({COPY_MAX_BYTES} bytes) in one request, so a larger object could "
+                "never be moved after its ticket; lower MAX_SIZE or use DONE=delete"
+            )
         if not self.access_key_id or not self.secret_access_key:
             yield (
                 f"no S3 credentials: set {env('ACCESS_KEY_ID')} and "

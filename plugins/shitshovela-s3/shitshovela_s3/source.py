@@ -25,14 +25,23 @@ ETag and, in a versioned bucket, the version id.
   honoured and 204 where it is ignored.
 
 "Move" (``DONE=move``) and set-aside copy the revision first (pinned by
-version id and ``x-amz-copy-source-if-match``), then delete it exactly.
+version id and ``x-amz-copy-source-if-match``), then delete it exactly; a copy
+name longer than S3's 1,024 bytes is shortened (`shitshovela_s3.keys`).
+
+Claims (I2, I11) are a tag ``shitshovela-inprogress-<instance>`` whose value is
+the claim time; two runs of one instance at once are kept apart by the run
+lease (`shitshovela_s3.lease`), since S3 has no compare-and-set on tags. An
+object that can be neither ticketed nor set aside (S3 refuses to read it, so a
+copy would be refused too; larger than CopyObject's 5 GiB) is skipped with a
+warning on every run instead of stopping the queue (I12).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from shitshovela_core import (
@@ -43,7 +52,6 @@ from shitshovela_core import (
     Origin,
     PoisonItem,
     ProviderContext,
-    ProviderError,
     SetAsideUnavailable,
     Source,
     TransientError,
@@ -62,7 +70,18 @@ from .client import (
     Unreadable,
     endpoint_host,
 )
-from .config import S3Settings
+from .config import COPY_MAX_BYTES, S3Settings
+from .keys import (
+    LEASE_NAME,
+    MAX_METADATA_BYTES,
+    ORIGINAL_KEY_META,
+    REASON_META,
+    fit_key,
+    lease_key,
+    metadata_bytes,
+    original_key_metadata,
+)
+from .lease import S3Lease
 from .reader import opener
 
 #: Tag key whose value says why an object was set aside.
@@ -75,6 +94,25 @@ _TAG_VALUE_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 def _tag_value(text: str) -> str:
     cleaned = "".join(c if c in _TAG_VALUE_OK else "_" for c in text)
     return cleaned[:256]
+
+
+def _claim_value(at: datetime) -> str:
+    """A claim time as the tag stores it: ISO 8601 in UTC, to the microsecond."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_claim(value: str) -> datetime | None:
+    """The claim time a tag holds, rounded up when it was stored to the second only
+    (earlier versions did); None when it is not a time with a zone."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    if "." not in value:
+        at += timedelta(seconds=1)
+    return at.astimezone(UTC)
 
 
 def _is_aws(host: str) -> bool:
@@ -146,6 +184,10 @@ class S3Source(Source):
             if p and p.startswith(self.prefix)
         )
         self.flag = Flag(context.instance)
+        self._reserved = self.prefix + LEASE_NAME
+        self._lease = S3Lease(
+            self.client, lease_key(self.prefix, context.instance), context.instance, context.log
+        )
 
     # -- identity ----------------------------------------------------------------
 
@@ -192,6 +234,8 @@ class S3Source(Source):
                         continue
                     if listed.key.endswith("/") and listed.size == 0:
                         continue  # a "folder" marker made by consoles, not an item
+                    if listed.key.startswith(self._reserved):
+                        continue  # a run lease: the job's own object
                     yield listed
                 if restart:
                     break
@@ -215,21 +259,38 @@ class S3Source(Source):
         return self.body_limit
 
     def _read_listed(self, listed: Listed) -> Item | PoisonItem | None:
-        """Read a listed object pinned to its listed ETag; follow it if it changed."""
+        """Read a listed object pinned to its listed ETag; follow it if it changed. None:
+        gone, or skipped (it can be neither ticketed nor set aside)."""
         etag, size = listed.etag, listed.size
         for _ in range(3):
             try:
                 head, data = self._fetch(listed.key, "", etag, self._want(size))
             except Unreadable as exc:
-                return self._unreadable(listed.key, etag, size, str(exc))
+                # CopyObject reads the object as GetObject does: refused the same way.
+                self._skip(listed.key, f"S3 refuses to read it ({exc})")
+                return None
             except ObjectGone:
                 again = self.client.head(listed.key)
                 if again is None:
                     return None
                 etag, size = again.etag, again.size
                 continue
-            return self._entry(head, data)
+            entry = self._entry(head, data)
+            if isinstance(entry, PoisonItem) and head.size > COPY_MAX_BYTES:
+                self._skip(listed.key, f"{entry.reason}; S3 copies at most 5 GiB")
+                return None
+            return entry
         raise TransientError(f"S3: {listed.key!r} kept changing while it was being read")
+
+    def _skip(self, key: str, why: str) -> None:
+        """An object that can be neither ticketed nor set aside: said on every run (I12)."""
+        self.context.log.warning(
+            "s3_object_skipped",
+            key=key,
+            why=why,
+            note="it can be neither ticketed nor set aside, so it stays where it is and every "
+            "run skips it again: fix it, or move it away by hand",
+        )
 
     def _fetch(self, key: str, version_id: str, etag: str, want: int) -> tuple[Head, bytes]:
         """Ranged GET of one pinned revision; an empty object answers 416 to any range."""
@@ -252,34 +313,28 @@ class S3Source(Source):
             return PoisonItem(origin, f"unreadable: {exc}")
         return self._entry(head, data)
 
-    def _unreadable(self, key: str, etag: str, size: int, reason: str) -> PoisonItem:
-        """A poison item for an object whose content we may not read; a HEAD (which needs
-        no decryption) gives its version id where it can."""
-        try:
-            head = self.client.head(key, if_match=etag)
-        except ProviderError:
-            head = None
-        if head is None:
-            head = Head(key, etag, "", size, "", "", 0)
-        return PoisonItem(self._origin(head), f"unreadable: {reason}", claimed=self._claimed(head))
-
     # -- turning content into an item ----------------------------------------------
 
     def _entry(self, head: Head, data: bytes) -> Item | PoisonItem:
         origin = self._origin(head)
-        claimed = self._claimed(head)
+        tags = self._tags(head)
+        claimed_at, token = self._claimed_at(head, tags), json.dumps(tags)
+
+        def poison(reason: str) -> PoisonItem:
+            return PoisonItem(origin, reason, claimed_at=claimed_at, claim_token=token)
+
         if head.size > self.max_size:
-            return PoisonItem(
-                origin,
-                f"object of {head.size} bytes is larger than MAX_SIZE ({self.max_size} bytes)",
-                claimed=claimed,
+            return poison(
+                f"object of {head.size} bytes is larger than MAX_SIZE ({self.max_size} bytes)"
             )
         if self.format == "json" and head.size > self.json_max:
-            return PoisonItem(
-                origin,
+            return poison(
                 f"JSON object of {head.size} bytes is larger than JSON_MAX_SIZE "
-                f"({self.json_max} bytes)",
-                claimed=claimed,
+                f"({self.json_max} bytes)"
+            )
+        if len(tags) >= MAX_TAGS and self.flag.label not in tags:
+            return poison(
+                f"has S3's maximum of {MAX_TAGS} tags; no room for the claim tag {self.flag.label}"
             )
         name = head.key.rsplit("/", 1)[-1] or "object"
         try:
@@ -305,7 +360,7 @@ class S3Source(Source):
                     attachment=name,
                 )
         except render.Undecodable as exc:
-            return PoisonItem(origin, f"cannot be read as {self.format}: {exc}", claimed=claimed)
+            return poison(f"cannot be read as {self.format}: {exc}")
         attachments: tuple[Attachment, ...] = ()
         if rendered.truncated:
             attachments = (
@@ -338,7 +393,8 @@ class S3Source(Source):
             created=self._created(head.last_modified),
             meta=meta,
             attachments=attachments,
-            claimed=claimed,
+            claimed_at=claimed_at,
+            claim_token=token,
         )
 
     @staticmethod
@@ -350,21 +406,40 @@ class S3Source(Source):
         except (TypeError, ValueError):
             return None
 
-    def _claimed(self, head: Head) -> bool:
-        """A claim tag of this instance is on the revision; the tag set is fetched only
-        when the GET said the object has tags (``x-amz-tagging-count``)."""
+    def _tags(self, head: Head) -> dict[str, str]:
+        """The revision's tag set, fetched only when the GET said the object has tags
+        (``x-amz-tagging-count``)."""
         if head.tag_count == 0:
-            return False
-        tags = self.client.get_tagging(head.key, version_id=head.version_id)
-        return bool(tags) and self.flag.label in (tags or {})
+            return {}
+        return self.client.get_tagging(head.key, version_id=head.version_id) or {}
+
+    def _claimed_at(self, head: Head, tags: Mapping[str, str]) -> datetime | None:
+        """When this instance claimed the revision (its claim tag's value), or None. A
+        value that is not a time (edited by hand) is stamped with the current time, so
+        that the claim counts from now and expires one claim window later."""
+        value = tags.get(self.flag.label)
+        if value is None:
+            return None
+        at = _parse_claim(value)
+        if at is None:
+            at = datetime.now(UTC)
+            self.context.log.warning(
+                "s3_claim_time_unreadable", key=head.key, value=value[:64],
+                note="stamped with the current time: the object waits one claim window",
+            )  # fmt: skip
+            stamped = {**tags, self.flag.label: _claim_value(at)}
+            self.client.put_tagging(head.key, stamped, version_id=head.version_id)
+        return at
 
     # -- leaving the queue ---------------------------------------------------------
 
     def delete(self, origin: Origin) -> bool:
         """Delete (or, with ``DONE=move``, move) exactly the revision ``origin`` names."""
         if self.done == "move":
-            target = self.done_prefix + origin.key.removeprefix(self.prefix)
-            if not self._copy(origin, target, {"shitshovela-done": _tag_value(self.scope)}):
+            name = self.done_prefix + origin.key.removeprefix(self.prefix)
+            target = fit_key(self.done_prefix, origin.key.removeprefix(self.prefix))
+            tags = {"shitshovela-done": _tag_value(self.scope)}
+            if not self._copy(origin, target, tags, self._renamed(origin, name, target, {})):
                 return False
         return self._delete_exact(origin)
 
@@ -395,10 +470,40 @@ class S3Source(Source):
             )
         return self.delete_path
 
-    def _copy(self, origin: Origin, target: str, tags: dict[str, str]) -> bool:
-        """Copy exactly the revision to ``target``; False if that revision is gone."""
+    @staticmethod
+    def _renamed(
+        origin: Origin, name: str, target: str, metadata: dict[str, str]
+    ) -> dict[str, str]:
+        """``metadata``, plus the original key when ``target`` is ``name`` shortened."""
+        if target != name:
+            metadata[ORIGINAL_KEY_META] = original_key_metadata(origin.key)
+        return metadata
+
+    def _copy(
+        self, origin: Origin, target: str, tags: Mapping[str, str], metadata: dict[str, str]
+    ) -> bool:
+        """Copy exactly the revision to ``target`` with ``tags``, adding ``metadata`` to the
+        object's own (sent again from a HEAD: a copy that adds metadata replaces it);
+        False if that revision is gone."""
         version_id, etag = self._pins(origin)
-        copied = self.client.copy(origin.key, target, version_id=version_id, etag=etag, tags=tags)
+        replaced: dict[str, str] | None = None
+        if metadata:
+            head = self.client.head(origin.key, version_id=version_id, if_match=etag)
+            if head is None:
+                return False
+            replaced = dict(head.restate)
+            for name, value in metadata.items():
+                if metadata_bytes([*replaced.items(), (name, value)]) > MAX_METADATA_BYTES:
+                    self.context.log.warning(
+                        "s3_copy_metadata_dropped", key=origin.key, target=target,
+                        dropped=name, value=value,
+                        note="no room left in the object's 2 KB of metadata",
+                    )  # fmt: skip
+                    continue
+                replaced[name] = value
+        copied = self.client.copy(
+            origin.key, target, version_id=version_id, etag=etag, tags=tags, metadata=replaced
+        )
         if copied is None:
             return False
         if not version_id and "-" not in etag and copied != etag:
@@ -415,33 +520,69 @@ class S3Source(Source):
             raise SetAsideUnavailable(
                 f"{env_name(self.context.provider, 'SET_ASIDE_PREFIX')} is not set"
             )
-        target = self.set_aside_prefix + origin.key.removeprefix(self.prefix)
+        rest = origin.key.removeprefix(self.prefix)
+        target = fit_key(self.set_aside_prefix, rest)
         version_id, etag = self._pins(origin)
         existing = self.client.head(target)
         if existing is not None and existing.etag != etag:
             # Never overwrite an earlier set-aside object with the same name.
-            target = f"{target}.{(version_id or etag).strip(chr(34))[:16]}"
-        tags = {REASON_TAG: _tag_value(reason)}
-        if self._copy(origin, target, tags):
+            rest = f"{rest}.{(version_id or etag).strip(chr(34))[:16]}"
+            target = fit_key(self.set_aside_prefix, rest)
+        # The copy keeps the object's tags (not the claim) and says why, in a tag when
+        # there is room for one, else in its metadata.
+        tags = self.client.get_tagging(origin.key, version_id=version_id)
+        if tags is None:
+            return  # that revision is gone: nothing to set aside
+        tags.pop(self.flag.label, None)
+        metadata: dict[str, str] = {}
+        if len(tags) < MAX_TAGS or REASON_TAG in tags:
+            tags[REASON_TAG] = _tag_value(reason)
+        else:
+            metadata[REASON_META] = _tag_value(reason)
+        name = self.set_aside_prefix + rest
+        if self._copy(origin, target, tags, self._renamed(origin, name, target, metadata)):
             self._delete_exact(origin)
             self.context.log.info("s3_set_aside", key=origin.key, target=target)
 
-    # -- claims (I11) --------------------------------------------------------------
+    # -- claims and the lease (I2, I11) ----------------------------------------------
 
-    def claim(self, origin: Origin, flag: Flag) -> None:
-        """Tag the revision with ``flag.label`` (PutObjectTagging keeps the ETag and the
-        version). Other tags are kept. Idempotent."""
+    def claim(self, item: Item | PoisonItem, flag: Flag, at: datetime) -> bool:
+        """Tag the revision with ``flag.label`` = ``at`` (PutObjectTagging keeps the ETag
+        and the version, and the object's other tags). One request: the tag set comes
+        from the listing (``item.claim_token``), read again only when the item does not
+        carry it. False when the revision is gone, or has no room left for the tag.
+
+        Not atomic (S3 has no compare-and-set on tags): `lease` keeps two runs of one
+        instance apart."""
+        origin = item.origin
         version_id, _ = self._pins(origin)
-        tags = self.client.get_tagging(origin.key, version_id=version_id)
-        if tags is None or flag.label in tags:
-            return
+        try:
+            listed = json.loads(item.claim_token) if item.claim_token else None
+        except ValueError:
+            listed = None
+        tags = listed if isinstance(listed, dict) else None
+        if tags is None:
+            tags = self.client.get_tagging(origin.key, version_id=version_id)
+            if tags is None:
+                return False
+        tags = {str(k): str(v) for k, v in tags.items() if k != flag.label}
         if len(tags) >= MAX_TAGS:
-            raise ProviderError(
-                f"S3: {origin.key!r} already has {MAX_TAGS} tags; no room for the claim tag "
-                f"{flag.label!r} (remove a tag, or move the object by hand)"
-            )
-        tags[flag.label] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.client.put_tagging(origin.key, tags, version_id=version_id)
+            self.context.log.warning(
+                "s3_claim_no_room", key=origin.key,
+                note=f"{MAX_TAGS} tags already; the next run sets it aside",
+            )  # fmt: skip
+            return False
+        tags[flag.label] = _claim_value(at)
+        return self.client.put_tagging(origin.key, tags, version_id=version_id)
+
+    def lease(self, flag: Flag, until: datetime) -> bool:
+        """Take the instance's run lease (``PREFIX.shitshovela-lease-INSTANCE``) with a
+        conditional PUT; False when another run holds it (see `shitshovela_s3.lease`)."""
+        return self._lease.take(until)
+
+    def release_lease(self, flag: Flag) -> None:
+        """Delete exactly the lease revision this run wrote."""
+        self._lease.release()
 
     # -- housekeeping --------------------------------------------------------------
 

@@ -13,12 +13,14 @@ import itertools
 import json
 import os
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from shitshovela_s3.source import S3Source
 from shitshovela_testkit.fakes import fake_context
+from shitshovela_testkit.faultproxy import Answer, Event, Fault, RequestEvent
 from shitshovela_testservers.motoserver import MotoServer
 
-__all__ = ["PREFIX", "S3Harness", "make_source", "new_bucket", "shared_server"]
+__all__ = ["PREFIX", "KeyLimit", "S3Harness", "make_source", "new_bucket", "shared_server"]
 
 #: The prefix the harness lists (keys outside it are not items).
 PREFIX = "inbox/"
@@ -69,6 +71,30 @@ def make_source(
     }
     extra: dict[str, Any] = {"budget": budget} if budget is not None else {}
     return S3Source(fake_context("s3", instance, settings=values, **extra))
+
+
+class KeyLimit:
+    """A `FaultProxy` listener that refuses, as AWS does, a write to a key longer than
+    1,024 bytes of UTF-8 (moto stores any length): ``400 KeyTooLongError``. It records
+    the key of every write (PUT: objects, copies, tags) in ``written``."""
+
+    LIMIT = 1024
+    TOO_LONG = Answer(
+        400,
+        body=b"<Error><Code>KeyTooLongError</Code><Message>Your key is too long</Message></Error>",
+        headers={"Content-Type": "application/xml"},
+    )
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def __call__(self, event: Event) -> Fault | None:
+        """Record a write's key; refuse it when it is too long."""
+        if not isinstance(event, RequestEvent) or event.method not in ("PUT", "POST"):
+            return None
+        key = unquote(urlsplit(event.target).path).split("/", 2)[-1]  # path style
+        self.written.append(key)
+        return self.TOO_LONG if len(key.encode()) > self.LIMIT else None
 
 
 class S3Harness:

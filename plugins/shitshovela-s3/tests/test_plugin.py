@@ -121,6 +121,15 @@ BASE = {
         ),
         ({"SHITSHOVELA_S3__SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY"),
         ({"SHITSHOVELA_S3__BUCKTE": "x"}, "SHITSHOVELA_S3__BUCKET"),
+        ({"SHITSHOVELA_S3__SET_ASIDE_PREFIX": "x" * 513}, "SHITSHOVELA_S3__SET_ASIDE_PREFIX"),
+        (
+            {
+                "SHITSHOVELA_S3__DONE": "move",
+                "SHITSHOVELA_S3__DONE_PREFIX": "done/",
+                "SHITSHOVELA_S3__MAX_SIZE": str(6 * 1024**3),
+            },
+            "SHITSHOVELA_S3__MAX_SIZE",
+        ),
     ],
     ids=[
         "missing",
@@ -132,6 +141,8 @@ BASE = {
         "around-prefix",
         "creds",
         "typo",
+        "prefix-too-long",
+        "move-larger-than-a-copy",
     ],
 )
 def test_bad_settings_exit_2_naming_the_variable(changes: dict[str, str], named: str) -> None:
