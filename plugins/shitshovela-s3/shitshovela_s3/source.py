@@ -52,6 +52,7 @@ from shitshovela_core import (
     Origin,
     PoisonItem,
     ProviderContext,
+    ProviderError,
     SetAsideUnavailable,
     Source,
     TransientError,
@@ -195,6 +196,18 @@ class S3Source(Source):
     def scope(self) -> str:
         """``s3://bucket/prefix`` on AWS; ``s3+host:port://bucket/prefix`` elsewhere."""
         return self._scope
+
+    def owns(self, origin: Origin) -> bool:
+        """The provider and scope (I7), and a key this source lists: under ``PREFIX``, not
+        under the done or set-aside prefix, not the run lease. An origin naming any other
+        object of the bucket (planted in a ticket, I1) is never this source's to delete."""
+        key = origin.key
+        return (
+            super().owns(origin)
+            and key.startswith(self.prefix)
+            and not key.startswith(self._reserved)
+            and not any(key.startswith(p) for p in self._excluded)
+        )
 
     def _origin(self, head: Head) -> Origin:
         extra = {"bucket": self.bucket, "etag": head.etag}
@@ -434,7 +447,13 @@ class S3Source(Source):
     # -- leaving the queue ---------------------------------------------------------
 
     def delete(self, origin: Origin) -> bool:
-        """Delete (or, with ``DONE=move``, move) exactly the revision ``origin`` names."""
+        """Delete (or, with ``DONE=move``, move) exactly the revision ``origin`` names; an
+        origin that names no revision (no version id, no ETag) is refused."""
+        if self._pins(origin) == ("", ""):
+            raise ProviderError(
+                f"S3: not deleting {origin.key!r}: its origin names no revision (no version "
+                "id, no ETag), so the delete could remove any object of that name"
+            )
         if self.done == "move":
             name = self.done_prefix + origin.key.removeprefix(self.prefix)
             target = fit_key(self.done_prefix, origin.key.removeprefix(self.prefix))
