@@ -47,9 +47,11 @@ from .settings import Settings, env_name
 
 PROGRESS_EVERY = 10.0
 
-#: Seconds added to the run's deadline in the lease it takes in the source: clocks
-#: of the machines that run the job may differ by this much.
-LEASE_MARGIN = 60.0
+#: Seconds added to the run's deadline in the lease it takes in the source. A source
+#: measures the lease on its own server's clock where it can (S3: the lease object's
+#: Last-Modified against the answer's Date), so clocks of the machines that run the
+#: job do not matter; this covers the rounding of those times to whole seconds.
+LEASE_MARGIN = 2.0
 
 #: Items the ticket system may reject in a row before the run stops (I12): a
 #: rejection of every item is a setup problem, not a queue of poison items.
