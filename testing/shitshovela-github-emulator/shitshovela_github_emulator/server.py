@@ -328,8 +328,6 @@ class GitHubEmulator(StandInServer):
             quota, _ = site.limits.charge("anonymous", 60)
             return caller, quota
         req.caller = caller
-        if problems:
-            return _loud("the request does not match GitHub's OpenAPI description", problems), None
         if the_route is None:
             quota, _ = site.limits.charge(caller.bucket, caller.rate_limit)
             return error(404, "Not Found"), quota
@@ -339,6 +337,8 @@ class GitHubEmulator(StandInServer):
             quota, exhausted = site.limits.charge(caller.bucket, caller.rate_limit)
             if exhausted:
                 return primary_exceeded(site.primary_status, caller.kind, _ident(caller)), quota
+        if problems:
+            return _loud("the request does not match GitHub's OpenAPI description", problems), quota
         throttle = site.faults.take_throttle()
         if throttle is not None:
             return _throttled(throttle, caller, quota, site.state.clock())

@@ -48,6 +48,7 @@ def test_a_client_breaking_the_description_gets_500_and_a_recorded_violation(
     with github.client() as c:
         r = c.request(method, path, **kwargs)
     assert r.status_code == 500
+    assert r.headers["x-ratelimit-remaining"] == "4999"  # counted like any other request
     message = r.json()["message"]
     assert "does not match GitHub's OpenAPI description" in message and fragment in message
     (violation,) = github.violations
