@@ -178,7 +178,7 @@ class S3Side:
             lease = json.loads(
                 self.client.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read()
             )
-            lease["until"] = "2000-01-01T00:00:00+00:00"
+            lease["seconds"], lease["until"] = -60, "2000-01-01T00:00:00+00:00"
             self.client.put_object(
                 Bucket=self.bucket, Key=entry["Key"], Body=json.dumps(lease).encode()
             )

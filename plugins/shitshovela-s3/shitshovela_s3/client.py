@@ -98,6 +98,8 @@ class Head:
     #: The object's own headers a copy that replaces its metadata must send again
     #: (``Content-Type``, ``Cache-Control``, ..., ``x-amz-meta-*``).
     restate: tuple[tuple[str, str], ...] = ()
+    #: The answer's ``Date``: the time on the server's clock when it answered.
+    date: str = ""
 
 
 @attrs.frozen
@@ -325,6 +327,7 @@ class S3Client:
                 for name, value in headers.items()
                 if name.lower() in RESTATED or name.lower().startswith("x-amz-meta-")
             ),
+            date=headers.get("date", ""),
         )
 
     def get(
