@@ -331,7 +331,9 @@ class S3Source(Source):
     def _entry(self, head: Head, data: bytes) -> Item | PoisonItem:
         origin = self._origin(head)
         tags = self._tags(head)
-        claimed_at, token = self._claimed_at(head, tags), json.dumps(tags)
+        value = tags.get(self.flag.label)
+        claimed_at = None if value is None else _parse_claim(value)
+        token = json.dumps(tags)
 
         def poison(reason: str) -> PoisonItem:
             return PoisonItem(origin, reason, claimed_at=claimed_at, claim_token=token)
@@ -344,6 +346,13 @@ class S3Source(Source):
             return poison(
                 f"JSON object of {head.size} bytes is larger than JSON_MAX_SIZE "
                 f"({self.json_max} bytes)"
+            )
+        if value is not None and claimed_at is None:
+            # Not a time this job wrote: when (or whether) it was claimed is unknown, so
+            # it may be neither ticketed at once nor left waiting for ever.
+            return poison(
+                f"its claim tag {self.flag.label} holds {value[:40]!r}, not a claim time "
+                "(edited by hand?)"
             )
         if len(tags) >= MAX_TAGS and self.flag.label not in tags:
             return poison(
@@ -425,24 +434,6 @@ class S3Source(Source):
         if head.tag_count == 0:
             return {}
         return self.client.get_tagging(head.key, version_id=head.version_id) or {}
-
-    def _claimed_at(self, head: Head, tags: Mapping[str, str]) -> datetime | None:
-        """When this instance claimed the revision (its claim tag's value), or None. A
-        value that is not a time (edited by hand) is stamped with the current time, so
-        that the claim counts from now and expires one claim window later."""
-        value = tags.get(self.flag.label)
-        if value is None:
-            return None
-        at = _parse_claim(value)
-        if at is None:
-            at = datetime.now(UTC)
-            self.context.log.warning(
-                "s3_claim_time_unreadable", key=head.key, value=value[:64],
-                note="stamped with the current time: the object waits one claim window",
-            )  # fmt: skip
-            stamped = {**tags, self.flag.label: _claim_value(at)}
-            self.client.put_tagging(head.key, stamped, version_id=head.version_id)
-        return at
 
     # -- leaving the queue ---------------------------------------------------------
 

@@ -16,7 +16,7 @@ from shitshovela_testkit.runs import run_once
 from shitshovela_testservers.motoserver import MotoServer
 
 from shitshovela_core.errors import ExitCode
-from shitshovela_core.models import Flag, Item
+from shitshovela_core.models import Flag, Item, PoisonItem
 
 pytestmark = pytest.mark.servers
 
@@ -108,15 +108,24 @@ def test_the_claim_time_is_read_from_the_tag(
     assert item.claimed_at == expected
 
 
-def test_a_claim_tag_that_is_not_a_time_is_stamped_now(
-    plain_bucket: str, s3: Any, source_for: Callable[..., S3Source]
+def test_a_claim_tag_that_is_not_a_time_sets_the_object_aside(
+    plain_bucket: str,
+    s3: Any,
+    source_for: Callable[..., S3Source],
+    list_keys: Callable[..., list[str]],
 ) -> None:
+    # Not a time this job wrote: neither ticketed at once nor left waiting for ever.
     s3.put_object(Bucket=plain_bucket, Key=KEY, Body=b"a\nb", Tagging=f"{LABEL}=yesterday")
-    before = datetime.now(UTC)
-    (item,) = list(source_for(plain_bucket).items())
-    assert item.claimed_at is not None and item.claimed_at >= before
-    (again,) = list(source_for(plain_bucket).items())
-    assert again.claimed_at == item.claimed_at, "the stamp is stored: it does not move"
+    (entry,) = list(source_for(plain_bucket).items())
+    assert isinstance(entry, PoisonItem)
+    assert "not a claim time" in entry.reason
+    tracker = FakeTracker()
+    summary = run_once(
+        source_for(plain_bucket, SET_ASIDE_PREFIX="set-aside/"), fake_tickets(tracker)
+    )
+    assert (summary.exit_code, summary.set_aside, summary.created) == (ExitCode.OK, 1, 0)
+    assert list_keys(plain_bucket) == ["set-aside/alert.txt"]
+    assert LABEL not in tags_of(s3, plain_bucket, "set-aside/alert.txt")
 
 
 def test_a_claimed_item_waits_for_its_ticket_and_is_never_ticketed_twice(
