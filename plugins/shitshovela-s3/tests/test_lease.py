@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from shitshovela_s3.source import S3Source
 from shitshovela_testkit.fakes import FakeTracker, fake_tickets
-from shitshovela_testkit.faultproxy import FaultProxy, Reset, Script
+from shitshovela_testkit.faultproxy import Answer, FaultProxy, Reset, Script
 from shitshovela_testkit.runs import run_once
 from shitshovela_testservers.motoserver import MotoServer
 from structlog.testing import capture_logs
@@ -138,3 +138,20 @@ def test_a_lease_taken_over_meanwhile_is_not_given_back(
     plant_lease(s3, bucket, seconds=600, until=later(600))  # another run took it over
     source.release_lease(FLAG)
     assert lease_of(s3, bucket)["holder"] == "elsewhere:1:abc"
+
+
+def test_a_policy_that_refuses_the_lease_stops_the_run_before_anything(
+    moto: MotoServer, plain_bucket: str, s3: Any, source_for: Callable[..., S3Source]
+) -> None:
+    s3.put_object(Bucket=plain_bucket, Key="inbox/item.txt", Body=b"a\nb")
+    denied = Answer(
+        403, body=b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+    )
+    with FaultProxy(("127.0.0.1", moto.port), Script(http={1: denied})) as proxy:
+        tracker = FakeTracker()
+        summary = run_once(source_for(plain_bucket, endpoint=proxy.url), fake_tickets(tracker))
+        methods = [r.method for r in proxy.requests]
+    assert summary.exit_code == ExitCode.UNREACHABLE
+    assert "PutObject" in summary.reason and "AccessDenied" in summary.reason
+    assert methods == ["PUT"], "nothing else is sent"
+    assert tracker.tickets == {}
