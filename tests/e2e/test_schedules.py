@@ -105,16 +105,25 @@ def test_random_fault_schedules_imap_to_jira(
 
 
 def test_two_instances_with_different_sources_share_jira(moto: Any, dovecot: Any) -> None:
-    killer = Killer(6, "after")  # somewhere after alpha's first create
+    killer = Killer()
     with (
         Scenario(S3Side(moto), killer=killer, instance="alpha") as alpha,
         Scenario(ImapSide(dovecot), instance="bravo", share=alpha) as bravo,
     ):
+
+        def kill_after_the_first_create(event: Event) -> None:
+            created = isinstance(event, ResponseEvent) and event.status == 201
+            if created and not killer.fired and killer.process is not None:
+                killer.fired = True  # alpha leaves a flagged ticket behind
+                killer.process.kill()
+
+        alpha.jira_proxy.on_event(kill_after_the_first_create)  # type: ignore[arg-type]
         alpha.seed(2)
         bravo.seed(2)
         alpha.run(armed=True)
         assert killer.fired
         alpha_flagged = {i.key: i.labels for i in alpha.tickets()}
+        assert alpha_flagged, "alpha's run was killed after its first create"
         alpha_left = alpha.source.remaining()
         assert bravo.settle() >= 1
         assert {i.key: i.labels for i in alpha.tickets()} == alpha_flagged  # untouched
