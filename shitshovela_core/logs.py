@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from .hardstop import set_output
 from .redact import scrub
 
 LEVELS = {
@@ -48,60 +49,18 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-_JSON = True
-_STREAM: TextIO | None = None
-
-
-def last_words(event: str, **fields: Any) -> None:
-    """Write one final, scrubbed error line without structlog's locks, then return.
-
-    Used by the watchdog and the signal handlers just before ``os._exit``: the
-    normal logger may be held mid-write by the code being stopped (a signal
-    handler would deadlock on its lock; a full pipe would block it), so the
-    line is written from a helper thread that gets at most a quarter second.
-    """
-    import contextlib
-    import json
-    import os
-    import threading
-    from datetime import UTC, datetime
-
-    data = {k: _scrub_value(v) for k, v in fields.items()}
-    data.update(event=event, level="error", timestamp=datetime.now(UTC).isoformat())
-    if _JSON:
-        line = json.dumps(data)
-    else:
-        rest = " ".join(
-            f"{k}={v!r}" for k, v in data.items() if k not in ("event", "timestamp", "level")
-        )
-        line = f"{data['timestamp']} [error    ] {event:30s} {rest}"
-    stream = _STREAM or sys.stdout
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError, AttributeError):
-        fd = 1
-
-    def write() -> None:
-        with contextlib.suppress(OSError):
-            os.write(fd, (line + "\n").encode("utf-8", "replace"))
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    writer.join(0.25)
-
-
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Set up structlog for this process.
 
     ``fmt`` is ``json``, ``console`` or ``auto`` (console when ``stream`` is a
     terminal). Logs go to stdout unless ``stream`` says otherwise. Standard
     ``logging`` records of libraries go to stderr at WARNING and above,
-    scrubbed too.
+    scrubbed too. The last line of a process ended by a signal or the watchdog
+    (`shitshovela_core.hardstop`) follows the same format and stream.
     """
-    global _JSON, _STREAM
     out = stream if stream is not None else sys.stdout
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
-    _JSON, _STREAM = use_json, out
+    set_output(use_json, out)  # the last line a signal or the watchdog writes, likewise
     renderer: Any
     if use_json:
         renderer = structlog.processors.JSONRenderer(sort_keys=False)

@@ -36,39 +36,15 @@ from typing import Any, Literal, Self
 
 import attrs
 
-SettingType = Literal["str", "int", "float", "bool", "duration", "list", "choice", "url"]
+# Exported here too, from the light modules the entry point reads early.
+from .deadline import parse_duration as parse_duration
+from .envnames import PREFIX as PREFIX
+from .envnames import env_name as env_name
 
-#: Every variable the core or a plugin reads starts with this.
-PREFIX = "SHITSHOVELA_"
+SettingType = Literal["str", "int", "float", "bool", "duration", "list", "choice", "url"]
 
 #: ``env("HOST")`` -> ``SHITSHOVELA_IMAP__HOST``: what `Settings.problems` is handed.
 EnvName = Callable[[str], str]
-
-
-def env_name(owner: str | None, name: str) -> str:
-    """The environment variable a setting is read from, and the name every message uses.
-
-    ``owner`` is a provider's or a settings group's name (``imap`` ->
-    ``SHITSHOVELA_IMAP__HOST``), or None for the core's own
-    (``SHITSHOVELA_INSTANCE``). The only place a ``SHITSHOVELA_…`` name is made."""
-    if owner is None:
-        return PREFIX + name
-    return f"{PREFIX}{owner.upper()}__{name}"
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Parse ``90``, ``90s``, ``1.5m``, ``15m`` or ``1h`` into seconds (> 0)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError("expected seconds or a number with s, m or h, such as 90, 90s, 15m, 1h")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError("must be more than zero")
-    return seconds
 
 
 def parse_bool(text: str) -> bool:

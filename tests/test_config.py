@@ -235,6 +235,22 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("runtime", ["99999999999h", "0.0001s", "2.9", "169h", "9" * 400])
+def test_an_absurd_max_runtime_is_refused_naming_the_range(plugins: Plugins, runtime: str) -> None:
+    found = problems(plugins, env(SHITSHOVELA_MAX_RUNTIME=runtime))
+    assert found == [
+        f"SHITSHOVELA_MAX_RUNTIME={runtime!r} is invalid: use 3s to 168h (a week): below "
+        "that a run cannot get started, above it is no batch run"
+    ]
+
+
+@pytest.mark.parametrize(("runtime", "seconds"), [("3", 3.0), ("168h", 604800.0), ("10m", 600.0)])
+def test_max_runtime_at_the_ends_of_its_range(
+    plugins: Plugins, runtime: str, seconds: float
+) -> None:
+    assert load_config(plugins, env(SHITSHOVELA_MAX_RUNTIME=runtime)).max_runtime == seconds
+
+
 def test_a_value_that_is_not_utf8_is_a_config_error(plugins: Plugins) -> None:
     bad = b"pa\xffss".decode("utf-8", "surrogateescape")  # how os.environ holds such bytes
     found = problems(plugins, env(SHITSHOVELA_TYPED__PASSWORD=bad))

@@ -63,3 +63,23 @@ def test_the_watchdog_fires_at_the_budgets_watchdog_time() -> None:
     assert fired.wait(5)
     assert budget.watchdog_at <= fired_at[0] < budget.deadline
     assert fired_at[0] > budget.for_observers().stop_at
+
+
+def test_a_rearmed_watchdog_fires_at_the_new_budgets_time() -> None:
+    """The entry point arms the watchdog from MAX_RUNTIME as set; the run moves it to
+    its validated budget, earlier or later, at once (no wait for a poll)."""
+    fired = threading.Event()
+    fired_at: list[float] = []
+
+    def on_fire() -> None:
+        fired_at.append(time.monotonic())
+        fired.set()
+
+    watchdog = Watchdog(Budget(600, started=time.monotonic()), on_fire).start()
+    later = Budget(3600, started=time.monotonic())
+    watchdog.rearm(later)
+    assert watchdog.fire_at == later.watchdog_at
+    sooner = Budget(1.0, started=time.monotonic())
+    watchdog.rearm(sooner)
+    assert fired.wait(5)
+    assert sooner.watchdog_at <= fired_at[0] < sooner.backstop_at < sooner.deadline

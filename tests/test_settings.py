@@ -419,9 +419,9 @@ def test_no_code_but_env_name_spells_a_variable_name() -> None:
         for line, text in _literals(path)
         if "SHITSHOVELA_" in text
     ]
-    settings_py = (ROOT / "shitshovela_core" / "settings.py").read_text().splitlines()
-    prefix_line = settings_py.index('PREFIX = "SHITSHOVELA_"') + 1
-    assert spelt == [f"shitshovela_core/settings.py:{prefix_line}"]  # used by env_name only
+    envnames_py = (ROOT / "shitshovela_core" / "envnames.py").read_text().splitlines()
+    prefix_line = envnames_py.index('PREFIX = "SHITSHOVELA_"') + 1
+    assert spelt == [f"shitshovela_core/envnames.py:{prefix_line}"]  # used by env_name only
 
 
 def test_logging_is_configured_from_the_validated_config(
