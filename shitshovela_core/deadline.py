@@ -22,7 +22,7 @@ from .errors import DeadlineReached
 #: ``MAX_RUNTIME``'s default and its valid range, in seconds. Below 3 s a run
 #: would mostly stop before its first request (start-up takes 0.4 s on a quiet
 #: machine, several times that on a loaded one, and the margin kept before the
-#: deadline is at least 0.5 s); above a week it is no batch run but a daemon,
+#: deadline is at least 1 s); above a week it is no batch run but a daemon,
 #: and a mistake such as ``99999999999h`` would reach timeouts the platform
 #: cannot wait for.
 DEFAULT_RUNTIME = 600.0
@@ -83,8 +83,11 @@ def process_age() -> float:
 
 
 def default_margin(max_runtime: float) -> float:
-    """The safety margin kept before the deadline: 5 % of the runtime, 0.5-10 s."""
-    return min(10.0, max(0.5, 0.05 * max_runtime), max_runtime / 2)
+    """The safety margin kept before the deadline: 5 % of the runtime, 1-10 s (at most
+    half the runtime). At least a second, because what follows the work's stop
+    (the last step's end, closing the providers, the last line) must fit between
+    it and the watchdog on a loaded machine too, where it takes tenths of a second."""
+    return min(10.0, max(1.0, 0.05 * max_runtime), max_runtime / 2)
 
 
 def watchdog_lead(margin: float) -> float:
@@ -148,7 +151,7 @@ class Budget:
         the providers, the last log line and the exit. So a push at the end of a
         run that stopped at its deadline still gets a little time (a third of
         ``margin - watchdog_lead``: 2.2 s with the 10 s margin of a 600 s run,
-        0.03 s with the smallest margin), yet a call bounded by this budget (as
+        0.2 s with the smallest margin), yet a call bounded by this budget (as
         `SafetyPolicy` and `HttpClient` bound theirs) ends before the watchdog
         fires. Where the watchdog would fire before the work's stop (a runtime
         under about a second), observers get no more than the work. Same
