@@ -8,6 +8,7 @@ exception (if any) was formatted to text, so no secret reaches any output
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
@@ -37,9 +38,28 @@ def _scrub_value(value: Any) -> Any:
     return scrub(str(value))
 
 
+#: An event name as the code writes it (``run_failed``): a constant, never data.
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: Fields the pipeline fills from fixed sets (the level, the clock), never from data.
+_FIXED = frozenset({"level", "timestamp"})
+
+
+def _fixed(key: str, value: Any) -> bool:
+    if key in _FIXED:
+        return True
+    return key == "event" and isinstance(value, str) and bool(_EVENT_NAME.match(value))
+
+
 def scrub_event(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask secrets in every value of the event (I10)."""
-    return {key: _scrub_value(value) for key, value in event_dict.items()}
+    """structlog processor: mask secrets in every value of the event (I10).
+
+    The keys, the level, the timestamp and an event name are left as they are:
+    they come from the code, not from data, and a secret that happens to be part
+    of one (``finished`` in ``run_finished``) must not garble every line."""
+    return {
+        key: value if _fixed(key, value) else _scrub_value(value)
+        for key, value in event_dict.items()
+    }
 
 
 class _ScrubFilter(logging.Filter):

@@ -142,7 +142,8 @@ def register_ticket_systems(register):
     register("httptickets", "http_impl:HttpTickets", help="Tickets over HTTP (test only).",
              tls=True, default_rate=20.0,
              settings=[Setting("URL", "url", required=True, help="Base URL."),
-                       Setting("TOKEN", secret=True, required=True, help="Bearer token.")])
+                       Setting("TOKEN", secret=True, required=True, ascii_only=True,
+                               help="Bearer token.")])
 """
 
 HTTP_IMPL = """
