@@ -139,11 +139,12 @@ def _timestamp() -> str:
 
 def _scrubbed(value: Any) -> Any:
     # The redactor holds secrets only once the configuration was read, which imports
-    # it; before that there is nothing to mask, and nothing is imported here.
-    redact = sys.modules.get("shitshovela_core.redact")
-    if redact is None or isinstance(value, int | float | bool) or value is None:
+    # it; before that there is nothing to mask, and nothing is imported here (a
+    # signal may land while the module is half imported: then it has no `scrub` yet).
+    scrub = getattr(sys.modules.get("shitshovela_core.redact"), "scrub", None)
+    if scrub is None or isinstance(value, int | float | bool) or value is None:
         return value
-    return redact.scrub(str(value))
+    return scrub(str(value))
 
 
 def format_line(event: str, **fields: Any) -> str:
@@ -184,8 +185,10 @@ def end_now(code: int, reason: str) -> None:
     within `LAST_LINE_WAIT`, and waiting here could be waiting on itself (a
     handler that interrupted the first)."""
     if _ENDING.acquire(blocking=False):
-        last_words("run_failed", reason=reason, exit_code=code)
-        os._exit(code)
+        try:
+            last_words("run_failed", reason=reason, exit_code=code)
+        finally:
+            os._exit(code)
 
 
 def _on_signal(signum: int, _frame: object) -> None:

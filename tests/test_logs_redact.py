@@ -156,3 +156,25 @@ def test_an_event_that_is_not_a_name_is_scrubbed() -> None:
     structlog.get_logger("t").info(f"login failed for {SECRET}")
     assert SECRET not in stream.getvalue()
     assert json.loads(stream.getvalue())["event"] == "login failed for ***"
+
+
+def test_each_log_line_is_one_write_so_a_last_line_cannot_split_it() -> None:
+    """The watchdog or a signal handler writes its last line straight to the file
+    descriptor: with ``PYTHONUNBUFFERED`` a line written in two pieces (print's text,
+    then its newline) could get the last line between them."""
+
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.calls.append(text)
+            return super().write(text)
+
+    stream = Writes()
+    configure_logging("json", "info", stream)
+    structlog.get_logger("t").info("first", n=1)
+    structlog.get_logger("t").info("second", n=2)
+    assert len(stream.calls) == 2
+    assert all(call.endswith("}\n") and call.count("\n") == 1 for call in stream.calls)
