@@ -82,6 +82,12 @@ def process_age() -> float:
         return 0.0
 
 
+#: How much later than `process_age` says the process may really have started:
+#: ``/proc`` gives the start in clock ticks, rounded down (one tick is 10 ms on
+#: Linux). The rate limiter adds it, so that its first slot is never early (I6).
+START_RESOLUTION = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
 def default_margin(max_runtime: float) -> float:
     """The safety margin kept before the deadline: 5 % of the runtime, 1-10 s (at most
     half the runtime). At least a second, because what follows the work's stop
