@@ -66,14 +66,13 @@ from shitshovela_core import (
 from .claims import (
     CLAIM_KEYWORD,
     CLAIM_KEYWORDS,
-    TIME_KEYWORDS,
+    ClaimMark,
     ClaimToken,
     claim_time,
     flags_after_claim,
-    keywords_for,
     read_mark,
     stale_keywords,
-    stamp_slot,
+    stamp,
 )
 from .config import ImapSettings
 from .connection import (
@@ -334,24 +333,22 @@ class ImapSource(Source):
         """Write a claim made at ``at`` on the message ``token`` describes (as listed).
         Its claim time and token afterwards, or None when another change won or the
         message is gone."""
-        slot = stamp_slot(at, read_mark(token.flags))
+        mark = stamp(at, self.context.claim_window, read_mark(token.flags))
         if token.modseq is not None and self._atomic():
-            stored = self._store_if_unchanged(validity, uid, token.modseq, token.flags, slot)
+            stored = self._store_if_unchanged(validity, uid, token.modseq, token.flags, mark)
         else:
-            stored = self._store_keywords(validity, uid, token.flags, slot)
+            stored = self._store_keywords(validity, uid, token.flags, mark)
         if stored is None:
             return None
         flags, modseq = stored
-        mark = read_mark(flags)
-        assert mark is not None
         return claim_time(mark, self._now()), ClaimToken.of(flags, modseq).dumps()
 
     def _store_if_unchanged(
-        self, validity: int, uid: int, modseq: int, listed: Sequence[str], slot: int
+        self, validity: int, uid: int, modseq: int, listed: Sequence[str], mark: ClaimMark
     ) -> tuple[list[str], int | None] | None:
         """The atomic claim: one conditional STORE of the full flag set. The flags and
         MODSEQ it left, or None (changed since ``modseq``, or gone)."""
-        flags = flags_after_claim(listed, slot)
+        flags = flags_after_claim(listed, mark)
 
         def store(client: Any) -> StoreAnswer:
             self._require(validity)
@@ -364,13 +361,13 @@ class ImapSource(Source):
         return (flags, answer.modseq) if answer.stored else None
 
     def _store_keywords(
-        self, validity: int, uid: int, listed: Sequence[str], slot: int
+        self, validity: int, uid: int, listed: Sequence[str], mark: ClaimMark
     ) -> tuple[list[str], None] | None:
-        """The claim without CONDSTORE (not atomic): ``-FLAGS`` of older time keywords
-        (those listed, or all when the flags are unknown), then ``+FLAGS`` of the claim's
-        keywords. The flags it left, or None when the message is gone."""
-        stale = stale_keywords(listed or TIME_KEYWORDS, slot)
-        wanted = keywords_for(slot)
+        """The claim without CONDSTORE (not atomic): ``-FLAGS`` of the older claim's time
+        and scale keywords (those listed, or all when the flags are unknown), then
+        ``+FLAGS`` of the claim's keywords. The flags it left, or None when it is gone."""
+        stale = stale_keywords(listed or CLAIM_KEYWORDS, mark)
+        wanted = mark.keywords()
 
         def remove(client: Any) -> None:
             self._require(validity)
@@ -389,7 +386,7 @@ class ImapSource(Source):
         found = self.conn.command(f"UID STORE {uid} +FLAGS claim keywords", add)
         if found is None:  # nothing changed to report: the keywords were there, or it is gone
             found = self.conn.command(f"UID FETCH {uid} FLAGS", read)
-        return None if found is None else (flags_after_claim(found, slot), None)
+        return None if found is None else (flags_after_claim(found, mark), None)
 
     # -- listing -----------------------------------------------------------------------
 

@@ -15,18 +15,16 @@ from imapkit import Mailbox, plain_message
 from shitshovela_imap.claims import (
     CLAIM_KEYWORD,
     CLAIM_KEYWORDS,
-    FUTURE_SLOTS,
-    SLOT_SECONDS,
+    SCALE_KEYWORDS,
     SLOTS,
     TIME_KEYWORDS,
     ClaimMark,
     ClaimToken,
     claim_time,
     flags_after_claim,
-    keywords_for,
     read_mark,
-    slot_of,
-    stamp_slot,
+    scale_for,
+    stamp,
 )
 from shitshovela_testkit.clock import ManualClock
 from shitshovela_testkit.fakes import FakeTracker, fake_tickets
@@ -37,84 +35,129 @@ from shitshovela_core.deadline import Budget
 from shitshovela_core.errors import ExitCode
 from shitshovela_core.models import Flag, Item, Origin
 
-SLOT = timedelta(seconds=SLOT_SECONDS)
 #: Claim times the tests use: 2001 to 2100, to the microsecond.
 times = st.datetimes(
     min_value=datetime(2001, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
+#: Claim windows: 0.1 s to 3 days (beyond, slots stay 2**15 s long: about 9 hours).
+windows = st.floats(min_value=0.1, max_value=3 * 86400.0)
+#: The default claim window (SHITSHOVELA_CLAIM_WINDOW).
+WINDOW = 600.0
 
 
-def _read_back(at: datetime, read_at: datetime, current: ClaimMark | None = None) -> datetime:
+def _read_back(
+    at: datetime, read_at: datetime, window: float = WINDOW, current: ClaimMark | None = None
+) -> datetime:
     """The claim time a reader at ``read_at`` sees for a claim made at ``at``."""
-    mark = read_mark(keywords_for(stamp_slot(at, current)))
+    mark = read_mark(stamp(at, window, current).keywords())
     assert mark is not None
     return claim_time(mark, read_at)
+
+
+def _slot(window: float) -> timedelta:
+    return timedelta(seconds=1 << scale_for(window))
 
 
 # -- the time in keywords (unit) ------------------------------------------------------------
 
 
 @pytest.mark.unit
-def test_a_claim_uses_thirteen_keywords_and_a_slot_of_five_minutes() -> None:
+def test_a_claim_uses_thirteen_keywords_and_slots_of_an_eighth_of_the_window() -> None:
     assert len(CLAIM_KEYWORDS) == 13 and len(set(CLAIM_KEYWORDS)) == 13
-    assert (SLOT_SECONDS, SLOTS) == (300, 4096)
+    assert [scale_for(w) for w in (0.5, 3, 15.9, 16, 600, 3600, 86400, 10**9)] == [
+        0, 0, 0, 1, 6, 8, 13, 15,
+    ]  # fmt: skip
     at = datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC)
-    slot = slot_of(at)
-    assert keywords_for(slot) == [CLAIM_KEYWORD] + [
-        TIME_KEYWORDS[bit] for bit in range(12) if slot % 4096 >> bit & 1
+    mark = stamp(at, WINDOW)  # 64-second slots
+    assert mark == ClaimMark((int(at.timestamp()) // 64) % SLOTS, 6)
+    assert mark.keywords() == [
+        CLAIM_KEYWORD,
+        *(TIME_KEYWORDS[bit] for bit in range(8) if mark.bits >> bit & 1),
+        SCALE_KEYWORDS[1],
+        SCALE_KEYWORDS[2],
     ]
 
 
 @pytest.mark.unit
-@given(at=times, later=st.integers(min_value=0, max_value=(SLOTS - FUTURE_SLOTS - 3) * 300))
-def test_a_claim_reads_back_as_the_end_of_its_slot(at: datetime, later: int) -> None:
-    """Round trip: read at any time up to ~14 days later, the claim time is the end of
-    the slot it was written in: never earlier than the claim, at most 3 slots later
-    (its own slot's end, plus the two slots a stamp may be moved)."""
-    read = _read_back(at, at + timedelta(seconds=later))
-    assert at <= read <= at + 3 * SLOT
-    assert read.timestamp() % SLOT_SECONDS == 0
+@given(at=times, window=windows, later=st.floats(min_value=0, max_value=11.0))
+def test_a_claim_reads_back_as_the_end_of_its_slot(
+    at: datetime, window: float, later: float
+) -> None:
+    """Round trip: read up to 11 windows later, the claim time is the end of the slot it
+    was written in: never earlier than the claim, at most 3 slots later (its own slot's
+    end, plus the two slots a stamp may be moved), which is at most 3/8 of a window
+    (or 3 s for windows under 16 s)."""
+    read = _read_back(at, at + later * timedelta(seconds=window), window)
+    slot = _slot(window)
+    assert at <= read <= at + 3 * slot
+    assert slot <= max(timedelta(seconds=1), timedelta(seconds=window / 8))
+    assert read.timestamp() % slot.total_seconds() == 0
 
 
 @pytest.mark.unit
 def test_a_claim_time_is_rounded_up_never_down() -> None:
-    at = datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC)  # one second into a slot
-    assert _read_back(at, at) == datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
-    at = datetime(2026, 3, 2, 10, 4, 59, 999999, tzinfo=UTC)  # the slot's last moment
-    assert _read_back(at, at + timedelta(days=3)) == datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
+    at = datetime(2026, 3, 2, 10, 0, 1, 500, tzinfo=UTC)  # 1 s into a 64-second slot
+    start = datetime.fromtimestamp(int(at.timestamp()) // 64 * 64, UTC)
+    assert _read_back(at, at) == start + timedelta(seconds=64)
+    assert _read_back(at, at + timedelta(hours=1)) == start + timedelta(seconds=64)
+    assert _read_back(at, at, window=3.0) == datetime(2026, 3, 2, 10, 0, 2, tzinfo=UTC)
 
 
 @pytest.mark.unit
-@given(at=times, later=st.integers(min_value=0, max_value=10 * 365 * 86400))
-def test_after_the_bits_wrap_a_claim_looks_younger_never_older(at: datetime, later: int) -> None:
-    """However late it is read (the 12 bits repeat every ~14 days), a claim is never read
-    as made before it was: it waits longer, never less."""
-    assert _read_back(at, at + timedelta(seconds=later)) >= at
+@given(
+    at=times,
+    window=st.floats(min_value=0.1, max_value=365 * 86400.0),
+    later=st.floats(min_value=0, max_value=10 * 365 * 86400.0),
+)
+def test_after_the_bits_wrap_a_claim_looks_younger_never_older(
+    at: datetime, window: float, later: float
+) -> None:
+    """However late it is read (the bits repeat every 16-32 windows), a claim is never
+    read as made before it was: it waits longer, never less."""
+    assert _read_back(at, at + timedelta(seconds=later), window) >= at
 
 
 @pytest.mark.unit
-def test_a_claim_older_than_the_wrap_reads_as_recent() -> None:
+def test_a_claim_a_whole_wrap_old_reads_as_recent_so_it_waits_one_more_window() -> None:
     at = datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC)
-    wrapped = at + SLOTS * SLOT  # 4096 slots later: the same low bits again
-    assert wrapped - _read_back(at, wrapped) < timedelta(hours=2)
+    slot = _slot(WINDOW)
+    for wraps in (1, 2, 100):
+        read_at = at + wraps * SLOTS * slot
+        assert abs(_read_back(at, read_at) - read_at) <= slot
 
 
 @pytest.mark.unit
-@given(at=times, ahead=st.integers(min_value=0, max_value=(FUTURE_SLOTS - 3) * 300))
-def test_a_writer_whose_clock_is_ahead_is_not_read_as_old(at: datetime, ahead: int) -> None:
-    """Another machine's clock up to ~45 minutes ahead: its fresh claim reads as made
-    when its clock said, not ~14 days ago."""
-    assert _read_back(at + timedelta(seconds=ahead), at) >= at + timedelta(seconds=ahead)
+@given(at=times, window=windows, ahead=st.floats(min_value=0, max_value=1.0))
+def test_a_writer_whose_clock_is_ahead_is_not_read_as_old(
+    at: datetime, window: float, ahead: float
+) -> None:
+    """Another machine's clock ahead by up to 3.5 windows (or a minute): its fresh
+    claim reads as made when its clock said, not a wrap ago."""
+    lead = ahead * max(timedelta(seconds=3.5 * window), timedelta(seconds=60))
+    assert _read_back(at + lead, at, window) >= at + lead
 
 
 @pytest.mark.unit
-@given(at=times)
-def test_a_stamp_never_looks_legacy_and_always_changes_the_keywords(at: datetime) -> None:
-    fresh = read_mark(keywords_for(stamp_slot(at)))
-    assert fresh is not None and not fresh.legacy
-    again = read_mark(keywords_for(stamp_slot(at, fresh)))  # claimed again in the same slot
-    assert again is not None and again != fresh and not again.legacy
-    assert _read_back(at, at, fresh) >= at
+@given(at=times, window=windows)
+def test_a_stamp_never_looks_legacy_and_always_changes_the_keywords(
+    at: datetime, window: float
+) -> None:
+    fresh = stamp(at, window)
+    assert not fresh.legacy and read_mark(fresh.keywords()) == fresh
+    again = stamp(at, window, fresh)  # claimed again in the same slot
+    assert again != fresh and not again.legacy
+    assert _read_back(at, at, window, fresh) >= at
+
+
+@pytest.mark.unit
+def test_a_claim_written_under_another_window_reads_back_by_its_own_scale() -> None:
+    """The slot length travels with the claim: a run with another claim window reads
+    an older run's claim right."""
+    at = datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC)
+    for window in (3.0, 600.0, 86400.0):
+        mark = read_mark(stamp(at, window).keywords())
+        assert mark is not None
+        assert at <= claim_time(mark, at + timedelta(seconds=1)) <= at + 3 * _slot(window)
 
 
 @pytest.mark.unit
@@ -123,19 +166,20 @@ def test_the_claim_keyword_alone_is_a_legacy_claim() -> None:
     assert read_mark([TIME_KEYWORDS[3]]) is None, "time keywords alone are no claim"
     legacy = read_mark([b"\\Seen", CLAIM_KEYWORD.lower().encode()])
     assert legacy is not None and legacy.legacy
-    assert read_mark([CLAIM_KEYWORD, TIME_KEYWORDS[0], TIME_KEYWORDS[11]]) == ClaimMark(2049)
+    marked = read_mark([CLAIM_KEYWORD, TIME_KEYWORDS[0], TIME_KEYWORDS[7], SCALE_KEYWORDS[3]])
+    assert marked == ClaimMark(129, 8)
 
 
 @pytest.mark.unit
 def test_the_full_flag_set_keeps_other_flags_and_replaces_ours() -> None:
-    slot = 4096 * 100 + 5
     flags = [b"\\Seen", b"\\Recent", b"$Label1", CLAIM_KEYWORD.encode(), b"$ShitShovelaT1"]
-    assert flags_after_claim(flags, slot) == [
+    assert flags_after_claim(flags, ClaimMark(5, 1)) == [
         "\\Seen",
         "$Label1",
         CLAIM_KEYWORD,
         TIME_KEYWORDS[0],
         TIME_KEYWORDS[2],
+        SCALE_KEYWORDS[0],
     ]
 
 
@@ -215,12 +259,12 @@ def test_a_claim_is_one_conditional_store_and_reads_back_its_time(
         f"UID STORE 1 (UNCHANGEDSINCE {token.modseq}) FLAGS.SILENT ("
     ), wire
     again = _listed(mailbox)
-    assert again[1].claimed_at is not None and at <= again[1].claimed_at <= at + 3 * SLOT
+    assert again[1].claimed_at is not None and at <= again[1].claimed_at <= at + 3 * _slot(WINDOW)
     assert again[2].claimed_at is None
     assert again[1].origin == first.origin, "keywords change neither the UID nor the digest"
     flags = {f.decode() for f in mailbox.flags(1)}
     assert {"\\Flagged", "$Customer", CLAIM_KEYWORD} <= flags
-    assert read_mark(flags) == read_mark(keywords_for(stamp_slot(at)))
+    assert read_mark(flags) == stamp(at, WINDOW)
     source.close()
 
 
@@ -235,7 +279,7 @@ def test_of_two_runs_claiming_one_message_only_one_wins(mailbox: Mailbox) -> Non
     at = datetime.now(UTC)
     assert one.claim(mine[0], FLAG, at) is True
     assert two.claim(theirs[0], FLAG, at + timedelta(seconds=1)) is False
-    assert read_mark(mailbox.flags(1)) == read_mark(keywords_for(stamp_slot(at))), "one stamp"
+    assert read_mark(mailbox.flags(1)) == stamp(at, WINDOW), "one stamp"
     with mailbox.client() as other:
         other.add_flags([2], [b"\\Seen"])  # a person read it meanwhile
         other.delete_messages([3])
@@ -280,7 +324,7 @@ def test_without_condstore_claims_work_but_are_not_atomic_and_a_warning_says_so(
     assert one.claim(mine, FLAG, at) is True
     assert two.claim(theirs, FLAG, at) is True, "the race the README warns about"
     claimed = _listed(mailbox)[1].claimed_at
-    assert claimed is not None and at <= claimed <= at + 3 * SLOT
+    assert claimed is not None and at <= claimed <= at + 3 * _slot(WINDOW)
     with mailbox.client() as other:
         other.delete_messages([1])
         other.expunge()
@@ -297,7 +341,7 @@ def test_without_condstore_a_claim_again_replaces_the_time(mailbox: Mailbox) -> 
     assert mailbox.source().claim(_listed(mailbox)[1], FLAG, at) is True
     later = at + timedelta(hours=1)
     assert mailbox.source().claim(_listed(mailbox)[1], FLAG, later) is True
-    assert read_mark(mailbox.flags(1)) == read_mark(keywords_for(stamp_slot(later)))
+    assert read_mark(mailbox.flags(1)) == stamp(later, WINDOW)
 
 
 @pytest.mark.servers
@@ -311,7 +355,7 @@ def test_a_legacy_claim_is_stamped_with_the_time_it_is_first_listed(mailbox: Mai
     first = _listed(mailbox)
     assert first[2].claimed_at is None
     stamped = first[1].claimed_at
-    assert stamped is not None and before <= stamped <= datetime.now(UTC) + 3 * SLOT
+    assert stamped is not None and before <= stamped <= datetime.now(UTC) + 3 * _slot(WINDOW)
     mark = read_mark(mailbox.flags(1))
     assert mark is not None and not mark.legacy
     assert _listed(mailbox)[1].claimed_at == stamped, "stamped once, not at every listing"
