@@ -279,28 +279,35 @@ class ImapSource(Source):
         """True when the mailbox takes the claim keywords (PERMANENTFLAGS has ``\\*``, or
         all of them). Logs once when claims are not atomic (no CONDSTORE)."""
         if self._claims is None:
-            view = self._view()
-            flags = {f.lower() for f in view.permanent_flags}
-            self._claims = "\\*" in flags or {k.lower() for k in CLAIM_KEYWORDS} <= flags
-            if not self._claims:
-                self.log.warning(
-                    "claims_unavailable",
-                    note="the mailbox refuses new keywords; reconcile waits out the ticket "
-                    "system's listing lag instead, and two runs of this instance at once "
-                    "may both ticket one message",
-                )
-            elif not self._atomic(view):
-                self.log.warning(
-                    "claims_not_atomic",
-                    note="the server lacks CONDSTORE (or the mailbox keeps no MODSEQ): two "
-                    "runs of this instance at once may both ticket one message; schedule "
-                    "runs so that they never overlap",
-                )
+            self._decide_claims(self._view())
+        assert self._claims is not None
         return self._claims
 
     @supports_claims.setter
     def supports_claims(self, value: bool) -> None:
         self._claims = value
+
+    def _decide_claims(self, view: View) -> None:
+        """Decide `supports_claims` from the first view of the mailbox, and say once
+        when claims are off or not atomic (at the latest when the listing starts)."""
+        if self._claims is not None:
+            return
+        flags = {f.lower() for f in view.permanent_flags}
+        self._claims = "\\*" in flags or {k.lower() for k in CLAIM_KEYWORDS} <= flags
+        if not self._claims:
+            self.log.warning(
+                "claims_unavailable",
+                note="the mailbox refuses new keywords; reconcile waits out the ticket "
+                "system's listing lag instead, and two runs of this instance at once "
+                "may both ticket one message",
+            )
+        elif not self._atomic(view):
+            self.log.warning(
+                "claims_not_atomic",
+                note="the server lacks CONDSTORE (or the mailbox keeps no MODSEQ): two "
+                "runs of this instance at once may both ticket one message; schedule "
+                "runs so that they never overlap",
+            )
 
     def _atomic(self, view: View | None = None) -> bool:
         """True when claims can be compare-and-set (CONDSTORE, and MODSEQ kept)."""
@@ -417,6 +424,7 @@ class ImapSource(Source):
                 f"mailbox {self.settings.mailbox!r} does not exist on {self.settings.host} "
                 f"({self._env('MAILBOX')})"
             )
+        self._decide_claims(view)
         validity = view.uidvalidity
         last = max(0, view.uidnext - 1)
         low = last + 1
@@ -1029,6 +1037,7 @@ class ImapSource(Source):
             mailbox=mailbox,
             messages=int(info.get(b"EXISTS", 0)),
             uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
+            atomic_claims=self.conn.condstore and b"HIGHESTMODSEQ" in info,
         )
         self.conn.view = None  # EXAMINE selected it read-only: SELECT again before any change
 

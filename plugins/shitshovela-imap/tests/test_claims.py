@@ -223,14 +223,7 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def without_condstore(monkeypatch: pytest.MonkeyPatch) -> None:
     """The server as one without CONDSTORE: the job does not see the capability."""
-    from shitshovela_imap.connection import _Client
-
-    capabilities = _Client.capabilities
-
-    def stripped(self: Any) -> tuple[bytes, ...]:
-        return tuple(c for c in capabilities(self) if c.upper() != b"CONDSTORE")
-
-    monkeypatch.setattr(_Client, "capabilities", stripped)
+    monkeypatch.setattr("shitshovela_imap.connection._Client.capabilities", _no_condstore())
 
 
 @pytest.mark.servers
@@ -453,3 +446,34 @@ def test_the_source_refuses_to_delete_a_message_no_digest_pins(mailbox: Mailbox)
         source.delete(_planted(item.origin, "no digest", 0))
     assert mailbox.count() == 1
     source.close()
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("condstore", [True, False])
+def test_a_listing_and_check_say_whether_claims_are_atomic(
+    mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch, condstore: bool
+) -> None:
+    """The warning comes when a run first opens the mailbox, even an empty one, and
+    ``shitshovela check`` reports it."""
+    if not condstore:
+        monkeypatch.setattr("shitshovela_imap.connection._Client.capabilities", _no_condstore())
+    with capture_logs() as logs:
+        source = mailbox.source()
+        assert list(source.items()) == []
+        source.check()
+        source.close()
+    warned = [e for e in logs if e["event"] == "claims_not_atomic"]
+    assert len(warned) == (0 if condstore else 1)
+    (checked,) = [e for e in logs if e["event"] == "mailbox_checked"]
+    assert checked["atomic_claims"] is condstore
+
+
+def _no_condstore() -> Any:
+    from shitshovela_imap.connection import _Client
+
+    capabilities = _Client.capabilities
+
+    def stripped(self: Any) -> tuple[bytes, ...]:
+        return tuple(c for c in capabilities(self) if c.upper() != b"CONDSTORE")
+
+    return stripped
