@@ -24,14 +24,15 @@ MIME structure that cannot be read, auto-replies and bounces, and a sender's
 messages beyond ``MAX_PER_SENDER`` in one run (or they are left in the mailbox,
 ``SENDER_OVERFLOW=leave``).
 
-Claims (I2, I11) are IMAP keywords: `CLAIM_KEYWORD` and the claim's time in
-twelve more (`shitshovela_imap.claims`); keywords never change a UID. Where
+Claims (I2, I11) are IMAP keywords: `CLAIM_KEYWORD`, and the claim's time and
+its precision in twelve more (`shitshovela_imap.claims`); keywords never change
+a UID. Where
 the server has CONDSTORE (RFC 7162), the listing's metadata FETCH also reads
 each message's ``MODSEQ`` (`Item.claim_token`), and a claim is one
 ``UID STORE <uid> (UNCHANGEDSINCE <modseq>) FLAGS.SILENT (<flags>)``: it fails
 when another run (or anyone) changed the message after this run listed it, so
 of two runs at once exactly one claims a message. Without CONDSTORE, claims
-work but are not atomic (a warning says so at the start of a run).
+work but are not atomic (a warning says so when a run first opens the mailbox).
 """
 
 from __future__ import annotations
