@@ -255,7 +255,7 @@ def main() -> None:
     n = options.messages
     root = tempfile.mkdtemp(prefix="bench-imap-")
     server = DovecotServer(
-        root, users={"bench": "bench"}, extra_config="maildir_very_dirty_syncs = yes\n"
+        root, users={"bench": "bench-password"}, extra_config="maildir_very_dirty_syncs = yes\n"
     ).start()
     rows: list[tuple[str, str]] = []
     figs = Figures()
