@@ -76,6 +76,9 @@ CUT_MARKER = "cut by ShitShovela"
 #: (a retry after 429 resends it); in memory up to this size.
 SPOOL_IN_MEMORY = 1024 * 1024
 
+#: The issue fields a listed ticket is read with: its flag, and who created it.
+TICKET_FIELDS = ("labels", "creator")
+
 #: ``createIssue`` error fields that are about the item's content, not the configuration.
 _CONTENT_FIELDS = frozenset({"summary", "description", "labels", "environment"})
 
@@ -117,6 +120,7 @@ class JiraTickets(TicketSystem):
         self.listing_lag = self.config.index_lag
         self._flavour: Flavour | None = flavours.configured(self.config)
         self._http: HttpClient | None = None
+        self._myself: str | None = None
         self._near_limit_logged = False
         self._probe = KeyProbe(
             project=self.config.project,
@@ -144,6 +148,34 @@ class JiraTickets(TicketSystem):
 
     def _env(self, name: str) -> str:
         return env_name(self.context.provider, name)
+
+    def myself(self) -> str:
+        """The id of the account the job runs as (``GET /myself``: the ``accountId`` on
+        Cloud, the user key on Data Center), read once per run."""
+        if self._myself is None:
+            what = "read myself"
+            response = self._call("GET", f"{self.api}/myself", idempotent=True, what=what)
+            if response.status_code != 200:
+                raise self._refused(what, response)
+            try:
+                found = self.flavour.user_id(response.json())
+            except (ValueError, AttributeError):
+                found = ""
+            if not found:
+                raise Unreachable(f"{what}: Jira's answer names no account id")
+            self._myself = found
+        return self._myself
+
+    def _by_job(self, fields: Mapping[str, Any]) -> bool | None:
+        """Whether the job's account created the issue, from its ``creator`` (which no
+        edit changes; the reporter can be set to anyone). A null creator (anonymous,
+        or a deleted user) is not the job; None when Jira sent no creator at all."""
+        if "creator" not in fields:
+            return None
+        creator = fields["creator"]
+        if not isinstance(creator, Mapping):
+            return False
+        return self.flavour.user_id(creator) == self.myself()
 
     def _client(self) -> HttpClient:
         if self._http is None:
@@ -268,6 +300,7 @@ class JiraTickets(TicketSystem):
                 url=f"{self.config.url}/browse/{key}",
                 origin_ref=origin.to_ref(),
                 labels=tuple(fields["labels"]),
+                by_job=True,
             )
         detail = self.context.safety.redactor.scrub(_errors_text(response))
         if status == 400:
@@ -306,11 +339,11 @@ class JiraTickets(TicketSystem):
         self, query: str, *, page: int = PAGE, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Issues matching ``query`` as the (lagging) index sees them, page by page
-        (as the flavour pages), with their labels and origin property."""
+        (as the flavour pages), with their labels, creator and origin property."""
         body = {
             "jql": query,
             "maxResults": page,
-            "fields": ["labels"],
+            "fields": list(TICKET_FIELDS),
             "properties": [ORIGIN_PROPERTY],
         }
         what = "search Jira (JQL)"
@@ -341,6 +374,7 @@ class JiraTickets(TicketSystem):
             url=f"{self.config.url}/browse/{key}",
             origin_ref=ref,
             labels=labels,
+            by_job=self._by_job(fields),
         )
 
     def flagged(self, flag: Flag) -> Iterator[Ticket]:
@@ -370,8 +404,9 @@ class JiraTickets(TicketSystem):
         )
 
     def _read_ticket(self, key: str, flag: Flag) -> Ticket | None:
-        """The issue ``key`` as a ticket (with its labels), None if it does not exist."""
-        response = self._read(key, "labels")
+        """The issue ``key`` as a ticket (with its labels and creator), None if it does
+        not exist."""
+        response = self._read(key, ",".join(TICKET_FIELDS))
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -509,9 +544,7 @@ class JiraTickets(TicketSystem):
         Raises `Unreachable` naming what is wrong (401 credentials, 403/404 project,
         an issue type this account cannot create)."""
         config = self.config
-        myself = self._call("GET", f"{self.api}/myself", idempotent=True, what="read myself")
-        if myself.status_code != 200:
-            raise self._refused("read myself", myself)
+        self.myself()
         project = self._call(
             "GET", f"{self.api}/project/{config.project}", idempotent=True, what="read the project"
         )
