@@ -272,19 +272,31 @@ def plan(limit: int) -> None:
     _exit(int(ExitCode.OK))
 
 
+_VERDICTS = {
+    "mine": "would delete origin and unflag (if the item is that revision)",
+    "no_origin": "not touched (no readable origin)",
+    "other_source": "other source: not touched",
+    "not_by_job": "created by another identity: not touched",
+    "unpinned_origin": "origin names no exact revision: not touched",
+}
+
+
 def _render_plan(plan: Plan) -> None:
     click.echo(f"Reconcile ({plan.flag.label}):")
     for ticket in plan.reconcile:
         where = ticket.origin.describe() if ticket.origin else "no readable origin"
-        verdict = (
-            "would delete origin and unflag" if ticket.finishes else "other source: not touched"
-        )
+        verdict = _VERDICTS[ticket.ownership]
         click.echo(f"  {ticket.key}: {where}: {verdict}")
     click.echo(f"  {len(plan.reconcile)} flagged ticket(s)")
     click.echo(f"Drain (first {plan.limit}, at most {plan.max_tickets} per run):")
     for entry in plan.drain:
         where = entry.origin.describe()
         claimed = " (claimed by an earlier run: would look for its ticket first)"
+        if entry.waiting:
+            claimed = (
+                " (claimed within the claim window: would look for its ticket, and leave the "
+                "item alone if there is none yet)"
+            )
         claimed = claimed if entry.claimed else ""
         if entry.beyond_cap:
             click.echo(f"  {where}: left for the next run (the per-run cap is reached)")

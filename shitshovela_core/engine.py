@@ -47,9 +47,11 @@ from .settings import Settings, env_name
 
 PROGRESS_EVERY = 10.0
 
-#: Seconds added to the run's deadline in the lease it takes in the source: clocks
-#: of the machines that run the job may differ by this much.
-LEASE_MARGIN = 60.0
+#: Seconds added to the run's deadline in the lease it takes in the source. A source
+#: measures the lease on its own server's clock where it can (S3: the lease object's
+#: Last-Modified against the answer's Date), so clocks of the machines that run the
+#: job do not matter; this covers the rounding of those times to whole seconds.
+LEASE_MARGIN = 2.0
 
 #: Items the ticket system may reject in a row before the run stops (I12): a
 #: rejection of every item is a setup problem, not a queue of poison items.
@@ -157,6 +159,10 @@ class _Failure(Exception):
         self.reason = reason
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _same_revision(ticketed: Origin | None, found: Origin) -> bool:
     """True when ``found`` (the item in the source) is the revision a ticket names."""
     return (
@@ -184,6 +190,7 @@ class Engine:
         hooks: RunHooks | None = None,
         log: FilteringBoundLogger | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.info = run
         self.source = source
@@ -199,13 +206,14 @@ class Engine:
         #: The item the drain is working on (named in a failure's reason).
         self.current: Origin | None = None
         self._rejected_in_a_row = 0
-        self._wall_anchor = time.time() - clock()
+        self._wall: Callable[[], datetime] = wall or getattr(clock, "wall", None) or _utc_now
         self._leased = False
 
     def now(self) -> datetime:
-        """The wall-clock time (UTC) on the run's clock: claim times are stored and
-        compared in it (a test's manual clock moves it too)."""
-        return datetime.fromtimestamp(self._wall_anchor + self.clock(), UTC)
+        """The wall-clock time (UTC): claim times are stored and compared in it.
+        ``wall`` if given, else the clock's own ``wall`` (a test's manual clock
+        has one), else the system's."""
+        return self._wall()
 
     # -- the run -----------------------------------------------------------------
 
@@ -232,7 +240,7 @@ class Engine:
             self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
             return self.summary
         window = self.info.claim_window
-        if self.source.supports_claims and window <= lag:
+        if self.source.supports_claims and lag > 0 and window <= lag:
             self.summary.exit_code = ExitCode.CONFIG
             self.summary.reason = (
                 f"the claim window ({window:g}s, {env_name(None, 'CLAIM_WINDOW')}) must be longer "
@@ -385,8 +393,10 @@ class Engine:
         return "mine"
 
     def _leave_alone(self, ticket: Ticket, found: Origin | None = None) -> None:
-        """Report a flagged ticket that is not this instance's to finish (I7)."""
-        self.summary.foreign += 1
+        """Report a flagged ticket that is not this instance's to finish (I7); ``found``
+        is the revision in the source when it is not the one the ticket names."""
+        if self.summary.phase == "reconcile":  # the drain meets it again: count it once
+            self.summary.foreign += 1
         ownership = "revision_differs" if found is not None else self.ownership(ticket)
         if ownership in ("not_by_job", "unpinned_origin", "revision_differs"):
             assert ticket.origin is not None
@@ -503,9 +513,9 @@ class Engine:
         late, one of a run still going) would be listed by now, so the item may be
         ticketed again. Younger claims are left for a later run."""
         assert item.claimed_at is not None
-        age = (self.now() - item.claimed_at).total_seconds()
-        if age >= self.info.claim_window:
+        if self._claim_aged(item.claimed_at):
             return True
+        age = (self.now() - item.claimed_at).total_seconds()
         self.summary.waiting += 1
         self.log.info(
             "claimed_item_waiting",
@@ -515,6 +525,9 @@ class Engine:
             note="an earlier create may still appear; ticketed after the window if not",
         )
         return False
+
+    def _claim_aged(self, claimed_at: datetime) -> bool:
+        return (self.now() - claimed_at).total_seconds() >= self.info.claim_window
 
     def draft(self, item: Item) -> TicketDraft:
         """The ticket draft for ``item``: the core's, shaped by the plugins' hooks.
@@ -599,7 +612,12 @@ class Engine:
             if entry.origin.identity() in finished:
                 continue
             claimed = entry.claimed
-            if creates >= self.info.max_tickets:  # the drain stops before the next entry
+            waiting = entry.claimed_at is not None and not self._claim_aged(entry.claimed_at)
+            if isinstance(entry, Item) and waiting:
+                drain.append(
+                    PlannedItem(entry.origin, self.draft(entry), claimed=True, waiting=True)
+                )
+            elif creates >= self.info.max_tickets:  # the drain stops before the next entry
                 drain.append(PlannedItem(entry.origin, claimed=claimed, beyond_cap=True))
             elif isinstance(entry, PoisonItem):
                 drain.append(PlannedItem(entry.origin, set_aside=entry.reason, claimed=claimed))

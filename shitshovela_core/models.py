@@ -4,13 +4,20 @@ All are frozen `attrs` classes. An `Origin` is the one value that crosses from
 the source to the ticket system and back: it is serialised into the create
 request (I3) and parsed again by reconcile, so it is small, versioned and
 round-trips exactly (`Origin.to_ref` / `Origin.from_ref`).
+
+What reaches a ticket system is well-formed text (I12): a `TicketDraft`'s
+title, body and labels and an `Attachment`'s name replace lone UTF-16
+surrogates with U+FFFD when they are made (`well_formed`), so a source whose
+decoding let one through (UTF-7 and Python's escape codecs make them) cannot
+make every run fail at that item; an attachment's name is also a plain file
+name (`file_name`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import IO, Any
@@ -28,6 +35,36 @@ INSTANCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,26}$")
 #: The start of every in-progress flag label (`Flag.label` is this and the instance):
 #: a ticket system keeps such labels out of the labels a draft asks for.
 FLAG_PREFIX = "shitshovela-inprogress-"
+
+
+#: The name of an attachment whose own name is empty once made safe.
+UNNAMED_ATTACHMENT = "attachment"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FILE_NAME_CHARACTERS = str.maketrans({"/": "_", "\\": "_", '"': "'"})
+
+
+def well_formed(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate replaced by U+FFFD, so that it encodes
+    as UTF-8 (a high and low surrogate in a row become the one character they spell)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _well_formed_all(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(well_formed(v) for v in values)
+
+
+def file_name(name: str) -> str:
+    """``name`` as a safe file name: well-formed, no control characters, each path
+    separator (``/``, ``\\``) made ``_``, a double quote made ``'`` (a multipart upload
+    sends it as ``%22``, so the ticket system would keep another name than the one
+    sent), no surrounding whitespace; `UNNAMED_ATTACHMENT` when nothing (or only dots)
+    is left."""
+    safe = _CONTROL.sub("", well_formed(name)).translate(_FILE_NAME_CHARACTERS).strip()
+    return safe if safe.strip(".") else UNNAMED_ATTACHMENT
 
 
 def _extra(value: Mapping[str, str] | tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -113,9 +150,12 @@ Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 @attrs.frozen
 class Attachment:
-    """A file that belongs to an item: metadata now, content streamed on demand."""
+    """A file that belongs to an item: metadata now, content streamed on demand.
 
-    name: str
+    ``name`` is made a safe, well-formed file name (`file_name`) whatever the source
+    passes."""
+
+    name: str = attrs.field(converter=file_name)
     content_type: str
     size: int
     opener: Opener | None = attrs.field(default=None, eq=False, repr=False)
@@ -174,12 +214,15 @@ class TicketDraft:
 
     Built by the core from an `Item`, then shaped by every plugin's
     ``shape_ticket_draft`` hook. ``fields`` carries provider-specific values
-    (a Jira component, a priority) that a ticket system may read.
+    (a Jira component, a priority) that a ticket system may read; they pass as
+    given. ``title``, ``body`` and ``labels`` are made well-formed (`well_formed`)
+    here, also in a copy made with `evolve`, so every draft a ticket system gets
+    encodes as UTF-8 (I12).
     """
 
-    title: str
-    body: str
-    labels: tuple[str, ...] = ()
+    title: str = attrs.field(converter=well_formed)
+    body: str = attrs.field(converter=well_formed)
+    labels: tuple[str, ...] = attrs.field(default=(), converter=_well_formed_all)
     fields: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
     attachments: tuple[Attachment, ...] = ()
 

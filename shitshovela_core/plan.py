@@ -41,7 +41,8 @@ class PlannedItem:
     run because the per-run cap would be reached before it (each claimed item
     counted as a create). ``claimed``: an earlier run may have created its
     ticket, so the drain would look for that ticket first and create one only
-    if there is none.
+    if there is none; ``waiting``: the claim is younger than the claim window,
+    so unless that ticket is found the drain would leave the item alone.
     """
 
     origin: Origin
@@ -49,6 +50,7 @@ class PlannedItem:
     set_aside: str = ""
     claimed: bool = False
     beyond_cap: bool = False
+    waiting: bool = False
 
 
 @attrs.frozen

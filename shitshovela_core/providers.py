@@ -28,11 +28,11 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from structlog.typing import FilteringBoundLogger
 
     from .deadline import Budget
-    from datetime import datetime
-
     from .models import Flag, Item, Origin, PoisonItem, Ticket, TicketDraft
     from .safety import SafetyPolicy
 

@@ -22,6 +22,9 @@ from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import Engine, RunHooks, RunSummary
 from shitshovela_core.models import Flag, Origin
 
+#: The claim window of every engine a `World` makes (the setting's default).
+CLAIM_WINDOW = 600.0
+
 
 @attrs.define
 class World:
@@ -49,15 +52,22 @@ class World:
         max_tickets: int = 100,
         max_runtime: float = 3600.0,
         hooks: RunHooks | None = None,
+        claim_window: float = CLAIM_WINDOW,
+        atomic: bool = True,
+        lease: bool = False,
     ) -> Engine:
         """An engine for one run of ``instance`` over ``store`` (its own by default)."""
         budget = Budget(
             max_runtime, started=self.clock(), clock=self.clock, sleep=self.clock.sleep, margin=1.0
         )
         context = fake_context(instance=instance, budget=budget)
-        source = FakeSource(context, self.stores[store or instance], claims=claims)
+        source = FakeSource(
+            context, self.stores[store or instance], claims=claims, atomic=atomic, lease=lease
+        )
         tickets = FakeTicketSystem(context, self.tracker)
-        return engine_for(source, tickets, max_tickets=max_tickets, hooks=hooks)
+        return engine_for(
+            source, tickets, max_tickets=max_tickets, hooks=hooks, claim_window=claim_window
+        )
 
     def run(
         self, instance: str = "a", store: str | None = None, **options: Any
@@ -81,10 +91,13 @@ class World:
 
 
 def settle_runs(world: World, *, instance: str = "a", claims: bool = True, rounds: int = 6) -> int:
-    """Fault-free runs until the source is empty and no flag is left; returns how many."""
+    """Fault-free runs until the source is empty and no flag is left; returns how many.
+
+    The first comes a second after the crash; each later one after the listing lag
+    and the claim window have passed (a claimed item waits out the window)."""
     world.faults.clear()
     for n in range(1, rounds + 1):
-        world.clock.sleep(1.0 if n == 1 else world.tracker.lag + 1.0)
+        world.clock.sleep(1.0 if n == 1 else max(world.tracker.lag, CLAIM_WINDOW) + 1.0)
         summary = world.run(instance, claims=claims)
         assert summary is not None and summary.exit_code == 0, summary
         if not world.stores[instance].items and not world.tracker.flagged_keys(Flag(instance)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from enginekit import World, settle_runs
 from shitshovela_testkit.fakes import FakeTicket
@@ -129,23 +131,26 @@ def test_claimed_item_waits_for_the_listing_then_finishes_its_ticket() -> None:
     assert world.tickets_by_origin_key()["alpha"] == 1
     world.faults.clear()
     world.clock.sleep(1.0)
-    start = world.clock()
     summary = world.run()
     assert summary is not None
     assert summary.exit_code == 0
-    assert summary.reconciled == 1
-    assert summary.created == 2
-    assert world.clock() - start >= 29.0  # it waited for the listing to settle
+    # The listing does not show alpha's ticket yet and its claim is young: left alone.
+    assert (summary.reconciled, summary.created, summary.waiting) == (0, 2, 1)
+    assert world.tickets_by_origin_key()["alpha"] == 1
+    world.clock.sleep(30.0)
+    summary = world.run()
+    assert summary is not None and summary.exit_code == 0
+    assert (summary.reconciled, summary.created, summary.waiting) == (1, 0, 0)
     assert_exactly_once(world)
 
 
 def test_a_run_too_short_for_the_listing_lag_creates_nothing_again() -> None:
     world = seeded(lag=600.0)
     world.faults.fail_on = "tickets.create.after"
-    world.run(claims=True, max_runtime=3600.0)
+    world.run(claims=True, max_runtime=3600.0, claim_window=1200.0)
     world.faults.clear()
     world.clock.sleep(1.0)
-    summary = world.run(max_runtime=60.0)
+    summary = world.run(max_runtime=60.0, claim_window=1200.0)
     assert summary is not None and summary.exit_code == ExitCode.CONFIG
     assert world.tickets_by_origin_key()["alpha"] == 1
 
@@ -393,7 +398,8 @@ def test_plan_says_what_reconcile_and_the_drain_would_do_and_changes_nothing() -
     flag = Flag("a").label
     world.tracker.tickets["FAKE-99"] = FakeTicket("FAKE-99", "t", "", [flag], "junk", now, now)
     world.stores["a"].put("apple", "unused", poison="cannot be parsed")
-    world.stores["a"].items["bravo"].claims.add("a")  # claimed, then killed before its create
+    # bravo: claimed longer ago than the claim window, then killed before its create.
+    world.stores["a"].items["bravo"].claims["a"] = world.clock.wall() - timedelta(seconds=700)
     world.stores["a"].put("delta", "Disk slow\nio wait")
     world.clock.sleep(31.0)  # the listing shows every ticket
     hooks = create_plugins(extra=[("label", LabelEverything())], entry_points=False).hooks()

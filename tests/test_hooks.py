@@ -396,6 +396,11 @@ def test_an_attachment_a_hook_drops_never_reaches_the_ticket(lag: float) -> None
     world.clock.sleep(1.0)
     summary = world.run(hooks=hooks)
     assert summary is not None and summary.exit_code == 0, summary
+    if lag:  # the listing does not show FAKE-2 yet: the claimed item waits
+        assert (summary.reconciled, summary.created, summary.waiting) == (0, 0, 1)
+        world.clock.sleep(lag)
+        summary = world.run(hooks=hooks)
+        assert summary is not None and summary.exit_code == 0, summary
     assert summary.reconciled == 1 and summary.created == 0
     assert {t.title: t.attachments for t in world.tracker.tickets.values()} == {
         "Printer": ["photo.jpg"],

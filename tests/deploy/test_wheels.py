@@ -28,6 +28,7 @@ TEST_IMPORTS = frozenset(
         "shitshovela_testkit",
         "shitshovela_testservers",
         "shitshovela_jira_emulator",
+        "shitshovela_github_emulator",
         "pytest",
         "hypothesis",
         "moto",

@@ -41,6 +41,10 @@ from shitshovela_testkit.faultproxy import (
 from shitshovela_core.models import FLAG_PREFIX, Origin
 
 EMAIL, API_TOKEN = "e2e@example.com", 'e2e-api-token-"quoted"-12345'
+#: The job's index lag setting for Jira, and its claim window: a claimed item whose
+#: ticket cannot be found waits this long (longer than the lag) before it is
+#: ticketed again, so `Scenario.settle` waits it out between runs.
+INDEX_LAG, CLAIM_WINDOW = 2.0, 3.0
 ORIGIN_PROPERTY = "shitshovela.origin"
 _names = itertools.count(1)
 
@@ -306,9 +310,9 @@ class Scenario:
     def env(self, **extra: str) -> dict[str, str]:
         """The job's environment: this scenario's Jira and source, through their proxies."""
         return jobenv.job_env(
-            jobenv.core(self.instance, max_runtime=60),
+            jobenv.core(self.instance, max_runtime=60, CLAIM_WINDOW=CLAIM_WINDOW),
             jobenv.jira(
-                self.jira_proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=2, RATE=200
+                self.jira_proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=INDEX_LAG, RATE=200
             ),
             self.source.env(),
             **extra,
@@ -328,8 +332,12 @@ class Scenario:
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     def settle(self, rounds: int = 4) -> int:
-        """Fault-free runs until the source is empty and no flag is left."""
+        """Fault-free runs until the source is empty and no flag is left. Between two
+        runs it waits out the claim window: an item claimed by a killed run is left
+        alone until then (docs/DESIGN.md, the claim window)."""
         for n in range(1, rounds + 1):
+            if n > 1:
+                time.sleep(CLAIM_WINDOW)
             result = self.run()
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
             if not self.source.remaining() and self.flags_left() == 0:

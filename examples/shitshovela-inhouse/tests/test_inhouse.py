@@ -19,7 +19,9 @@ from shitshovela_core.providers import Source, TicketSystem
 
 class SpoolHarness:
     unsupported: ClassVar[dict[str, str]] = {
-        "source_with_wrong_credential": "a local folder has no credential"
+        "source_with_wrong_credential": "a local folder has no credential",
+        "exclusive_runs": "a spool folder has no compare-and-set and no lease: the README "
+        "says to keep runs of one instance from overlapping",
     }
 
     def __init__(self) -> None:

@@ -8,6 +8,10 @@ This module holds the pure functions for that:
 - `MessageHeaders` / `parse_headers`: the header block parsed with the standard
   library's ``email`` package; RFC 2047 words in any charset, raw 8-bit headers
   (taken as UTF-8, else Windows-1252) and unknown charsets decode best-effort.
+- `decode_bytes`: the one place a charset is applied. Python codecs that are no
+  mail charset (`NOT_CHARSETS`: escape decoders, punycode, bytes-to-bytes codecs
+  such as ``rot13``, ``hex``, ``base64``, ``zlib``) are treated as an unknown
+  charset.
 - `auto_reply_reason`: recognises auto-replies and bounces (RFC 3834 and the
   usual vendor headers).
 - `Part` / `parse_structure`: the MIME tree from an imapclient ``BODYSTRUCTURE``
@@ -17,11 +21,17 @@ This module holds the pure functions for that:
   incrementally (base64 and quoted-printable with the standard ``binascii``),
   so that an attachment streams in chunks.
 - `html_to_text`: HTML made readable by the ``html-text`` library (lxml).
+
+Every text this module hands out (subjects, addresses, every header field,
+body text, attachment names) is well-formed Unicode (`well_formed`): a
+charset such as UTF-7 can spell a lone UTF-16 surrogate (``+2D0-``), which no
+ticket system can encode, so lone surrogates become U+FFFD (I12).
 """
 
 from __future__ import annotations
 
 import binascii
+import codecs
 import contextlib
 import email.header
 import email.parser
@@ -45,6 +55,28 @@ MESSAGE_ID_LIMIT = 250
 #: Longest attachment name kept.
 NAME_LIMIT = 200
 
+#: Python codecs that are no mail charset, by their canonical names: a message labelled
+#: with one is read as if its charset were unknown. The escape decoders and punycode
+#: turn plain text into any code point (lone surrogates among them); the others are
+#: bytes-to-bytes transforms (Python refuses them for ``bytes.decode``; named here so
+#: that the rule does not depend on that).
+NOT_CHARSETS = frozenset(
+    {
+        "unicode-escape",
+        "raw-unicode-escape",
+        "punycode",
+        "idna",
+        "undefined",
+        "base64",
+        "bz2",
+        "hex",
+        "quopri",
+        "rot-13",
+        "uu",
+        "zlib",
+    }
+)
+
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _NOT_B64 = bytes(sorted(set(range(256)) - set(_B64_ALPHABET)))
 
@@ -52,16 +84,40 @@ _NOT_B64 = bytes(sorted(set(range(256)) - set(_B64_ALPHABET)))
 # -- text and headers ---------------------------------------------------------------------
 
 
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode ``data`` in ``charset``; unknown or missing charsets (and US-ASCII with 8-bit
-    bytes in it) fall back to UTF-8, then Windows-1252. Undecodable bytes become U+FFFD;
-    this never raises."""
+def well_formed(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate replaced by U+FFFD, so that it encodes
+    as UTF-8 (a high and low surrogate in a row become the one character they spell)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def text_codec(charset: str | None) -> str | None:
+    """The Python codec for a MIME charset name, or None when it is missing, unknown or
+    one of `NOT_CHARSETS`."""
     name = (charset or "").strip().strip('"').lower()
-    if name in {"us-ascii", "ascii"} and not data.isascii():
-        name = ""  # the MIME default charset, contradicted by 8-bit bytes: guess instead
-    if name and name not in {"unknown-8bit", "x-unknown", "unknown"}:
-        with contextlib.suppress(Exception):  # unknown (LookupError), or a codec's own failure
-            return data.decode(name, "replace")
+    if not name or name in {"unknown-8bit", "x-unknown", "unknown"}:
+        return None
+    try:
+        codec = codecs.lookup(name).name
+    except (LookupError, ValueError):  # ValueError: a name with a NUL in it
+        return None
+    return None if codec in NOT_CHARSETS else codec
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode ``data`` in ``charset``; unknown or missing charsets, codecs that are no
+    charset (`text_codec`) and US-ASCII with 8-bit bytes in it fall back to UTF-8, then
+    Windows-1252. Undecodable bytes become U+FFFD and so do lone surrogates (the text is
+    `well_formed`); this never raises."""
+    codec = text_codec(charset)
+    if codec == "ascii" and not data.isascii():
+        codec = None  # the MIME default charset, contradicted by 8-bit bytes: guess instead
+    if codec is not None:
+        with contextlib.suppress(Exception):  # a codec's own failure
+            return well_formed(data.decode(codec, "replace"))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -73,7 +129,7 @@ def _undo_surrogates(value: str) -> str:
     try:
         raw = value.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
-        return value
+        return well_formed(value)
     return decode_bytes(raw, None)
 
 
@@ -88,10 +144,11 @@ def _printable(text: str) -> str:
 
 def decode_header_value(value: str | None) -> str:
     """A header value as text: unfolded, RFC 2047 words decoded in their charsets,
-    8-bit bytes decoded, control characters removed. Never raises."""
+    8-bit bytes decoded, control characters removed, `well_formed`. Never raises."""
     if not value:
         return ""
     text = _undo_surrogates(str(value)).replace("\r\n", "").replace("\n", "").replace("\r", "")
+    text = well_formed(text)
     try:
         pieces = email.header.decode_header(text)
     except Exception:  # HeaderParseError on broken encoded words: show them as written
@@ -101,8 +158,9 @@ def decode_header_value(value: str | None) -> str:
         if isinstance(chunk, str):
             out.append(chunk)
         elif charset is None:
-            # Unencoded text between encoded words comes back as raw-unicode-escape.
-            out.append(chunk.decode("raw-unicode-escape", "replace"))
+            # Unencoded text between encoded words comes back as raw-unicode-escape
+            # (where a literal "\\ud83d" comes back as a lone surrogate).
+            out.append(well_formed(chunk.decode("raw-unicode-escape", "replace")))
         else:
             out.append(decode_bytes(chunk, charset))
     decoded = " ".join(_printable("".join(out)).split())
@@ -122,10 +180,11 @@ class MessageHeaders:
     reply_to: str = ""
     date: datetime | None = None
     message_id: str = ""  #: as written, angle brackets included, control characters removed
-    fields: Mapping[str, str] = attrs.field(factory=dict, repr=False)  #: first value by lower name
+    #: First value by lower name: 8-bit bytes decoded, RFC 2047 words as written.
+    fields: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def get(self, name: str) -> str:
-        """The raw (undecoded) first value of header ``name``, or ""."""
+        """The first value of header ``name`` (RFC 2047 words not decoded), or ""."""
         return self.fields.get(name.lower(), "")
 
     @property
@@ -146,7 +205,7 @@ def parse_headers(header: bytes) -> MessageHeaders:
         raw = []
     fields: dict[str, str] = {}
     for name, value in raw:
-        fields.setdefault(str(name).strip().lower(), str(value))
+        fields.setdefault(_undo_surrogates(str(name)).strip().lower(), _undo_surrogates(str(value)))
 
     def text(name: str) -> str:
         return decode_header_value(fields.get(name))
@@ -234,7 +293,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return decode_bytes(value, None)
     if isinstance(value, str):
-        return value
+        return well_formed(value)
     return ""
 
 
@@ -563,4 +622,4 @@ def part_text(part: Part, data: bytes) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if part.subtype == "html":
         text = html_to_text(text)
-    return text.strip("\n")
+    return well_formed(text.strip("\n"))

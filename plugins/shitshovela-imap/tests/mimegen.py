@@ -4,7 +4,8 @@
 built by hand rather than with the ``email`` package so that they can be wrong in the
 ways real mail is: nested multiparts with missing or wrong boundaries, raw 8-bit and
 RFC 2047 headers in known and unknown charsets, odd transfer encodings, missing
-Message-IDs, file names with paths and control characters, auto-reply headers.
+Message-IDs, file names with paths and control characters, auto-reply headers, and text
+that decodes to lone surrogates (UTF-7 ``+2D0-``, Python's escape codecs as a charset).
 """
 
 from __future__ import annotations
@@ -15,7 +16,19 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-CHARSETS = ("utf-8", "iso-8859-1", "windows-1252", "koi8-r", "x-unknown", "utf-7", "")
+CHARSETS = (
+    "utf-8",
+    "iso-8859-1",
+    "windows-1252",
+    "koi8-r",
+    "x-unknown",
+    "utf-7",
+    "unicode-escape",
+    "rot13",
+    "",
+)
+#: Bytes that decode to a lone surrogate in UTF-7 or an escape codec.
+SURROGATES = (b"+2D0-", b"a+3b8-b", b"\\ud83d", b"\\udcff x")
 ENCODINGS = ("7bit", "8bit", "base64", "quoted-printable", "x-uuencode", "")
 LEAF_TYPES = (
     "text/plain",
@@ -47,7 +60,8 @@ def _encode(payload: bytes, encoding: str) -> bytes:
 def header_value(draw: st.DrawFn) -> bytes:
     """A header value: ASCII, raw 8-bit, or RFC 2047 words (some broken)."""
     text = draw(_text)
-    kind = draw(st.sampled_from(("ascii", "raw-utf8", "raw-latin1", "b", "q", "broken")))
+    kinds = ("ascii", "raw-utf8", "raw-latin1", "b", "q", "broken", "surrogate")
+    kind = draw(st.sampled_from(kinds))
     charset = draw(st.sampled_from(CHARSETS)) or "utf-8"
     if kind == "ascii":
         return text.encode("ascii", "replace")
@@ -56,6 +70,9 @@ def header_value(draw: st.DrawFn) -> bytes:
     if kind == "raw-latin1":
         return text.encode("latin-1", "replace")
     raw = text.encode("utf-8")
+    if kind == "surrogate":
+        raw = draw(st.sampled_from(SURROGATES))
+        kind = draw(st.sampled_from(("b", "q")))
     if kind == "b":
         return b"=?" + charset.encode() + b"?B?" + base64.b64encode(raw) + b"?="
     if kind == "q":
@@ -69,7 +86,13 @@ def leaf(draw: st.DrawFn) -> bytes:
     content_type = draw(st.sampled_from(LEAF_TYPES))
     encoding = draw(st.sampled_from(ENCODINGS))
     charset = draw(st.sampled_from(CHARSETS))
-    payload = draw(st.one_of(st.binary(max_size=400), _text.map(lambda t: t.encode("utf-8"))))
+    payload = draw(
+        st.one_of(
+            st.binary(max_size=400),
+            _text.map(lambda t: t.encode("utf-8")),
+            st.sampled_from(SURROGATES),
+        )
+    )
     if content_type == "text/html":
         payload = b"<html><body><p>" + payload + b"</p><script>x()</script></body></html>"
     lines = [b"Content-Type: " + content_type.encode()]

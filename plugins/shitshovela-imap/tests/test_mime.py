@@ -400,6 +400,10 @@ def test_generated_mime_becomes_tickets_or_is_set_aside(
     for entry in entries:
         if isinstance(entry, Item):
             assert entry.title and "\n" not in entry.title
+            texts = [entry.title, entry.body, entry.sender, *entry.meta.values()]
+            texts += [a.name for a in entry.attachments]
+            for text in texts:
+                text.encode("utf-8")  # well-formed: no lone surrogate (I12)
             for attachment in entry.attachments:
                 with attachment.open() as stream:
                     stream.read()

@@ -162,6 +162,26 @@ def test_complete_twice_uploads_nothing_more(start_jira: Start, flavour: str) ->
     assert all(h.get("X-Atlassian-Token") == "no-check" for h in headers)
 
 
+def test_awkward_file_names_upload_once_under_the_draft_s_name(
+    start_jira: Start, flavour: str
+) -> None:
+    """A name decoded from a hostile mail (a lone surrogate from UTF-7, I12) or merely
+    unusual: the draft's name is well-formed, uploads, and a second ``complete`` (what
+    reconcile does) finds it present instead of uploading it again (a double quote,
+    which multipart sends as ``%22``, is not in the draft's name)."""
+    jira = start_jira(flavour)
+    tickets = make_tickets(jira, "a")
+    files = [("\ud83d.bin", b"x"), ('say "hi".txt', b"q"), ("Rechnung März;v=2 %41.pdf", b"p")]
+    item = item_with(files)
+    ticket = tickets.create(TicketDraft(title="t", body="b"), Flag("a"), item.origin)
+    tickets.complete(ticket, draft_from_item(item))
+    tickets.complete(ticket, draft_from_item(item))
+    assert sorted((a.filename, a.content) for a in jira.issue(ticket.key).attachments) == sorted(
+        [("\ufffd.bin", b"x"), ("say 'hi'.txt", b"q"), files[2]]
+    )
+    assert len([r for r in jira.requests if r.path.endswith("/attachments")]) == 3
+
+
 def test_no_attachments_and_short_text_cost_no_request(start_jira: Start) -> None:
     jira = start_jira("cloud")
     tickets = make_tickets(jira, "a")

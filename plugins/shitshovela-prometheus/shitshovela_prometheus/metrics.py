@@ -30,6 +30,8 @@ COUNTS: dict[str, str] = {
     "foreign": "shitshovela_last_run_foreign_tickets",
     "deleted": "shitshovela_last_run_deleted_items",
     "already_gone": "shitshovela_last_run_already_gone_items",
+    "waiting": "shitshovela_last_run_waiting_items",
+    "taken": "shitshovela_last_run_taken_items",
 }
 
 #: Every metric this plugin pushes, with its help text (the README documents each).
@@ -43,9 +45,14 @@ HELP: dict[str, str] = {
     COUNTS["created"]: "Tickets the last run created.",
     COUNTS["reconciled"]: "Flagged tickets of earlier runs the last run finished.",
     COUNTS["set_aside"]: "Items the last run set aside (poison items, mail loops).",
-    COUNTS["foreign"]: "Flagged tickets the last run left alone: origin elsewhere or unreadable.",
+    COUNTS["foreign"]: "Flagged tickets the last run left alone: origin elsewhere or unreadable, "
+    "created by another identity, or not naming the item's exact revision.",
     COUNTS["deleted"]: "Source items the last run deleted after their ticket existed.",
     COUNTS["already_gone"]: "Source items the last run found already deleted.",
+    COUNTS[
+        "waiting"
+    ]: "Claimed items the last run left alone: claim younger than the claim window.",
+    COUNTS["taken"]: "Items another run of the instance claimed first, during the last run.",
 }
 
 

@@ -165,7 +165,7 @@ def test_credentials_in_the_url_are_split_off() -> None:
 
 def test_metric_names_follow_the_conventions_and_are_documented() -> None:
     readme = README.read_text()
-    assert len(metrics.HELP) == 12
+    assert len(metrics.HELP) == 14
     for name in metrics.HELP:
         assert re.fullmatch(r"shitshovela_[a-z_]+", name)
         assert not name.endswith(("_total", "_created", "_count", "_sum", "_bucket"))

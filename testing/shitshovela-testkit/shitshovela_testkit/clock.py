@@ -2,7 +2,8 @@
 
 Pass it wherever the code takes a clock (``Budget(clock=..., sleep=clock.sleep)``,
 ``Engine(clock=...)``, the Jira emulator's index, ``FakeTracker(clock=...)``):
-``sleep`` and ``advance`` move it at once instead of waiting, so a run that
+``sleep`` and ``advance`` move it at once instead of waiting (and its `wall`
+time with it), so a run that
 waits out a listing lag or a Retry-After takes no real time. Every method is
 thread-safe, so an emulator's server thread may read it while a test moves it.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 __all__ = ["ManualClock"]
 
@@ -28,6 +30,7 @@ class ManualClock:
         self.follow_real_time = follow_real_time
         self._offset = 0.0 if follow_real_time else start
         self._lock = threading.Lock()
+        self._wall_anchor = time.time() - self()
 
     def _base(self) -> float:
         return time.monotonic() if self.follow_real_time else 0.0
@@ -46,6 +49,12 @@ class ManualClock:
     def now(self, value: float) -> None:
         with self._lock:
             self._offset = value - self._base()
+
+    def wall(self) -> datetime:
+        """The wall-clock time (UTC) that goes with this clock: real time at creation,
+        moved by every jump since. The engine reads claim times from it
+        (`Engine.now`), so a test that sleeps past a claim window sees it pass."""
+        return datetime.fromtimestamp(self._wall_anchor + self(), UTC)
 
     def advance(self, seconds: float) -> None:
         """Move forward by ``seconds`` (never backwards: negative values are ignored)."""

@@ -19,8 +19,9 @@ Each check is a small named function, named after the rule it proves
 
 `source_suite` checks: lazy listing, every item listed with its own origin,
 origin round-trip, idempotent delete, exact delete (I9: a newer item with the
-same name survives), claims when supported, an origin marker in an item's
-content is only content, and a wrong credential makes `check` raise
+same name survives), claims with their time when supported, two runs of one
+instance never both claiming an item (a lease or compare-and-set claims), an
+origin marker in an item's content is only content, and a wrong credential makes `check` raise
 `Unreachable`.
 
 `ticket_system_suite` checks: flag and origin present on create and returned
@@ -48,6 +49,7 @@ error of the harness (`HarnessIncomplete`), never a silent pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import attrs
@@ -252,18 +254,62 @@ def check_delete_is_exact(h: SourceHarness) -> None:
 
 
 def check_claims(h: SourceHarness) -> None:
-    """A claimed item is reported as claimed, for that instance only; claiming is idempotent."""
+    """A claim records its time (rounded up at most, never down: 1 s of slack for a
+    store that keeps whole seconds), for that instance only, on the same revision;
+    claiming again replaces the time (I2, I11)."""
     source = h.source()
     if not source.supports_claims:
         return
     h.add("claimed", b"subject\nbody")
-    origin = _entry(source, "claimed").origin
+    entry = _entry(source, "claimed")
+    assert entry.claimed_at is None, "a new item must not be listed as claimed"
     flag = Flag(source.context.instance)
-    source.claim(origin, flag)
-    source.claim(origin, flag)
-    entry = _entry(h.source(), "claimed")
-    assert entry.claimed is True
-    assert entry.origin.identity() == origin.identity(), "a claim must not change the revision"
+    at = datetime.now(UTC)
+    assert source.claim(entry, flag, at) is True, "a claim of a listed, unchanged item failed"
+    claimed = _entry(h.source(), "claimed")
+    assert claimed.claimed_at is not None, "a claimed item must be listed with its claim time"
+    assert claimed.claimed_at >= at - timedelta(seconds=1), (
+        f"claim time {claimed.claimed_at} is before the claim at {at}: round up, never down"
+    )
+    assert claimed.origin.identity() == entry.origin.identity(), (
+        "a claim must not change the revision"
+    )
+    later = at + timedelta(hours=1)
+    assert source.claim(claimed, flag, later) is True, "claiming a claimed item again failed"
+    again = _entry(h.source(), "claimed")
+    assert again.claimed_at is not None
+    assert again.claimed_at >= later - timedelta(seconds=1), "a new claim must replace the time"
+
+
+def check_two_runs_cannot_both_claim(h: SourceHarness) -> None:
+    """Two runs of one instance at once (a double schedule) never both work on one
+    item (I2): either the second cannot take the source's lease, or of two claims of
+    the same listed item exactly one wins (compare-and-set)."""
+    declared: Mapping[str, str] = getattr(h, "unsupported", {})
+    if "exclusive_runs" in declared:
+        pytest.skip(f"exclusive_runs: {declared['exclusive_runs']}")
+    first, second = h.source(), h.source()
+    flag = Flag(first.context.instance)
+    until = datetime.now(UTC) + timedelta(minutes=5)
+    assert first.lease(flag, until), "the first run could not take a free lease"
+    try:
+        if not second.lease(flag, until):
+            return
+        second.release_lease(flag)
+        assert first.supports_claims, (
+            "two runs of one instance both hold the lease and the source has no claims: "
+            "declare unsupported['exclusive_runs'] with the reason, and say so in the README"
+        )
+        h.add("contended", b"subject\nbody")
+        mine, theirs = _entry(first, "contended"), _entry(second, "contended")
+        now = datetime.now(UTC)
+        won = [first.claim(mine, flag, now), second.claim(theirs, flag, now)]
+        assert won == [True, False], (
+            f"claims of one listed item by two runs gave {won}: exactly the first must win "
+            "(a compare-and-set claim), or the source must hold a lease"
+        )
+    finally:
+        first.release_lease(flag)
 
 
 def check_marker_in_content_is_only_content(h: SourceHarness) -> None:
@@ -302,6 +348,7 @@ SOURCE_CHECKS: tuple[Callable[[SourceHarness], None], ...] = (
     check_delete_is_idempotent,
     check_delete_is_exact,
     check_claims,
+    check_two_runs_cannot_both_claim,
     check_marker_in_content_is_only_content,
     check_wrong_credential_is_unreachable,
 )

@@ -54,11 +54,22 @@ class Faults:
     fail_on: str | None = None
     count: int = 0
     log: list[str] = attrs.field(factory=list)
+    #: Actions to run once at the first step with a given name (`when`).
+    actions: dict[str, Callable[[], None]] = attrs.field(factory=dict)
+
+    def when(self, name: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once, at the first step called ``name``, before that step
+        goes on: another run of the instance starting mid-run, a person's edit."""
+        self.actions[name] = action
 
     def step(self, name: str, error: Callable[[], BaseException] | None = None) -> None:
-        """Count one step called ``name``; raise if it is the chosen one."""
+        """Count one step called ``name``; run its `when` action; raise if it is the
+        chosen one."""
         self.count += 1
         self.log.append(name)
+        action = self.actions.pop(name, None)
+        if action is not None:
+            action()
         chosen = self.fail_at is not None and self.count == self.fail_at
         if chosen or (self.fail_on is not None and name == self.fail_on):
             self.fail_at = None
@@ -73,6 +84,7 @@ class Faults:
         self.fail_on = None
         self.count = 0
         self.log.clear()
+        self.actions.clear()
 
 
 @attrs.define
@@ -176,7 +188,7 @@ class FakeSource(Source):
         )
 
     def _entry(self, stored: StoredItem) -> Item | PoisonItem:
-        claimed = stored.claims.get(self.context.instance)
+        claimed = stored.claims.get(self.context.instance) if self.supports_claims else None
         token = str(stored.revision)
         origin = self._origin(stored)
         if stored.poison:

@@ -72,17 +72,22 @@ def test_the_run_is_described_by_the_contexts_and_the_budget() -> None:
 
 
 def test_the_engine_reads_time_from_the_budgets_clock() -> None:
-    """A listing lag is waited out on the budget's clock: a manual clock takes no time."""
+    """A listing lag is waited out on the budget's clock: a manual clock takes no time.
+    (A source without claims: its run waits for the listing to settle.)"""
     clock = ManualClock()
     faults = Faults(fail_on="tickets.create.after")
     tracker = FakeTracker(lag=30.0, clock=clock, faults=faults)
     store = store_with("a", faults=faults)
     budget = Budget(600.0, started=clock(), clock=clock, sleep=clock.sleep, margin=1.0)
     with pytest.raises(HardStop):  # a kill right after the create: not caught
-        run_once(FakeSource(fake_context(budget=budget), store), fake_tickets(tracker))
+        run_once(
+            FakeSource(fake_context(budget=budget), store, claims=False), fake_tickets(tracker)
+        )
     clock.advance(1.0)
     budget = Budget(600.0, started=clock(), clock=clock, sleep=clock.sleep, margin=1.0)
-    summary = run_once(FakeSource(fake_context(budget=budget), store), fake_tickets(tracker))
+    summary = run_once(
+        FakeSource(fake_context(budget=budget), store, claims=False), fake_tickets(tracker)
+    )
     assert (summary.exit_code, summary.created, summary.reconciled) == (0, 0, 1)
     assert clock() - budget.started >= 30.0, "the settle wait passed on the manual clock"
 
