@@ -15,19 +15,28 @@ asks and never branches on. Calls per ticket, in a run without faults:
 
 Per run, `flagged` costs one JQL search (per page of 100) plus the key probe
 (`shitshovela_jira.probe`): one more search and about ``PROBE_GAP`` direct
-reads.
+reads; the job's own account (``GET /myself``) is read once.
 
-**Lagging search (I11).** JQL search is indexed: on Cloud it lags behind
-writes by seconds to minutes, on Data Center across nodes. Two mechanisms
-close the window:
+**Whose tickets (I7).** Every listed issue is read with its ``creator``;
+``Ticket.by_job`` says whether the job's account made it, so the engine never
+finishes a flag and an origin someone else planted.
 
-1. ``listing_lag = INDEX_LAG`` (60 s by default): the core claims an item in
-   the source before its create, and a claimed item is only ticketed after
-   ``process start + INDEX_LAG`` and a `find`; a source without claims makes
-   reconcile wait that long before listing.
-2. The listing does not trust the index alone: after the JQL search the key
-   probe (`KeyProbe`) reads by key, past the index, every flagged ticket the
-   index has not seen yet, however long it lags.
+**Lagging search (I2, I11).** JQL search is indexed: on Cloud it lags behind
+writes by seconds to minutes, on Data Center across nodes. What keeps a
+lagging index from making a second ticket is the core's claim window: the
+core claims an item in the source before its create, and a claimed item
+whose ticket cannot be found is left alone until ``SHITSHOVELA_CLAIM_WINDOW``
+has passed since its claim; ``listing_lag = INDEX_LAG`` (60 s by default)
+must be shorter than that window (checked when the provider is built), and a
+source without claims makes reconcile wait ``INDEX_LAG`` before it lists.
+The key probe (`KeyProbe`) only finishes sooner: after the JQL search it
+reads by key, past the index, the flagged tickets the index has not seen yet,
+so the next run reconciles such a ticket at once instead of after the index
+caught up. It rests on assumptions nobody can check (keys handed out in
+order, fewer than ``PROBE_GAP`` deleted in a row), so with claims nothing
+depends on it finding every ticket; with a source without claims, the
+``INDEX_LAG`` wait and the probe are all there is (that source's README says
+so).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ import httpx
 from shitshovela_core import (
     FLAG_PREFIX,
     Attachment,
+    ConfigError,
     Flag,
     HttpClient,
     ItemRejected,
@@ -118,6 +128,13 @@ class JiraTickets(TicketSystem):
         super().__init__(context)
         self.config = JiraSettings.of(context.settings)
         self.listing_lag = self.config.index_lag
+        if self.listing_lag > 0 and context.claim_window <= self.listing_lag:
+            raise ConfigError(
+                f"{self._env('INDEX_LAG')} ({self.listing_lag:g}s) must be shorter than "
+                f"{env_name(None, 'CLAIM_WINDOW')} ({context.claim_window:g}s): a claimed item "
+                "would be ticketed again before Jira's search could list its first ticket; "
+                "raise the window or lower the lag"
+            )
         self._flavour: Flavour | None = flavours.configured(self.config)
         self._http: HttpClient | None = None
         self._myself: str | None = None

@@ -152,6 +152,17 @@ class JiraEmulator(StandInServer):
         )
         return user
 
+    def delete_issue(self, key: str) -> None:
+        """Delete an issue, as a person would: it is gone from reads and from search at
+        once, and its key is never handed out again (a gap in the project's keys)."""
+        state = self.site.state
+        with state.lock:
+            issue = state.find(key)
+            if issue is None:
+                raise KeyError(key)
+            del state.issues[issue.record.id]
+            del state.by_key[issue.record.key.upper()]
+
     def commit_held(self) -> list[str]:
         """Commit now every create the server holds (`Faults.hold_next_create`); their
         keys, in the order the creates arrived."""

@@ -609,6 +609,18 @@ def test_data_center_users_have_a_key_besides_their_name(make_jira: Factory) -> 
         jira.add_user("eve", pat="bot-pat")
 
 
+def test_a_deleted_issue_leaves_a_gap_in_the_keys(jira: JiraEmulator) -> None:
+    with client(jira) as c:
+        for n in range(3):
+            create(c, f"issue {n}")
+        jira.delete_issue("OPS-2")
+        assert c.get("/rest/api/3/issue/OPS-2").status_code == 404
+        assert keys_of(c, "project = OPS ORDER BY key ASC") == ["OPS-1", "OPS-3"]
+        assert create(c, "after").json()["key"] == "OPS-4"
+    with pytest.raises(KeyError):
+        jira.delete_issue("OPS-2")
+
+
 # ------------------------------------------------------------------------ held creates
 
 
