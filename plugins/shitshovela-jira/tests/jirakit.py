@@ -332,12 +332,15 @@ class EngineWorld:
         hooks: RunHooks | None = None,
         max_tickets: int = 100,
         claim_window: float | None = None,
+        max_runtime: float = 600.0,
         **settings: Any,
     ) -> RunSummary | None:
         """One run of ``instance`` from the store into Jira (with ``hooks``, if given;
         ``claim_window`` defaults to the core's)."""
         sleep = getattr(self.clock, "sleep", time.sleep)
-        budget = Budget(600.0, started=self.clock(), clock=self.clock, sleep=sleep, margin=1.0)
+        budget = Budget(
+            max_runtime, started=self.clock(), clock=self.clock, sleep=sleep, margin=1.0
+        )
         context = fake_context("fake", instance, budget=budget)
         source: FakeSource
         if self.files:

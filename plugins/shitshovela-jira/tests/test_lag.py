@@ -158,6 +158,37 @@ def test_without_claims_or_the_key_probe_a_long_lag_duplicates(
         assert_exactly_once(world)
 
 
+@pytest.mark.parametrize("commit", ["after the next run", "never"])
+def test_a_create_jira_commits_late_is_not_made_twice(
+    start_jira: Callable[..., JiraEmulator], commit: str
+) -> None:
+    """Issue 13, item 5: Jira holds alpha's create while the run gives up on it at its
+    deadline (exit 6). The next run finds nothing and must create nothing for alpha.
+    Committed then, the ticket is reconciled; never committed, alpha is ticketed once
+    after the claim window."""
+    world = World(start_jira, "cloud", lag=30.0)
+    world.jira.faults.hold_next_create()
+    first = world.run(
+        claims=True, max_runtime=3.0, index_lag=1.0
+    )  # the create waits until the deadline
+    assert first.exit_code == ExitCode.OUTCOME_UNKNOWN, first.reason
+    assert world.jira.held_creates == 1 and world.tickets_per_item() == {}
+    second = world.run(claims=True, index_lag=1.0)
+    assert second.exit_code == ExitCode.OK, second.reason
+    assert (second.created, second.waiting) == (2, 1)
+    assert "alpha" not in world.tickets_per_item() and world.store.names() == ["alpha"]
+    if commit == "after the next run":
+        assert len(world.jira.commit_held()) == 1
+    else:
+        assert world.jira.discard_held() == 1
+        world.clock.advance(600.0)  # the claim window passes
+    third = world.run(claims=True, index_lag=1.0)
+    assert third.exit_code == ExitCode.OK, third.reason
+    done = (third.reconciled, third.created)
+    assert done == ((1, 0) if commit == "after the next run" else (0, 1))
+    assert_exactly_once(world)
+
+
 def test_real_time_lag_longer_than_the_bound(start_jira: Callable[..., JiraEmulator]) -> None:
     """Real clock, no claims: the index lags 2 s, the provider assumes 0.3 s."""
     world = World(start_jira, "cloud", lag=2.0, clock=time.monotonic)
