@@ -12,12 +12,10 @@ again. Once the index catches up, the flagged ticket is reconciled.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from crashkit import Killer, S3Side, Scenario
-from shitshovela_testkit.faultproxy import Event, Fault, RequestEvent, ResponseEvent
+from crashkit import KillAfterCreate, S3Side, Scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -25,28 +23,6 @@ pytestmark = pytest.mark.e2e
 TOLD_INDEX_LAG, REAL_INDEX_LAG = "3", 40.0
 #: The core's default claim window: no test here waits for it.
 CLAIM_WINDOW = "600"
-
-
-class KillAfterCreate(Killer):
-    """SIGKILLs the job right after its first create reached Jira (the issue is made;
-    the answer never reaches the job)."""
-
-    def http(self, proxy_id: int) -> Callable[[Event], Fault | None]:
-        creates: set[int] = set()
-
-        def listener(event: Event) -> Fault | None:
-            if self.fired:
-                return None
-            if isinstance(event, RequestEvent) and event.request_line.startswith(
-                "POST /rest/api/3/issue"
-            ):
-                if event.target.rstrip("/").endswith("/issue"):
-                    creates.add(event.request)
-            elif isinstance(event, ResponseEvent) and event.request in creates:
-                self._kill()
-            return None
-
-        return listener
 
 
 def last_line(result: Any) -> dict[str, Any]:
