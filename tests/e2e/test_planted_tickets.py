@@ -52,6 +52,7 @@ def test_a_planted_ticket_is_reported_and_its_object_survives(moto: Any, pinned:
         window = {"SHITSHOVELA_CLAIM_WINDOW": "600"}
         killed = scenario.run(armed=True, **window)
         assert scenario.killer.fired and killed.returncode != 0
+        scenario.source.expire_lease()  # the killed run's lease in the source runs out
         (genuine,) = scenario.tickets()
         origin = scenario.origin_of(genuine)
         scenario.jira.delete_issue(genuine.key)  # a person deletes the job's ticket...
