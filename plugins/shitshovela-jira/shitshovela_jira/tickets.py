@@ -15,7 +15,8 @@ asks and never branches on. Calls per ticket, in a run without faults:
 
 Per run, `flagged` costs one JQL search (per page of 100) plus the key probe
 (`shitshovela_jira.probe`): one more search and about ``PROBE_GAP`` direct
-reads; the job's own account (``GET /myself``) is read once.
+reads; the job's own account (``GET /myself``) is read at most once, when
+the first issue is listed.
 
 **Whose tickets (I7).** Every listed issue is read with its ``creator``;
 ``Ticket.by_job`` says whether the job's account made it, so the engine never
