@@ -16,6 +16,7 @@ from shitshovela_testkit.fakes import (
     fake_context,
 )
 
+from shitshovela_core.models import Flag
 from shitshovela_core.providers import Source, TicketSystem
 
 pytestmark = pytest.mark.unit
@@ -85,6 +86,9 @@ class FakeTicketHarness:
     def lose_next_create_answer(self) -> None:
         self.tracker.faults.kind = "error"
         self.tracker.faults.fail_on = "tickets.create.after"
+
+    def plant(self, flag: Flag, origin_ref: str) -> str:
+        return self.tracker.plant(flag, origin_ref)
 
     def close(self) -> None:
         self.tracker.tickets.clear()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+import attrs
 import pytest
 from shitshovela_testkit import conformance
 from shitshovela_testkit.conformance import source_suite, ticket_system_suite
@@ -130,6 +131,14 @@ class FlagsAfterCreate(IssueTrackerTickets):
         return Ticket(ticket.key, origin, True, origin_ref=ticket.origin_ref)
 
 
+class TrustsEveryCreator(IssueTrackerTickets):
+    """Never says who created a ticket: a flag and an origin planted by anyone look
+    like the job's own work, and reconcile deletes the item they name."""
+
+    def _ticket(self, issue: dict[str, Any], flag: Flag) -> Ticket:
+        return attrs.evolve(super()._ticket(issue, flag), by_job=None)
+
+
 TICKET_MISTAKES: dict[type[IssueTrackerTickets], Callable[[Any], None]] = {
     SkipsClosedTickets: conformance.check_listing_includes_closed_tickets,
     PagesLazilyByOffset: conformance.check_unflag_while_listing_skips_nothing,
@@ -139,6 +148,7 @@ TICKET_MISTAKES: dict[type[IssueTrackerTickets], Callable[[Any], None]] = {
     RetriesCreateBlindly: conformance.check_create_is_never_retried_after_a_lost_answer,
     CheckAcceptsAnyToken: conformance.check_tickets_wrong_credential_is_unreachable,
     FlagsAfterCreate: conformance.check_create_request_carries_flag_and_origin,
+    TrustsEveryCreator: conformance.check_ticket_by_another_identity_is_not_by_job,
 }
 
 

@@ -472,4 +472,24 @@ def crash_points(total: int) -> Iterator[tuple[int, str]]:
             yield k, when
 
 
+class KillAfterCreate(Killer):
+    """SIGKILLs the job right after its first create reached Jira: the issue is made,
+    its answer never reaches the job."""
+
+    def http(self, proxy_id: int) -> Callable[[Event], Fault | None]:
+        creates: set[int] = set()
+
+        def listener(event: Event) -> Fault | None:
+            if self.fired:
+                return None
+            if isinstance(event, RequestEvent) and event.method == "POST":
+                if event.target.split("?", 1)[0].rstrip("/").endswith("/issue"):
+                    creates.add(event.request)
+            elif isinstance(event, ResponseEvent) and event.request in creates:
+                self._kill()
+            return None
+
+        return listener
+
+
 __all__ = ["Hang", "Script"]

@@ -4,11 +4,19 @@ Each pair runs the real CLI as a subprocess against real servers (moto's S3,
 Dovecot) and the Jira emulator, with a SIGKILL right before, and separately
 right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
 sets the items per scenario (2 in CI; see the README for the larger run).
+
+The late-commit row (issue 13, item 5): Jira holds the run's first create
+uncommitted while the job gives up on it at its deadline (exit 6), and
+commits it before the next run, after it, by itself a few seconds later, or
+never. The runs that follow must leave the claimed item alone until its
+ticket appears or the claim window has passed: no second ticket either way.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -60,3 +68,51 @@ def test_s3_to_jira_every_crash_point(moto: Any) -> None:
 
 def test_imap_to_jira_every_crash_point(dovecot: Any) -> None:
     _matrix("imap -> jira", lambda: ImapSide(dovecot))
+
+
+#: The late-commit runs' claim window: longer than the server holds a create (the
+#: first run gives up at its deadline, LATE_RUNTIME, and the next starts at once),
+#: with room for a loaded machine.
+LATE_WINDOW = 20.0
+LATE_RUNTIME = "6"
+LATE_COMMITS = ["before the next run", "after the next run", "by itself", "never"]
+
+
+@pytest.mark.parametrize("commit", LATE_COMMITS)
+def test_s3_to_jira_late_commit(moto: Any, commit: str) -> None:
+    with Scenario(S3Side(moto)) as scenario:
+        jira = scenario.jira
+        scenario.seed(ITEMS)
+        window = {"SHITSHOVELA_CLAIM_WINDOW": str(LATE_WINDOW)}
+        jira.faults.hold_next_create(
+            commit_after=LATE_WINDOW / 2 if commit == "by itself" else None
+        )
+        gave_up = scenario.run(SHITSHOVELA_MAX_RUNTIME=LATE_RUNTIME, **window)
+        assert gave_up.returncode == 6, gave_up.stdout[-3000:]  # the create's outcome is unknown
+        scenario.source.expire_lease()  # a run stopped at its deadline may leave its lease
+        (create,) = [e for e in scenario.jira_proxy.requests if e.request_line.endswith("/issue")]
+        held = scenario.source.remaining()[0]  # the first item, claimed before its create
+        if commit == "before the next run":
+            assert len(jira.commit_held()) == 1
+        following = scenario.run(**window)
+        assert following.returncode == 0, following.stdout[-3000:]
+        summary = json.loads(following.stdout.strip().splitlines()[-1])
+        if commit in ("after the next run", "never"):
+            assert summary["waiting"] == 1, summary  # nothing yet: the item waits
+            assert held in scenario.source.remaining()
+        assert len([t for t in scenario.tickets() if t.summary.startswith("Alert 0 ")]) <= 1
+        if commit == "after the next run":
+            assert len(jira.commit_held()) == 1
+        elif commit == "by itself":
+            deadline = time.monotonic() + 60
+            while jira.held_creates and time.monotonic() < deadline:
+                time.sleep(0.05)  # waiting for the emulator's own commit, not for a race
+            assert jira.held_creates == 0
+        elif commit == "never":
+            assert jira.discard_held() == 1
+            # The claim came before the create; a source may round its time up by a second.
+            time.sleep(max(0.0, create.time + LATE_WINDOW + 1.5 - time.monotonic()))
+        scenario.settle()
+        verdict = scenario.verdict()
+        row("late commit").add(verdict, crash=True)
+        assert verdict.problems == []

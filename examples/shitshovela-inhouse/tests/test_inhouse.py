@@ -50,6 +50,7 @@ class JsonlHarness:
         "lose_next_create_answer": "appending a line to a local file has no answer to lose",
         "tickets_with_wrong_credential": "a local file has no credential",
         "page_size": "the listing reads the file in one piece",
+        "plant": "a line in a local file records no author",
     }
 
     def __init__(self) -> None:

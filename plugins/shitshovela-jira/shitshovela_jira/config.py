@@ -155,13 +155,18 @@ class JiraSettings(ProviderSettings, TlsSettings):
         default=60.0,
         minimum=0.0,
         maximum=3600.0,
-        help="Seconds the JQL search may lag behind a create (the listing lag, I11).",
+        help="Seconds the JQL search may lag behind a create (the listing lag, I11); shorter "
+        "than SHITSHOVELA_CLAIM_WINDOW, which keeps a claimed item waiting for its ticket "
+        "however long the index lags. A source without claims waits this long before "
+        "reconcile lists.",
     )
     probe_gap: int = setting(
         default=3,
         minimum=1,
         maximum=100,
-        help="Missing issue keys in a row that end the read-by-key probe past the index.",
+        help="Missing issue keys in a row that end the read-by-key probe past the index. The "
+        "probe only finishes a ticket the index has not listed yet sooner; it does not "
+        "prevent duplicates (the claim window does).",
     )
     max_description: int = setting(
         default=DESCRIPTION_MAX,

@@ -9,6 +9,7 @@ path prefix    ``/rest/api/3``                       ``/rest/api/2``
 auth           e-mail and API token (basic)          personal access token (bearer)
 search         ``POST /search/jql``, next-page token ``POST /search``, ``startAt`` offset
 text           ADF documents                         wiki markup; comments as plain text
+user id        ``accountId``                         ``key`` (else ``name``)
 =============  ====================================  ====================================
 
 `configured` gives the flavour ``FLAVOUR`` names; `detect` tells one from the
@@ -85,6 +86,11 @@ class Flavour(ABC):
     def comment(self, message: str) -> str | dict[str, Any]:
         """``message`` as the body of a comment."""
 
+    @abstractmethod
+    def user_id(self, user: Mapping[str, Any]) -> str:
+        """The stable id of a user as Jira renders one (``/myself``, an issue's
+        ``creator``); empty when the answer names none."""
+
 
 class Cloud(Flavour):
     """Jira Cloud: REST v3, basic auth with e-mail and API token, token-paged search, ADF."""
@@ -124,6 +130,10 @@ class Cloud(Flavour):
     def comment(self, message: str) -> dict[str, Any]:
         return text.adf([message])
 
+    def user_id(self, user: Mapping[str, Any]) -> str:
+        """The ``accountId`` (Cloud has no user names in its API)."""
+        return str(user.get("accountId") or "")
+
 
 class DataCenter(Flavour):
     """Jira Data Center: REST v2, a bearer personal access token, offset-paged search,
@@ -159,6 +169,10 @@ class DataCenter(Flavour):
 
     def comment(self, message: str) -> str:
         return message
+
+    def user_id(self, user: Mapping[str, Any]) -> str:
+        """The user's ``key`` (it survives a rename), else the ``name``."""
+        return str(user.get("key") or user.get("name") or "")
 
 
 CLOUD = Cloud()

@@ -2,19 +2,23 @@
 
 JQL search is indexed, and the index lags behind writes (seconds to minutes on
 Cloud, across nodes on Data Center). A ticket created just before a crash may
-be missing from the flagged listing of the run that follows; reconcile would
-not see it and the drain would create a second one. The probe does not trust
-the index: it asks it for the project's ``WINDOW`` newest keys, then reads by
-key (a direct, read-after-write read) every key missing among them (issues
-indexed out of order, at most ``MAX_GAPS``) and every key above the newest,
-until ``gap`` keys in a row do not exist (deleted issues leave gaps). Issue
-keys are sequential per project, so a ticket the index has not seen yet is
-found however long the index lags.
+be missing from the flagged listing of the run that follows. The probe reads
+past the index: it asks it for the project's ``WINDOW`` newest keys, then
+reads by key (a direct, read-after-write read) every key missing among them
+(issues indexed out of order, at most ``MAX_GAPS``) and every key above the
+newest, until ``gap`` keys in a row do not exist (deleted issues leave gaps).
+Issue keys are sequential per project, so such a ticket is usually found
+however long the index lags, and the next run finishes it at once.
 
-Assumptions (the plugin's README): keys of one project are handed out in
-creation order; deleted issues leave fewer than ``gap`` consecutive missing
-keys right after the newest indexed key; a project whose index is empty
-starts at key 1.
+**An accelerator, not the guard.** The probe stops on an assumption, not on
+evidence: deleted issues leave fewer than ``gap`` consecutive missing keys
+right after the newest indexed key (people may delete any number), keys of
+one project are handed out in creation order, and a project whose index is
+empty starts at key 1. When it misses a ticket, what prevents a second one is
+the core's claim window (the item was claimed before its create, and a
+claimed item whose ticket is not found waits); the ticket is then finished
+once the index lists it. Only a source without claims relies on the probe
+beyond ``INDEX_LAG``.
 """
 
 from __future__ import annotations

@@ -15,19 +15,29 @@ asks and never branches on. Calls per ticket, in a run without faults:
 
 Per run, `flagged` costs one JQL search (per page of 100) plus the key probe
 (`shitshovela_jira.probe`): one more search and about ``PROBE_GAP`` direct
-reads.
+reads; the job's own account (``GET /myself``) is read at most once, when
+the first issue is listed.
 
-**Lagging search (I11).** JQL search is indexed: on Cloud it lags behind
-writes by seconds to minutes, on Data Center across nodes. Two mechanisms
-close the window:
+**Whose tickets (I7).** Every listed issue is read with its ``creator``;
+``Ticket.by_job`` says whether the job's account made it, so the engine never
+finishes a flag and an origin someone else planted.
 
-1. ``listing_lag = INDEX_LAG`` (60 s by default): the core claims an item in
-   the source before its create, and a claimed item is only ticketed after
-   ``process start + INDEX_LAG`` and a `find`; a source without claims makes
-   reconcile wait that long before listing.
-2. The listing does not trust the index alone: after the JQL search the key
-   probe (`KeyProbe`) reads by key, past the index, every flagged ticket the
-   index has not seen yet, however long it lags.
+**Lagging search (I2, I11).** JQL search is indexed: on Cloud it lags behind
+writes by seconds to minutes, on Data Center across nodes. What keeps a
+lagging index from making a second ticket is the core's claim window: the
+core claims an item in the source before its create, and a claimed item
+whose ticket cannot be found is left alone until ``SHITSHOVELA_CLAIM_WINDOW``
+has passed since its claim; ``listing_lag = INDEX_LAG`` (60 s by default)
+must be shorter than that window (checked when the provider is built), and a
+source without claims makes reconcile wait ``INDEX_LAG`` before it lists.
+The key probe (`KeyProbe`) only finishes sooner: after the JQL search it
+reads by key, past the index, the flagged tickets the index has not seen yet,
+so the next run reconciles such a ticket at once instead of after the index
+caught up. It rests on assumptions nobody can check (keys handed out in
+order, fewer than ``PROBE_GAP`` deleted in a row), so with claims nothing
+depends on it finding every ticket; with a source without claims, the
+``INDEX_LAG`` wait and the probe are all there is (that source's README says
+so).
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ import httpx
 from shitshovela_core import (
     FLAG_PREFIX,
     Attachment,
+    ConfigError,
     Flag,
     HttpClient,
     ItemRejected,
@@ -75,6 +86,9 @@ CUT_MARKER = "cut by ShitShovela"
 #: Attachment content is copied to a temporary file when its stream cannot seek
 #: (a retry after 429 resends it); in memory up to this size.
 SPOOL_IN_MEMORY = 1024 * 1024
+
+#: The issue fields a listed ticket is read with: its flag, and who created it.
+TICKET_FIELDS = ("labels", "creator")
 
 #: ``createIssue`` error fields that are about the item's content, not the configuration.
 _CONTENT_FIELDS = frozenset({"summary", "description", "labels", "environment"})
@@ -115,8 +129,16 @@ class JiraTickets(TicketSystem):
         super().__init__(context)
         self.config = JiraSettings.of(context.settings)
         self.listing_lag = self.config.index_lag
+        if self.listing_lag > 0 and context.claim_window <= self.listing_lag:
+            raise ConfigError(
+                f"{self._env('INDEX_LAG')} ({self.listing_lag:g}s) must be shorter than "
+                f"{env_name(None, 'CLAIM_WINDOW')} ({context.claim_window:g}s): a claimed item "
+                "would be ticketed again before Jira's search could list its first ticket; "
+                "raise the window or lower the lag"
+            )
         self._flavour: Flavour | None = flavours.configured(self.config)
         self._http: HttpClient | None = None
+        self._myself: str | None = None
         self._near_limit_logged = False
         self._probe = KeyProbe(
             project=self.config.project,
@@ -144,6 +166,34 @@ class JiraTickets(TicketSystem):
 
     def _env(self, name: str) -> str:
         return env_name(self.context.provider, name)
+
+    def myself(self) -> str:
+        """The id of the account the job runs as (``GET /myself``: the ``accountId`` on
+        Cloud, the user key on Data Center), read once per run."""
+        if self._myself is None:
+            what = "read myself"
+            response = self._call("GET", f"{self.api}/myself", idempotent=True, what=what)
+            if response.status_code != 200:
+                raise self._refused(what, response)
+            try:
+                found = self.flavour.user_id(response.json())
+            except (ValueError, AttributeError):
+                found = ""
+            if not found:
+                raise Unreachable(f"{what}: Jira's answer names no account id")
+            self._myself = found
+        return self._myself
+
+    def _by_job(self, fields: Mapping[str, Any]) -> bool | None:
+        """Whether the job's account created the issue, from its ``creator`` (which no
+        edit changes; the reporter can be set to anyone). A null creator (anonymous,
+        or a deleted user) is not the job; None when Jira sent no creator at all."""
+        if "creator" not in fields:
+            return None
+        creator = fields["creator"]
+        if not isinstance(creator, Mapping):
+            return False
+        return self.flavour.user_id(creator) == self.myself()
 
     def _client(self) -> HttpClient:
         if self._http is None:
@@ -268,6 +318,7 @@ class JiraTickets(TicketSystem):
                 url=f"{self.config.url}/browse/{key}",
                 origin_ref=origin.to_ref(),
                 labels=tuple(fields["labels"]),
+                by_job=True,
             )
         detail = self.context.safety.redactor.scrub(_errors_text(response))
         if status == 400:
@@ -306,11 +357,11 @@ class JiraTickets(TicketSystem):
         self, query: str, *, page: int = PAGE, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Issues matching ``query`` as the (lagging) index sees them, page by page
-        (as the flavour pages), with their labels and origin property."""
+        (as the flavour pages), with their labels, creator and origin property."""
         body = {
             "jql": query,
             "maxResults": page,
-            "fields": ["labels"],
+            "fields": list(TICKET_FIELDS),
             "properties": [ORIGIN_PROPERTY],
         }
         what = "search Jira (JQL)"
@@ -341,6 +392,7 @@ class JiraTickets(TicketSystem):
             url=f"{self.config.url}/browse/{key}",
             origin_ref=ref,
             labels=labels,
+            by_job=self._by_job(fields),
         )
 
     def flagged(self, flag: Flag) -> Iterator[Ticket]:
@@ -370,8 +422,9 @@ class JiraTickets(TicketSystem):
         )
 
     def _read_ticket(self, key: str, flag: Flag) -> Ticket | None:
-        """The issue ``key`` as a ticket (with its labels), None if it does not exist."""
-        response = self._read(key, "labels")
+        """The issue ``key`` as a ticket (with its labels and creator), None if it does
+        not exist."""
+        response = self._read(key, ",".join(TICKET_FIELDS))
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -509,9 +562,7 @@ class JiraTickets(TicketSystem):
         Raises `Unreachable` naming what is wrong (401 credentials, 403/404 project,
         an issue type this account cannot create)."""
         config = self.config
-        myself = self._call("GET", f"{self.api}/myself", idempotent=True, what="read myself")
-        if myself.status_code != 200:
-            raise self._refused("read myself", myself)
+        self.myself()
         project = self._call(
             "GET", f"{self.api}/project/{config.project}", idempotent=True, what="read the project"
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import attrs
+import httpx
 from shitshovela_jira.tickets import JiraTickets
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit.clock import ManualClock
@@ -29,7 +30,7 @@ from shitshovela_testkit.runs import run_once
 
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunHooks, RunSummary
-from shitshovela_core.models import FLAG_PREFIX, Attachment, Item, Origin, PoisonItem
+from shitshovela_core.models import FLAG_PREFIX, Attachment, Flag, Item, Origin, PoisonItem
 from shitshovela_core.providers import ProviderContext
 
 #: Credentials the emulator is started with (test doubles, not secrets of anyone).
@@ -95,6 +96,43 @@ def make_tickets(
     settings = settings_for(jira, flavour=flavour, **overrides)
     context = fake_context("jira", instance, settings=settings, budget=budget)
     return JiraTickets(context)
+
+
+#: The other account of the site that plants tickets (a person with create permission).
+PLANTER = "mallory"
+
+
+def plant(
+    jira: JiraEmulator,
+    flag_label: str,
+    origin_ref: str,
+    *,
+    instance: str = "a",
+    user: str = PLANTER,
+) -> str:
+    """Create an issue as ``user`` (another account of the site than the job's; added
+    when missing) that carries ``flag_label`` and the ``shitshovela.origin`` property
+    naming ``origin_ref``, through the REST API as anyone who may create issues in
+    the project can; its key."""
+    if jira.site.accounts.user(user) is None:
+        jira.add_user(user)
+    api = "3" if jira.flavour == "cloud" else "2"
+    body = {
+        "fields": {
+            "project": {"key": PROJECT},
+            "issuetype": {"name": "Task"},
+            "summary": "Planted: looks like the job's",
+            "labels": [flag_label],
+        },
+        "properties": [
+            {"key": "shitshovela.origin", "value": {"ref": origin_ref, "instance": instance}}
+        ],
+    }
+    response = httpx.post(
+        f"{jira.url}/rest/api/{api}/issue", json=body, headers=jira.auth_headers(user), timeout=10
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["key"])
 
 
 def _stored(record: Any) -> StoredTicket:
@@ -180,6 +218,10 @@ class JiraHarness:
     def lose_next_create_answer(self) -> None:
         """The emulator applies the next create and drops the connection unanswered."""
         self.jira.faults.next_create = "commit_then_drop"
+
+    def plant(self, flag: Flag, origin_ref: str) -> str:
+        """Another account of the site creates a flagged issue with that origin."""
+        return plant(self.jira, flag.label, origin_ref, instance=flag.instance)
 
     def settle(self) -> None:
         """Let the index catch up with every write so far (unless told not to)."""
@@ -290,11 +332,17 @@ class EngineWorld:
         index_lag: float = 60.0,
         instance: str = "a",
         hooks: RunHooks | None = None,
+        max_tickets: int = 100,
+        claim_window: float | None = None,
+        max_runtime: float = 600.0,
         **settings: Any,
     ) -> RunSummary | None:
-        """One run of ``instance`` from the store into Jira (with ``hooks``, if given)."""
+        """One run of ``instance`` from the store into Jira (with ``hooks``, if given;
+        ``claim_window`` defaults to the core's)."""
         sleep = getattr(self.clock, "sleep", time.sleep)
-        budget = Budget(600.0, started=self.clock(), clock=self.clock, sleep=sleep, margin=1.0)
+        budget = Budget(
+            max_runtime, started=self.clock(), clock=self.clock, sleep=sleep, margin=1.0
+        )
         context = fake_context("fake", instance, budget=budget)
         source: FakeSource
         if self.files:
@@ -304,7 +352,9 @@ class EngineWorld:
             source = FakeSource(context, self.store, claims=claims)
         tickets = make_tickets(self.jira, instance, budget=budget, INDEX_LAG=index_lag, **settings)
         try:
-            return run_once(source, tickets, max_tickets=100, hooks=hooks)
+            return run_once(
+                source, tickets, max_tickets=max_tickets, hooks=hooks, claim_window=claim_window
+            )
         except HardStop:
             return None
 

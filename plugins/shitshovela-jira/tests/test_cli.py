@@ -186,6 +186,33 @@ def test_cli_never_prints_a_secret(
         assert "refused the credentials (401)" in result.stdout
 
 
+@pytest.mark.servers
+@pytest.mark.parametrize("command", [["check", "--offline"], ["check"], ["run"]])
+def test_an_index_lag_as_long_as_the_claim_window_is_refused_before_any_request(
+    start_jira: Start, tmp_path: Path, command: list[str]
+) -> None:
+    """INDEX_LAG must be shorter than SHITSHOVELA_CLAIM_WINDOW (a claimed item would be
+    ticketed again before Jira's search could list its first ticket): exit 2 naming
+    both, before anything is contacted."""
+    jira = start_jira("cloud", api_token=TOKEN)
+    env = environment(
+        jira,
+        spool_with(tmp_path),
+        SHITSHOVELA_JIRA__FLAVOUR="cloud",
+        SHITSHOVELA_JIRA__INDEX_LAG="900",
+        SHITSHOVELA_CLAIM_WINDOW="900",
+    )
+    result = shitshovela(*command, env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (
+        "SHITSHOVELA_JIRA__INDEX_LAG (900s) must be shorter than SHITSHOVELA_CLAIM_WINDOW (900s)"
+        in result.stdout
+    )
+    assert jira.requests == []
+    env["SHITSHOVELA_CLAIM_WINDOW"] = "901"
+    assert shitshovela("check", "--offline", env=env).returncode == 0
+
+
 @pytest.mark.unit
 def test_the_secret_check_catches_every_form() -> None:
     """The check above can fail: each encoded form of a secret is caught."""

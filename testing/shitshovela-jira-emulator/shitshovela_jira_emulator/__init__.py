@@ -11,10 +11,11 @@ Importing this package does not import openapi-core; only ``validate_spec=...`` 
 
 Modules, one concern each: ``server`` (the emulator: the request pipeline and the
 test-facing API, on the testkit's stand-in server), ``routes`` (paths to handlers),
-``auth`` (credentials), ``speccheck`` and ``validation`` (the OpenAPI checks and the
-openapi-core adapter), ``fields`` (field rules), ``issues``, ``search`` and ``metadata``
-(the handlers), ``jql`` (the JQL parser and evaluator), ``render`` (Jira's JSON
-shapes), ``state`` (projects, issues, the lagging index, faults), ``site`` (what a
+``auth`` (the site's users and their credentials: tokens -> users), ``speccheck`` and
+``validation`` (the OpenAPI checks and the openapi-core adapter), ``fields`` (field
+rules), ``issues``, ``search`` and ``metadata`` (the handlers), ``jql`` (the JQL parser
+and evaluator), ``render`` (Jira's JSON shapes), ``state`` (projects, issues with their
+creator, the lagging index, faults, creates held for a late commit), ``site`` (what a
 handler works on), ``messages`` (requests, answers, error bodies), ``specfile``.
 """
 

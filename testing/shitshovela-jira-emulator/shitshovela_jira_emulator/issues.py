@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from . import render
 from .fields import apply, check_description, check_properties
 from .messages import JiraRequest, JiraResponse, error
-from .state import AttachmentRecord, CommentRecord, now_utc
+from .state import AttachmentRecord, CommentRecord, IssueRecord, now_utc
 
 if TYPE_CHECKING:
     from .site import Site
@@ -31,7 +31,13 @@ __all__ = [
 
 
 def create_issue(site: Site, req: JiraRequest) -> JiraResponse:
-    """``POST /issue``: check the fields, apply a scheduled create fault, store the issue."""
+    """``POST /issue``: check the fields, apply a scheduled create fault, store the issue
+    (its creator is the caller).
+
+    A held create (`Faults.hold_next_create`) is checked, then waits uncommitted,
+    its connection open, until `HeldCreates` commits it (after the delay it was
+    held for, or on `JiraEmulator.commit_held`); it is answered then, if the client
+    still listens."""
     body = site.json_body(req)
     if not isinstance(body, dict):
         return error(400, "Can not deserialize the request body: not an object.")
@@ -71,18 +77,30 @@ def create_issue(site: Site, req: JiraRequest) -> JiraResponse:
                 drop=fault == "drop",
                 fault=True,
             )
-        rec = site.state.create(
-            project,
-            issuetype=changes["issuetype"],
-            summary=changes["summary"],
-            description=changes.get("description"),
-            description_adf=changes.get("description_adf"),
-            labels=changes.get("labels", []),
-            components=changes.get("components", []),
-            priority=changes.get("priority", "Medium"),
-            properties=properties,
-            custom_fields=changes.get("custom_fields"),
-        )
+
+        def commit() -> IssueRecord:
+            return site.state.create(
+                project,
+                issuetype=changes["issuetype"],
+                summary=changes["summary"],
+                description=changes.get("description"),
+                description_adf=changes.get("description_adf"),
+                labels=changes.get("labels", []),
+                components=changes.get("components", []),
+                priority=changes.get("priority", "Medium"),
+                properties=properties,
+                custom_fields=changes.get("custom_fields"),
+                creator=site.caller(req).username,
+            )
+
+        held = site.held.hold(commit, site.faults.take_hold()) if fault == "hold" else None
+        committed = commit() if held is None else None
+    if held is not None:
+        # The lock is released: the server goes on answering while this create waits.
+        committed = held.wait()
+    if committed is None:  # held, and discarded: never committed
+        return JiraResponse(500, drop=True, fault=True)
+    rec = committed
     if fault == "commit_then_500":
         return JiraResponse(
             500, {"errorMessages": ["Internal server error"], "errors": {}}, fault=True
@@ -209,11 +227,12 @@ def add_attachment(site: Site, req: JiraRequest, k: str) -> JiraResponse:
                 mime_type=ctype,
                 content=content,
                 created=now_utc(),
+                author=site.caller(req).username,
             )
             for _name, filename, ctype, content in files
         ]
         site.state.update(issue, attachments=issue.record.attachments + tuple(new))
-    author = site.user(req.api)
+    author = site.user_json(site.caller(req).username, req.api)
     return JiraResponse(
         200,
         [
@@ -246,9 +265,10 @@ def add_comment(site: Site, req: JiraRequest, k: str) -> JiraResponse:
         )
     with site.state.lock:
         issue = site.visible_issue(k)
-        comment = CommentRecord(site.state.new_comment_id(), text, adf, now_utc())
+        author_name = site.caller(req).username
+        comment = CommentRecord(site.state.new_comment_id(), text, adf, now_utc(), author_name)
         site.state.update(issue, comments=(*issue.record.comments, comment))
-        author = site.user(req.api)
+        author = site.user_json(author_name, req.api)
         return JiraResponse(
             201,
             render.comment_json(
@@ -261,9 +281,15 @@ def get_comments(site: Site, req: JiraRequest, k: str) -> JiraResponse:
     """``GET /issue/{key}/comment``, paged with ``startAt``/``maxResults``."""
     with site.state.lock:
         issue = site.visible_issue(k)
-        author = site.user(req.api)
         comments = [
-            render.comment_json(site.base, req.api, issue.record.id, c, author, spec_time=True)
+            render.comment_json(
+                site.base,
+                req.api,
+                issue.record.id,
+                c,
+                site.user_json(c.author, req.api),
+                spec_time=True,
+            )
             for c in issue.record.comments
         ]
     start = int(req.q1("startAt") or 0)

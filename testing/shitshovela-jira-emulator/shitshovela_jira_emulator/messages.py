@@ -12,20 +12,25 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shitshovela_testkit.standin import Request, Response
 
 from .state import now_utc
+
+if TYPE_CHECKING:
+    from .render import Identity
 
 __all__ = ["JiraRequest", "JiraResponse", "Reject", "error", "int_param", "throttled"]
 
 
 @dataclass
 class JiraRequest(Request):
-    """A request to the emulator; ``api`` is the REST version its route serves."""
+    """A request to the emulator; ``api`` is the REST version its route serves,
+    ``user`` who sent it (None until authenticated, and for anonymous reads)."""
 
     api: str = "3"
+    user: Identity | None = None
 
 
 @dataclass

@@ -148,8 +148,8 @@ def get_fields(site: Site, req: JiraRequest) -> JiraResponse:
 
 
 def myself(site: Site, req: JiraRequest) -> JiraResponse:
-    """``GET /myself``: the emulator's one user."""
-    return JiraResponse(200, site.identity.myself(site.base, req.api, site.cloud))
+    """``GET /myself``: the user whose credentials sent the request."""
+    return JiraResponse(200, site.caller(req).myself(site.base, req.api, site.cloud))
 
 
 def server_info(site: Site, req: JiraRequest) -> JiraResponse:

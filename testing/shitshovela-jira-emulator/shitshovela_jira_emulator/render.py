@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .state import PRIORITIES, STATUSES, AttachmentRecord, CommentRecord, IssueRecord
@@ -140,13 +140,28 @@ def avatar_urls(base: str, ident: str) -> dict[str, str]:
 
 
 class Identity:
-    """The one user the emulator knows: whoever authenticates."""
+    """A user of the emulated site: who authenticates, who created an issue.
 
-    def __init__(self, email: str, display_name: str, account_id: str, username: str) -> None:
+    Cloud names a user by ``account_id``; Data Center by ``username`` (``name``)
+    and ``key``, which differ for users made after Jira 8 (``JIRAUSER10100``).
+    """
+
+    def __init__(
+        self,
+        email: str,
+        display_name: str,
+        account_id: str,
+        username: str,
+        key: str | None = None,
+    ) -> None:
         self.email = email
         self.display_name = display_name
         self.account_id = account_id
         self.username = username
+        self.key = key or username
+
+    def __repr__(self) -> str:
+        return f"<Jira user {self.username}>"
 
     def details(self, base: str, api: str, cloud: bool) -> dict[str, Any]:
         """UserDetails (author fields)."""
@@ -164,7 +179,7 @@ class Identity:
         return {
             "self": f"{base}/rest/api/2/user?username={self.username}",
             "name": self.username,
-            "key": self.username,
+            "key": self.key,
             "emailAddress": self.email,
             "avatarUrls": avatar_urls(base, self.username),
             "displayName": self.display_name,
@@ -254,7 +269,7 @@ def attachment_json(
     base: str,
     api: str,
     att: AttachmentRecord,
-    author: dict[str, Any],
+    author: dict[str, Any] | None,
     *,
     cloud: bool,
     spec_time: bool,
@@ -281,7 +296,7 @@ def comment_json(
     api: str,
     issue_id: str,
     c: CommentRecord,
-    author: dict[str, Any],
+    author: dict[str, Any] | None,
     *,
     spec_time: bool,
 ) -> dict[str, Any]:
@@ -333,8 +348,10 @@ def issue_fields(
     project_name: str,
     issue_type_id: str,
     component_ids: dict[str, str],
-    user: dict[str, Any],
+    user: Callable[[str], dict[str, Any] | None],
 ) -> dict[str, Any]:
+    """The ``fields`` of an issue as Jira renders them; ``user(username)`` renders a
+    user (the creator, an attachment's or a comment's author), None for one unknown."""
     out: dict[str, Any] = {}
     for name in ALL_FIELDS:
         if name not in wanted:
@@ -365,17 +382,18 @@ def issue_fields(
         elif name in ("created", "updated"):
             out[name] = jira_time(getattr(rec, name))
         elif name in ("creator", "reporter"):
-            out[name] = user
+            out[name] = user(rec.creator)
         elif name == "assignee":
             out[name] = None
         elif name == "attachment":
             out[name] = [
-                attachment_json(base, api, a, user, cloud=cloud, spec_time=False)
+                attachment_json(base, api, a, user(a.author), cloud=cloud, spec_time=False)
                 for a in rec.attachments
             ]
         elif name == "comment":
             comments = [
-                comment_json(base, api, rec.id, c, user, spec_time=False) for c in rec.comments
+                comment_json(base, api, rec.id, c, user(c.author), spec_time=False)
+                for c in rec.comments
             ]
             out[name] = {
                 "comments": comments,

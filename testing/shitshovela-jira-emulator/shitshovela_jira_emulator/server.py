@@ -9,6 +9,7 @@ plumbing is the testkit's `StandInServer`; the answers are in `issues`,
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 from shitshovela_testkit.standin import Request, Response, StandInServer
 
 from . import render
-from .auth import Credentials, authenticate
+from .auth import Accounts, Credentials, authenticate
 from .messages import JiraRequest, Reject, error, throttled
 from .routes import route
 from .site import Flavour, Site
@@ -40,6 +41,11 @@ class JiraEmulator(StandInServer):
     ``/rest/api/{2,3}/search/jql`` (the old ``/search`` answers 410).
     ``flavour="datacenter"`` serves ``/rest/api/2`` only, Bearer PAT auth, and search at
     ``/rest/api/2/search`` with ``startAt``/``total``.
+
+    The site has users: the one whose credentials the constructor takes
+    (``username``, the job's bot) and any a test adds (`add_user`). Each issue
+    records the user who created it (``creator`` and ``reporter`` in its fields),
+    and ``/myself`` answers who the credentials belong to.
     """
 
     server_name = "JiraEmulator/1.0"
@@ -72,12 +78,16 @@ class JiraEmulator(StandInServer):
             raise ValueError(f"flavour must be 'cloud' or 'datacenter', not {flavour!r}")
         super().__init__(host=host, port=port)
         self.flavour: Flavour = flavour
+        bot = render.Identity(email, display_name, "5b10ac8d82e05b22cc7d4ef5", username)
+        accounts = Accounts(flavour == "cloud")
+        self.credentials: Credentials = accounts.add(bot, api_token=api_token, pat=pat)
         self.site = Site(
             flavour=flavour,
             state=JiraState(
                 projects if projects is not None else {"OPS": ["Task", "Bug"]}, clock, index_lag
             ),
-            identity=render.Identity(email, display_name, "5b10ac8d82e05b22cc7d4ef5", username),
+            identity=bot,
+            accounts=accounts,
             attachment_max=attachment_max_bytes,
             description_max=description_max_chars,
             search_max=search_max_results,
@@ -86,8 +96,8 @@ class JiraEmulator(StandInServer):
             custom_fields=dict(custom_fields or {}),
             dc_deployment_type=dc_deployment_type,
         )
-        self.credentials = Credentials(flavour == "cloud", email, api_token, pat)
         self.spec = SpecCheck(validate_spec, cloud=flavour == "cloud")
+        self._user_keys = 10100
 
     def start(self) -> JiraEmulator:
         """Listen on a free port; the site learns its base URL."""
@@ -110,9 +120,67 @@ class JiraEmulator(StandInServer):
     def index_lag(self, seconds: float) -> None:
         self.site.state.index_lag = seconds
 
-    def auth_headers(self) -> dict[str, str]:
-        """The Authorization header the configured credentials give."""
-        return {"Authorization": self.credentials.header}
+    def auth_headers(self, user: str | None = None) -> dict[str, str]:
+        """The Authorization header of ``user``'s credentials (by default the ones the
+        emulator was made with)."""
+        credentials = self.credentials if user is None else self.site.accounts.credentials(user)
+        return {"Authorization": credentials.header}
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        api_token: str | None = None,
+        pat: str | None = None,
+        email: str | None = None,
+        display_name: str | None = None,
+    ) -> render.Identity:
+        """Another user of the site, who may call with their own credentials (Basic
+        ``email:api_token`` on Cloud, Bearer ``pat`` on Data Center; tokens made up
+        when not given). On Data Center their key differs from their name, as for
+        users made since Jira 8 (``JIRAUSER10100``)."""
+        self._user_keys += 1
+        user = render.Identity(
+            email or f"{username}@example.com",
+            display_name or username.title(),
+            hashlib.sha256(username.encode()).hexdigest()[:24],
+            username,
+            key=f"JIRAUSER{self._user_keys}",
+        )
+        self.site.accounts.add(
+            user, api_token=api_token or f"token-of-{username}", pat=pat or f"pat-of-{username}"
+        )
+        return user
+
+    def delete_issue(self, key: str) -> None:
+        """Delete an issue, as a person would: it is gone from reads and from search at
+        once, and its key is never handed out again (a gap in the project's keys)."""
+        state = self.site.state
+        with state.lock:
+            issue = state.find(key)
+            if issue is None:
+                raise KeyError(key)
+            del state.issues[issue.record.id]
+            del state.by_key[issue.record.key.upper()]
+
+    def commit_held(self) -> list[str]:
+        """Commit now every create the server holds (`Faults.hold_next_create`); their
+        keys, in the order the creates arrived."""
+        return [record.key for record in self.site.held.commit_all()]
+
+    def discard_held(self) -> int:
+        """Never commit the creates the server holds; how many there were."""
+        return self.site.held.discard_all()
+
+    @property
+    def held_creates(self) -> int:
+        """Creates the server holds, not yet committed or discarded."""
+        return len(self.site.held.pending())
+
+    def stop(self) -> None:
+        """Stop serving; creates still held are discarded (never committed)."""
+        self.discard_held()
+        super().stop()
 
     def issues(self) -> list[IssueRecord]:
         """A snapshot of every issue (current state, not the lagging index), by id."""
@@ -138,8 +206,10 @@ class JiraEmulator(StandInServer):
         labels: Sequence[str] = (),
         properties: Mapping[str, Any] | None = None,
         indexed: bool = True,
+        creator: str | None = None,
     ) -> IssueRecord:
-        """Create an issue directly (no HTTP, no checks); ``indexed=False`` lets it lag."""
+        """Create an issue directly (no HTTP, no checks); ``indexed=False`` lets it lag.
+        ``creator`` is a username (`add_user`); by default the emulator's first user."""
         state = self.site.state
         with state.lock:
             proj = state.project(project)
@@ -156,6 +226,7 @@ class JiraEmulator(StandInServer):
                 priority="Medium",
                 properties=properties or {},
                 indexed_immediately=indexed,
+                creator=self.site.identity.username if creator is None else creator,
             )
 
     @property
@@ -192,7 +263,7 @@ class JiraEmulator(StandInServer):
         throttle = self.site.faults.take_throttle()
         if throttle is not None:
             return throttled(*throttle)
-        denied = authenticate(req, found.name if found else None, self.credentials)
+        denied = authenticate(req, found.name if found else None, self.site.accounts)
         if denied is not None:
             return denied
         if problems:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import render
+from .auth import Accounts
 from .messages import JiraRequest, Reject, error
-from .state import Faults, IssueRecord, JiraState, _Issue, _Project
+from .state import Faults, HeldCreates, IssueRecord, JiraState, _Issue, _Project
 
 __all__ = ["Flavour", "Site"]
 
@@ -25,11 +26,15 @@ Flavour = Literal["cloud", "datacenter"]
 
 @dataclass
 class Site:
-    """One emulated Jira: settings, state, faults and the base URL it answers on."""
+    """One emulated Jira: settings, state, users, faults and the base URL it answers on.
+
+    ``identity`` is the site's first user (the one the job runs as, and the
+    projects' lead); ``accounts`` holds every user who may call."""
 
     flavour: Flavour
     state: JiraState
     identity: render.Identity
+    accounts: Accounts
     faults: Faults = field(default_factory=Faults)
     attachment_max: int = 10 * 1024 * 1024
     description_max: int = 32767
@@ -39,15 +44,26 @@ class Site:
     custom_fields: dict[str, str] = field(default_factory=dict)
     dc_deployment_type: str = "Server"
     base: str = ""
+    #: Creates the server holds uncommitted (a late commit).
+    held: HeldCreates = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.held = HeldCreates(self.state.lock)
 
     @property
     def cloud(self) -> bool:
         """Jira Cloud (else Data Center)."""
         return self.flavour == "cloud"
 
-    def user(self, api: str) -> dict[str, Any]:
-        """The emulator's one user, as a field value (creator, author...)."""
-        return self.identity.details(self.base, api, self.cloud)
+    def caller(self, req: JiraRequest) -> render.Identity:
+        """Who sent ``req`` (the site's first user for an anonymous read)."""
+        return req.user if req.user is not None else self.identity
+
+    def user_json(self, username: str, api: str) -> dict[str, Any] | None:
+        """A user as a field value (creator, author...); None for a user the site
+        does not know (Jira's null for an anonymous or deleted user)."""
+        user = self.accounts.user(username)
+        return None if user is None else user.details(self.base, api, self.cloud)
 
     def json_body(self, req: JiraRequest) -> Any:
         """The request body as JSON; 415 or 400 as Jira answers them otherwise."""
@@ -104,7 +120,7 @@ class Site:
             project_name=project.name,
             issue_type_id=self.state.issue_type_ids.get(rec.issuetype, "10001"),
             component_ids=project.components,
-            user=self.user(api),
+            user=lambda username: self.user_json(username, api),
         )
         for cf in self.custom_fields:
             if cf in wanted:

@@ -13,6 +13,8 @@ __all__ = [
     "AttachmentRecord",
     "CommentRecord",
     "Faults",
+    "HeldCreate",
+    "HeldCreates",
     "IssueRecord",
     "ProjectConfig",
     "Violation",
@@ -49,6 +51,8 @@ class AttachmentRecord:
     mime_type: str
     content: bytes
     created: _dt.datetime
+    #: The username of who uploaded it.
+    author: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class CommentRecord:
     body_text: str
     body_adf: dict[str, Any] | None
     created: _dt.datetime
+    #: The username of who wrote it.
+    author: str = ""
 
     def __str__(self) -> str:
         return self.body_text
@@ -83,6 +89,9 @@ class IssueRecord:
     created: _dt.datetime
     updated: _dt.datetime
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    #: The username of the user whose request created the issue (Jira's ``creator``,
+    #: which no edit changes; the emulator's ``reporter`` is the same user).
+    creator: str = ""
 
     @property
     def number(self) -> int:
@@ -123,6 +132,83 @@ class Violation:
 
 CREATE_FAULTS = frozenset({"commit_then_500", "commit_then_drop", "fail_500", "drop"})
 
+#: How long a held create waits for its commit when no delay was given (an upper
+#: bound, so that a forgotten hold cannot keep a server thread forever).
+HOLD_FOREVER = 3600.0
+
+
+class HeldCreate:
+    """A create the server accepted and has not committed yet: its issue appears only
+    when it is committed (a late commit), or never when it is discarded.
+
+    ``after`` is how long it waits to commit by itself (real seconds from `wait`),
+    None for "only when told"."""
+
+    def __init__(
+        self, commit: Callable[[], IssueRecord], lock: threading.RLock, after: float | None
+    ) -> None:
+        self._commit = commit
+        self._lock = lock
+        self._settled = threading.Event()
+        self.after = after
+        self.record: IssueRecord | None = None
+
+    def commit(self) -> IssueRecord | None:
+        """Commit the create now (once); its issue, or None if it was discarded."""
+        with self._lock:
+            if not self._settled.is_set():
+                self.record = self._commit()
+                self._settled.set()
+            return self.record
+
+    def discard(self) -> None:
+        """Never commit it (unless it was already)."""
+        with self._lock:
+            self._settled.set()
+
+    @property
+    def settled(self) -> bool:
+        """Committed or discarded."""
+        return self._settled.is_set()
+
+    def wait(self) -> IssueRecord | None:
+        """Block until committed or discarded, committing it at its delay; the issue,
+        or None when it was discarded."""
+        if self._settled.wait(HOLD_FOREVER if self.after is None else self.after):
+            return self.record
+        return self.commit() if self.after is not None else None
+
+
+class HeldCreates:
+    """The creates the server holds (`Faults.hold_next_create`), in arrival order."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._held: list[HeldCreate] = []
+
+    def hold(self, commit: Callable[[], IssueRecord], after: float | None) -> HeldCreate:
+        """Hold a create (``commit`` makes its issue): see `HeldCreate`."""
+        held = HeldCreate(commit, self._lock, after)
+        with self._lock:
+            self._held.append(held)
+        return held
+
+    def pending(self) -> list[HeldCreate]:
+        """The held creates neither committed nor discarded yet."""
+        with self._lock:
+            return [held for held in self._held if not held.settled]
+
+    def commit_all(self) -> list[IssueRecord]:
+        """Commit every pending create now, in arrival order; their issues."""
+        return [rec for held in self.pending() if (rec := held.commit()) is not None]
+
+    def discard_all(self) -> int:
+        """Discard every pending create; how many there were."""
+        pending = self.pending()
+        for held in pending:
+            held.discard()
+        return len(pending)
+
 
 class Faults:
     """Fault modes a test sets at run time; every method is thread-safe.
@@ -137,10 +223,15 @@ class Faults:
     * ``forbid_project(key, browse=True)``: no create/edit permission in the project
       (403; createmeta lists no issue types); with ``browse=False`` the project and its
       issues are invisible (404, JQL "does not exist", filtered from search).
+    * ``hold_next_create(commit_after=None)``: one-shot; the next create is checked,
+      then held uncommitted with its connection open (the client times out, its
+      outcome unknown) and committed ``commit_after`` seconds later, or only when
+      the test says (`JiraEmulator.commit_held`), or never.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._hold_after: float | None = None
         self._next: dict[str, str | None] = {"create": None, "edit": None}
         self._throttle: list[tuple[int, str | None, str | None, str]] = []
         self._forbidden: dict[str, bool] = {}  # project key -> browse allowed
@@ -168,6 +259,18 @@ class Faults:
     @next_edit.setter
     def next_edit(self, mode: str | None) -> None:
         self._set("edit", mode)
+
+    def hold_next_create(self, commit_after: float | None = None) -> None:
+        """Hold the next create: see the class docstring."""
+        with self._lock:
+            self._next["create"] = "hold"
+            self._hold_after = commit_after
+
+    def take_hold(self) -> float | None:
+        """The delay of the held create just taken (None: until told)."""
+        with self._lock:
+            after, self._hold_after = self._hold_after, None
+            return after
 
     def take(self, kind: str) -> str | None:
         with self._lock:
@@ -317,6 +420,7 @@ class JiraState:
         properties: Mapping[str, Any],
         custom_fields: Mapping[str, Any] | None = None,
         indexed_immediately: bool = False,
+        creator: str = "",
     ) -> IssueRecord:
         issue_id = str(self._next_issue_id)
         self._next_issue_id += 1
@@ -341,6 +445,7 @@ class JiraState:
             created=now,
             updated=now,
             custom_fields=copy.deepcopy(dict(custom_fields or {})),
+            creator=creator,
         )
         issue = _Issue(rec)
         self._index(issue, immediately=indexed_immediately)

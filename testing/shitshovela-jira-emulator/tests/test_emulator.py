@@ -565,6 +565,114 @@ def test_auth_failures_are_401(make_jira: Factory) -> None:
     assert jira.issues() == [] and dc.issues() == []
 
 
+# ------------------------------------------------------------------------------ users
+
+
+def test_each_token_is_a_user_and_issues_record_their_creator(make_jira: Factory) -> None:
+    jira = make_jira()
+    mallory = jira.add_user("mallory")
+    with (
+        client(jira) as bot,
+        httpx.Client(base_url=jira.url, headers=jira.auth_headers("mallory"), timeout=5.0) as other,
+    ):
+        assert bot.get("/rest/api/3/myself").json()["accountId"] == "5b10ac8d82e05b22cc7d4ef5"
+        assert other.get("/rest/api/3/myself").json()["accountId"] == mallory.account_id
+        assert create(bot, "by the bot").status_code == 201
+        assert create(other, "planted").status_code == 201
+        fields = "creator,reporter,labels"
+        mine = bot.get("/rest/api/3/issue/OPS-1", params={"fields": fields}).json()["fields"]
+        theirs = bot.get("/rest/api/3/issue/OPS-2", params={"fields": fields}).json()["fields"]
+        found = bot.post(
+            "/rest/api/3/search/jql",
+            json={"jql": "project = OPS ORDER BY key ASC", "fields": ["creator"]},
+        ).json()["issues"]
+    assert mine["creator"]["accountId"] == mine["reporter"]["accountId"] != mallory.account_id
+    assert theirs["creator"]["accountId"] == theirs["reporter"]["accountId"] == mallory.account_id
+    assert [i["fields"]["creator"]["displayName"] for i in found] == ["Ticket Bot", "Mallory"]
+    assert [i.creator for i in jira.issues()] == ["bot", "mallory"]
+    assert jira.seed_issue("OPS", "seeded").creator == "bot"
+    assert jira.seed_issue("OPS", "seeded by a person", creator="mallory").creator == "mallory"
+
+
+def test_data_center_users_have_a_key_besides_their_name(make_jira: Factory) -> None:
+    jira = make_jira(flavour="datacenter", pat="bot-pat")
+    jira.add_user("mallory", pat="mallory-pat")
+    with httpx.Client(
+        base_url=jira.url, headers={"Authorization": "Bearer mallory-pat"}, timeout=5.0
+    ) as other:
+        me = other.get("/rest/api/2/myself").json()
+        assert (me["name"], me["key"]) == ("mallory", "JIRAUSER10101")
+        assert create(other, api="2").status_code == 201
+        creator = other.get("/rest/api/2/issue/OPS-1", params={"fields": "creator"}).json()
+    assert creator["fields"]["creator"]["key"] == "JIRAUSER10101"
+    with pytest.raises(ValueError, match="another user has these credentials"):
+        jira.add_user("eve", pat="bot-pat")
+
+
+def test_a_deleted_issue_leaves_a_gap_in_the_keys(jira: JiraEmulator) -> None:
+    with client(jira) as c:
+        for n in range(3):
+            create(c, f"issue {n}")
+        jira.delete_issue("OPS-2")
+        assert c.get("/rest/api/3/issue/OPS-2").status_code == 404
+        assert keys_of(c, "project = OPS ORDER BY key ASC") == ["OPS-1", "OPS-3"]
+        assert create(c, "after").json()["key"] == "OPS-4"
+    with pytest.raises(KeyError):
+        jira.delete_issue("OPS-2")
+
+
+# ------------------------------------------------------------------------ held creates
+
+
+def give_up_on_create(c: httpx.Client, summary: str) -> None:
+    """Send a create and stop waiting for its answer after a short while."""
+    with pytest.raises(httpx.ReadTimeout):
+        c.post(
+            "/rest/api/3/issue",
+            json={
+                "fields": {
+                    "project": {"key": "OPS"},
+                    "issuetype": {"name": "Task"},
+                    "summary": summary,
+                    "labels": ["shitshovela-inprogress"],
+                }
+            },
+            timeout=0.3,
+        )
+
+
+def test_a_held_create_commits_when_told_after_the_client_gave_up(jira: JiraEmulator) -> None:
+    jira.faults.hold_next_create()
+    with client(jira) as c:
+        give_up_on_create(c, "held")
+        assert jira.held_creates == 1
+        assert jira.issues() == []
+        assert create(c, "not held").json()["key"] == "OPS-1"  # one-shot; others go on
+        assert keys_of(c, "project = OPS") == ["OPS-1"]
+        assert jira.commit_held() == ["OPS-2"]  # its key is handed out at the commit
+        assert keys_of(c, "project = OPS ORDER BY key ASC") == ["OPS-1", "OPS-2"]
+    assert [i.summary for i in jira.issues()] == ["not held", "held"]
+    assert jira.held_creates == 0 and jira.commit_held() == []
+
+
+def test_a_held_create_commits_by_itself_after_its_delay(jira: JiraEmulator) -> None:
+    jira.faults.hold_next_create(commit_after=0.2)
+    with client(jira) as c:
+        r = create(c, "late")  # a client that waits gets the answer at the commit
+    assert r.status_code == 201 and r.json()["key"] == "OPS-1"
+    assert [i.summary for i in jira.issues()] == ["late"]
+
+
+def test_a_held_create_that_is_discarded_leaves_nothing(jira: JiraEmulator) -> None:
+    jira.faults.hold_next_create()
+    with client(jira) as c:
+        give_up_on_create(c, "never")
+        assert jira.discard_held() == 1
+        assert jira.commit_held() == []
+        assert create(c, "after").json()["key"] == "OPS-1"
+    assert [i.summary for i in jira.issues()] == ["after"]
+
+
 # ------------------------------------------------------------------------ v2 / DC flavour
 
 

@@ -32,7 +32,9 @@ offset would); hostile origins round-trip exactly; a forged origin in a
 ticket's content never wins over the real one; unflag removes the flag and
 nothing else, idempotently; a create whose answer was lost raises
 `OutcomeUnknown` and leaves exactly one ticket (never retried, I4); `find`;
-and a wrong credential makes `check` raise `Unreachable`.
+a wrong credential makes `check` raise `Unreachable`; and a flagged ticket
+another identity created is listed and found with ``by_job`` False (the job's
+own with True), so reconcile never finishes a planted flag and origin.
 
 **Capabilities.** Some checks need more of the harness than the required
 methods: a way to close a ticket, to lose a create's answer, a provider built
@@ -166,6 +168,12 @@ class TicketHarness(Protocol):
     def tickets_with_wrong_credential(self, instance: str) -> TicketSystem:
         """A `TicketSystem` for ``instance`` built with a wrong credential (token,
         password), everything else right: its `check` must raise `Unreachable`."""
+
+    def plant(self, flag: Flag, origin_ref: str) -> str:
+        """Create a ticket as another identity than the provider's (a person with
+        access to the ticket system), carrying ``flag.label`` and the origin reference
+        ``origin_ref`` where the provider reads origins from; return its key. Declare
+        it unsupported where the system does not record who created a ticket."""
 
     #: How many tickets one page of the provider's flagged listing holds, as this
     #: harness configured the provider or the system (keep it small: the check flags
@@ -571,6 +579,34 @@ def check_create_is_never_retried_after_a_lost_answer(h: TicketHarness) -> None:
     assert len(mine) == 1, f"{len(mine)} tickets for one create whose answer was lost: {mine}"
 
 
+def check_ticket_by_another_identity_is_not_by_job(h: TicketHarness) -> None:
+    """A flagged ticket with an origin that another identity created (someone planted
+    this instance's flag and an item's origin) is listed, and found by that origin,
+    with ``by_job`` False; the job's own ticket is listed with ``by_job`` True.
+    Reconcile finishes only tickets the job created (I7): a planted one must never
+    delete the item its origin names (I1)."""
+    ts = h.tickets("conf-a")
+    flag = Flag("conf-a")
+    own = ts.create(_draft(), flag, sample_origin("own-1"))
+    planted_origin = sample_origin("planted-1")
+    planted = capability(h, "plant")(flag, planted_origin.to_ref())
+    h.settle()
+    listed = _listed(ts, flag)
+    assert planted in listed, "a flagged ticket another identity created is not listed"
+    assert listed[planted].origin == planted_origin
+    assert listed[planted].by_job is False, (
+        f"a ticket another identity created is listed with by_job={listed[planted].by_job!r}, "
+        "not False: reconcile would delete the item its planted origin names"
+    )
+    assert listed[own.key].by_job is True, (
+        f"the job's own ticket is listed with by_job={listed[own.key].by_job!r}, not True"
+    )
+    found = ts.find(planted_origin, flag)
+    assert found is not None, "find does not return the planted ticket"
+    assert found.key == planted
+    assert found.by_job is False, f"find returned the planted ticket with by_job={found.by_job!r}"
+
+
 def check_tickets_wrong_credential_is_unreachable(h: TicketHarness) -> None:
     """`check` with a wrong credential raises `Unreachable` (a run must not start)."""
     ts = capability(h, "tickets_with_wrong_credential")("conf-a")
@@ -590,6 +626,7 @@ TICKET_CHECKS: tuple[Callable[[TicketHarness], None], ...] = (
     check_create_is_never_retried_after_a_lost_answer,
     check_find_by_origin,
     check_tickets_wrong_credential_is_unreachable,
+    check_ticket_by_another_identity_is_not_by_job,
 )
 
 

@@ -4,8 +4,9 @@ It is the worked example of an HTTP ticket system for a tracker with no custom
 fields, written on the core's helpers, and what the kit's own tests break on
 purpose (``tests/test_kit_catches_mistakes.py``):
 
-- `IssueTracker`, a `StandInServer`: issues with a title, a body, labels and an
-  open/closed state; Bearer-token auth; ``GET /issues`` lists *open* issues
+- `IssueTracker`, a `StandInServer`: issues with a title, a body, labels, an
+  open/closed state and the ``user`` who opened them; Bearer-token auth, one
+  token per user (``GET /user`` names the caller); ``GET /issues`` lists *open* issues
   unless asked ``state=all`` and pages by ``page``/``per_page`` with a
   ``Link: rel="next"`` header (at most `IssueTracker.page_size` per page);
   ``DELETE /issues/{n}/labels/{name}`` removes one label, ``PATCH`` with
@@ -15,7 +16,9 @@ purpose (``tests/test_kit_catches_mistakes.py``):
   request, the origin a marker at the end of the body
   (`shitshovela_core.origintext`: escaped, last marker wins); the listing
   follows the server's next links (`shitshovela_core.paging`) and is read whole
-  before it is yielded; statuses are read by `raise_for_answer`.
+  before it is yielded; statuses are read by `raise_for_answer`; a ticket is the
+  job's (``by_job``) when the issue's ``user`` is the token's (``GET /user``,
+  read once).
 - `IssueTrackerHarness`, the conformance kit's harness, offering every capability.
 """
 
@@ -62,6 +65,8 @@ __all__ = [
 
 #: The longest issue body the tracker accepts (GitHub's limit).
 BODY_LIMIT = 65536
+#: The token of the harness's other user, who plants tickets (`IssueTrackerHarness.plant`).
+PLANTER_TOKEN = "planter-token"  # noqa: S105 - a test double's
 
 
 class IssueTracker(StandInServer):
@@ -69,7 +74,8 @@ class IssueTracker(StandInServer):
 
     Test-facing: ``issues`` (number -> issue dict), ``created`` (number -> the
     issue as its create request left it), `close_issue`, `add_label`,
-    ``lose_next_create`` and ``page_size``.
+    `open_issue` (as any user), ``lose_next_create`` and ``page_size``. ``token``
+    is the job's user's (``bot``); ``users`` maps every accepted token to a login.
     """
 
     server_name = "IssueTracker/1.0"
@@ -77,6 +83,7 @@ class IssueTracker(StandInServer):
     def __init__(self, *, token: str = "tracker-token", page_size: int = 30) -> None:  # noqa: S107
         super().__init__()
         self.token = token
+        self.users: dict[str, str] = {token: "bot"}
         self.page_size = page_size
         self.lose_next_create = False
         self.issues: dict[int, dict[str, Any]] = {}
@@ -97,17 +104,35 @@ class IssueTracker(StandInServer):
             if label not in labels:
                 labels.append(label)
 
+    def open_issue(self, login: str, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        """Open an issue as the user ``login`` (no checks); the issue."""
+        with self._issues_lock:
+            number = len(self.issues) + 1
+            issue = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "labels": list(dict.fromkeys(labels)),
+                "state": "open",
+                "user": {"login": login},
+            }
+            self.issues[number] = issue
+            self.created[number] = copy.deepcopy(issue)
+            return issue
+
     # -- the API -------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        login = self.users.get(token) if scheme == "Bearer" else None
+        if login is None:
             return Response(401, {"message": "Bad credentials"})
         parts = [p for p in request.path.split("/") if p]
         with self._issues_lock:
             if parts == ["user"] and request.method == "GET":
-                return Response(200, {"login": "bot"})
+                return Response(200, {"login": login})
             if parts == ["issues"] and request.method == "POST":
-                return self._create(request)
+                return self._create(request, login)
             if parts == ["issues"] and request.method == "GET":
                 return self._list(request)
             if len(parts) >= 2 and parts[0] == "issues" and parts[1].isdigit():
@@ -121,7 +146,7 @@ class IssueTracker(StandInServer):
     def _shown(issue: dict[str, Any]) -> dict[str, Any]:
         return {**issue, "labels": [{"name": name} for name in issue["labels"]]}
 
-    def _create(self, request: Request) -> Response:
+    def _create(self, request: Request, login: str) -> Response:
         data = request.json()
         title, body = str(data.get("title") or ""), str(data.get("body") or "")
         labels = [str(label) for label in data.get("labels") or []]
@@ -134,16 +159,7 @@ class IssueTracker(StandInServer):
             problems.append("a label is longer than 50 characters")
         if problems:
             return Response(422, {"message": "Validation Failed", "errors": problems})
-        number = len(self.issues) + 1
-        issue = {
-            "number": number,
-            "title": title,
-            "body": body,
-            "labels": list(dict.fromkeys(labels)),
-            "state": "open",
-        }
-        self.issues[number] = issue
-        self.created[number] = copy.deepcopy(issue)
+        issue = self.open_issue(login, title, body, labels)
         if self.lose_next_create:
             self.lose_next_create = False
             return Response(0, drop=True)
@@ -216,6 +232,16 @@ class IssueTrackerTickets(TicketSystem):
             secrets=(settings.token,),
         )
         self._scrub = context.safety.redactor.scrub
+        self._login: str | None = None
+
+    def login(self) -> str:
+        """The login of the token's user (``GET /user``), read once."""
+        if self._login is None:
+            what = "read the token's user"
+            response = self.http.request("GET", "/user", idempotent=True, what=what)
+            raise_for_answer(response, what, credentials="the TOKEN setting", scrub=self._scrub)
+            self._login = str(response.json()["login"])
+        return self._login
 
     @staticmethod
     def origin_in(body: str) -> str | None:
@@ -229,12 +255,14 @@ class IssueTrackerTickets(TicketSystem):
             origin: Origin | None = Origin.from_ref(ref)
         except ValueError:
             origin = None
+        user = issue.get("user")
         return Ticket(
             key=str(issue["number"]),
             origin=origin,
             flagged=flag.label in labels,
             origin_ref=ref,
             labels=labels,
+            by_job=isinstance(user, dict) and user.get("login") == self.login(),
         )
 
     def create(self, draft: TicketDraft, flag: Flag, origin: Origin) -> Ticket:
@@ -283,9 +311,7 @@ class IssueTrackerTickets(TicketSystem):
 
     def check(self, flag: Flag) -> None:
         """``GET /user``: the token works."""
-        what = "read the token's user"
-        response = self.http.request("GET", "/user", idempotent=True, what=what)
-        raise_for_answer(response, what, credentials="the TOKEN setting", scrub=self._scrub)
+        self.login()
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -340,6 +366,13 @@ class IssueTrackerHarness:
 
     def lose_next_create_answer(self) -> None:
         self.server.lose_next_create = True
+
+    def plant(self, flag: Flag, origin_ref: str) -> str:
+        """The provider itself, with another user's token, creates the flagged issue."""
+        self.server.users.setdefault(PLANTER_TOKEN, "someone-else")
+        planter = self._build(flag.instance, PLANTER_TOKEN)
+        draft = TicketDraft(title="planted", body="planted by a person")
+        return planter.create(draft, flag, Origin.from_ref(origin_ref)).key
 
     def close(self) -> None:
         for made in self._made:
