@@ -125,8 +125,12 @@ class Stack:
         )
 
     def s3_keys(self) -> list[str]:
+        """The objects under the prefix, without the run lease: a run that reaches its
+        deadline has no time to give it back, and it expires 2 s after the deadline
+        (the S3 README, "the run lease")."""
         listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="in/")
-        return sorted(entry["Key"] for entry in listing.get("Contents", []))
+        keys = (entry["Key"] for entry in listing.get("Contents", []))
+        return sorted(k for k in keys if not k.startswith("in/.shitshovela-lease-"))
 
     def imap_count(self) -> int:
         client = self.dovecot.imap_client(self.user, password=IMAP_PASSWORD)
