@@ -1,8 +1,8 @@
 """Exactly once, end to end: a kill at every request of a run, then fault-free runs.
 
 Each pair runs the real CLI as a subprocess against real servers (moto's S3,
-Dovecot) and the Jira emulator, with a SIGKILL right before, and separately
-right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
+Dovecot) and the Jira or GitHub emulator, with a SIGKILL right before, and
+separately right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
 sets the items per scenario (2 in CI; see the README for the larger run).
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from crashkit import (
+    GitHubSide,
     ImapSide,
     Killer,
     S3Side,
@@ -27,9 +28,10 @@ pytestmark = pytest.mark.e2e
 ITEMS = int(os.environ.get("SHITSHOVELA_E2E_ITEMS", "2"))
 
 
-def _matrix(pair: str, make_source: Any) -> None:
+def _matrix(pair: str, make_source: Any, make_tickets: Any = None) -> None:
     def make(killer: Killer) -> Scenario:
-        return Scenario(make_source(), killer=killer)
+        tickets = make_tickets() if make_tickets is not None else None
+        return Scenario(make_source(), killer=killer, tickets=tickets)
 
     total = requests_in_a_fault_free_run(make, ITEMS)
     assert total >= 4 * ITEMS  # create, unflag, read, delete at least
@@ -60,3 +62,11 @@ def test_s3_to_jira_every_crash_point(moto: Any) -> None:
 
 def test_imap_to_jira_every_crash_point(dovecot: Any) -> None:
     _matrix("imap -> jira", lambda: ImapSide(dovecot))
+
+
+def test_s3_to_github_every_crash_point(moto: Any) -> None:
+    _matrix("s3 -> github", lambda: S3Side(moto), GitHubSide)
+
+
+def test_imap_to_github_every_crash_point(dovecot: Any) -> None:
+    _matrix("imap -> github", lambda: ImapSide(dovecot), GitHubSide)
