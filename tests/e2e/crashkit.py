@@ -274,8 +274,8 @@ class TicketSide(Protocol):
     def tickets(self, instance: str) -> list[Made]:
         """The tickets ``instance`` made."""
 
-    def flags_left(self) -> int:
-        """Flag labels left on any ticket."""
+    def flags_left(self, instance: str) -> int:
+        """``instance``'s flag labels left on any ticket."""
 
 
 @dataclass
@@ -314,10 +314,9 @@ class JiraSide:
             made.append(Made(issue.key, issue.summary, tuple(issue.labels), origin))
         return made
 
-    def flags_left(self) -> int:
-        return sum(
-            1 for i in self.jira.issues() for label in i.labels if label.startswith(FLAG_PREFIX)
-        )
+    def flags_left(self, instance: str) -> int:
+        flag = FLAG_PREFIX + instance
+        return sum(1 for i in self.jira.issues() for label in i.labels if label == flag)
 
 
 @dataclass
@@ -363,10 +362,9 @@ class GitHubSide:
             made.append(Made(key, issue.title, tuple(issue.labels), Origin.from_ref(ref)))
         return made
 
-    def flags_left(self) -> int:
-        return sum(
-            1 for i in self.github.issues() for label in i.labels if label.startswith(FLAG_PREFIX)
-        )
+    def flags_left(self, instance: str) -> int:
+        flag = FLAG_PREFIX + instance
+        return sum(1 for i in self.github.issues() for label in i.labels if label == flag)
 
 
 SECRETS = (API_TOKEN, GITHUB_TOKEN, "e2e-s3-secret", "e2e-imap-password")
@@ -477,8 +475,9 @@ class Scenario:
         return self.side.tickets(self.instance)
 
     def flags_left(self) -> int:
-        """Flag labels left on any ticket of this ticket system."""
-        return self.side.flags_left()
+        """This instance's flag labels left on any ticket of the ticket system (another
+        instance sharing it keeps its own)."""
+        return self.side.flags_left(self.instance)
 
     def verdict(self, expected: dict[str, list[str]] | None = None) -> Verdict:
         """I1-I3 and I10: exactly one ticket per item revision, with its content;

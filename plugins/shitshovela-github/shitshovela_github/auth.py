@@ -71,6 +71,11 @@ class Credentials(Protocol):
         """The settings to check when GitHub refuses the credentials."""
         ...
 
+    def writes_issues(self) -> bool | None:
+        """Whether the credentials themselves grant writing issues (and so setting
+        labels): an installation token's answer says; None when they do not tell."""
+        ...
+
 
 def _login(response: httpx.Response, what: str) -> str:
     try:
@@ -118,6 +123,10 @@ class TokenCredentials:
         """``SHITSHOVELA_GITHUB__TOKEN``."""
         return self._env("TOKEN")
 
+    def writes_issues(self) -> bool | None:
+        """A personal token does not say (the repository's ``permissions`` do)."""
+        return None
+
 
 class AppCredentials:
     """A GitHub App's installation token, minted and renewed as needed."""
@@ -143,6 +152,7 @@ class AppCredentials:
         self._token: str | None = None
         self._renew_at = 0.0
         self._slug: str | None = None
+        self._permissions: dict[str, str] = {}
         #: Installation tokens minted in this run.
         self.minted = 0
 
@@ -227,6 +237,9 @@ class AppCredentials:
         except (ValueError, KeyError, TypeError):
             raise ProviderError(f"{what}: GitHub's answer has no token or expiry") from None
         self._api.secret(token)
+        permissions = data.get("permissions")
+        if isinstance(permissions, dict):
+            self._permissions = {str(k): str(v) for k, v in permissions.items()}
         lifetime = _lifetime(expires.timestamp(), response.headers.get("date"))
         self._token = token
         self._renew_at = started + max(lifetime - RENEW_BEFORE, lifetime / 2)
@@ -237,6 +250,13 @@ class AppCredentials:
         if self._token is None or self._clock() >= self._renew_at:
             self._mint()
         return f"Bearer {self._token}"
+
+    def writes_issues(self) -> bool | None:
+        """What the installation token's own answer says of ``issues`` (minted first)."""
+        self.header()
+        if "issues" not in self._permissions:
+            return None
+        return self._permissions["issues"] == "write"
 
     def renew(self) -> bool:
         """Forget the token GitHub refused: the next request mints another."""

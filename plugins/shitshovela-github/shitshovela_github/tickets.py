@@ -170,11 +170,18 @@ class GitHubTickets(TicketSystem):
         return data
 
     def _require_push(self, repository: Mapping[str, Any]) -> bool | None:
-        """Stop unless the identity has push access (None: GitHub did not say)."""
-        permissions = repository.get("permissions")
-        if not isinstance(permissions, Mapping):
-            return None
-        if permissions.get("push") is True:
+        """Stop unless the identity may set labels (None: GitHub did not say).
+
+        An App's installation token says itself what it may do (``issues: write``
+        in the answer that minted it); for a personal token the repository's
+        ``permissions.push`` (its user's role) says it."""
+        allowed = self.credentials.writes_issues()
+        if allowed is None:
+            permissions = repository.get("permissions")
+            if not isinstance(permissions, Mapping):
+                return None
+            allowed = permissions.get("push") is True
+        if allowed:
             return True
         raise SetupError(
             f"{self.identity()} has no push access to {self.config.repo}: GitHub would "

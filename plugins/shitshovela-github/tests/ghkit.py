@@ -180,11 +180,14 @@ class GitHubHarness:
 class EngineWorld:
     """The core's `Engine` in-process: a `FakeStore` source, GitHub through the emulator.
 
-    Budget, engine and emulator share ``clock`` (the emulator through the clock's
-    wall time), so the claim window and the listing lag pass without real time.
+    Budget, engine and emulator share ``clock`` (the emulator through a manual clock's
+    wall time), so the claim window and the listing lag pass without real time; a
+    benchmark gives ``time.monotonic`` and an emulator on real time instead.
     ``run`` returns None when the run died of a `HardStop` (a simulated kill)."""
 
-    def __init__(self, gh: GitHubEmulator, items: Mapping[str, str], *, clock: ManualClock) -> None:
+    def __init__(
+        self, gh: GitHubEmulator, items: Mapping[str, str], *, clock: Callable[[], float]
+    ) -> None:
         self.gh = gh
         self.clock = clock
         self.store = FakeStore("fake://inbox")
@@ -197,11 +200,13 @@ class EngineWorld:
         *,
         instance: str = "a",
         claim_window: float = 120.0,
+        max_runtime: float = 600.0,
         hooks: RunHooks | None = None,
         **settings: Any,
     ) -> RunSummary | None:
         """One run of ``instance`` from the store into GitHub."""
-        budget = Budget(600.0, started=self.clock(), clock=self.clock, sleep=self.clock.sleep)
+        sleep = getattr(self.clock, "sleep", time.sleep)
+        budget = Budget(max_runtime, started=self.clock(), clock=self.clock, sleep=sleep)
         context = fake_context("fake", instance, budget=budget)
         source = FakeSource(context, self.store)
         tickets = make_tickets(self.gh, instance, budget=budget, **settings)
