@@ -114,6 +114,7 @@ class GitHubSettings(ProviderSettings, TlsSettings):
     token: str = setting(
         default="",
         secret=True,
+        ascii_only=True,
         help="A personal access token (fine-grained or classic); or use APP_ID.",
     )
     app_id: str = setting(
@@ -126,6 +127,7 @@ class GitHubSettings(ProviderSettings, TlsSettings):
     app_private_key: str = setting(
         default="",
         secret=True,
+        multiline=True,
         help="The GitHub App's private key (PEM; line breaks may be written as \\n).",
     )
     installation_id: str = setting(

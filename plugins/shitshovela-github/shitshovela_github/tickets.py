@@ -64,7 +64,7 @@ from shitshovela_core import (
 
 from . import auth, text
 from .api import GitHubApi
-from .config import TITLE_MAX, GitHubSettings
+from .config import TITLE_MAX, GitHubSettings, private_key
 from .probe import Found, NumberProbe
 from .writes import WriteBudget
 
@@ -127,6 +127,11 @@ class GitHubTickets(TicketSystem):
         )
         self.api.credentials = self.credentials
         context.safety.redactor.add(*(s for s in (config.token, config.app_private_key) if s))
+        # Each line of the key's body too, should a piece of it ever show alone.
+        key_lines = private_key(config.app_private_key).splitlines()
+        context.safety.redactor.add(
+            *(line.strip() for line in key_lines if len(line.strip()) >= 16 and "-----" not in line)
+        )
         self.repo_path = f"/repos/{config.owner}/{config.name}"
         self._ready_labels: set[str] = set()
         self._prepared = False

@@ -42,12 +42,12 @@ def problems(**values: Any) -> list[str]:
 
 
 def test_a_token_or_an_app_exactly_one() -> None:
-    assert problems(TOKEN="ghp_x") == []
+    assert problems(TOKEN="ghp_0123456789") == []
     assert problems(APP_ID="123", APP_PRIVATE_KEY=PEM) == []
     assert problems(APP_ID="123", APP_PRIVATE_KEY=PEM, INSTALLATION_ID="77") == []
     (neither,) = problems()
     assert "SHITSHOVELA_GITHUB__TOKEN" in neither and "SHITSHOVELA_GITHUB__APP_ID" in neither
-    (both,) = problems(TOKEN="ghp_x", APP_ID="1", APP_PRIVATE_KEY=PEM)
+    (both,) = problems(TOKEN="ghp_0123456789", APP_ID="1", APP_PRIVATE_KEY=PEM)
     assert "not both" in both
     assert problems(APP_ID="1") == [
         "SHITSHOVELA_GITHUB__APP_ID is set but SHITSHOVELA_GITHUB__APP_PRIVATE_KEY is not"
@@ -55,9 +55,9 @@ def test_a_token_or_an_app_exactly_one() -> None:
     assert problems(APP_PRIVATE_KEY=PEM) == [
         "SHITSHOVELA_GITHUB__APP_PRIVATE_KEY is set but SHITSHOVELA_GITHUB__APP_ID is not"
     ]
-    (not_pem,) = problems(APP_ID="1", APP_PRIVATE_KEY="hunter2")
-    assert "not a PEM" in not_pem and "hunter2" not in not_pem
-    assert problems(TOKEN="x", INSTALLATION_ID="5") == [
+    (not_pem,) = problems(APP_ID="1", APP_PRIVATE_KEY="hunter2-not-a-key")
+    assert "not a PEM" in not_pem and "hunter2-not-a-key" not in not_pem
+    assert problems(TOKEN="ghp_0123456789", INSTALLATION_ID="5") == [
         "SHITSHOVELA_GITHUB__INSTALLATION_ID is set but SHITSHOVELA_GITHUB__APP_ID is not"
     ]
 
@@ -71,12 +71,12 @@ def test_a_key_with_written_out_line_breaks_is_read_as_pem() -> None:
     "repo", ["acme", "acme/", "/tickets", "acme/tickets/x", "a b/c", "acme/.."]
 )
 def test_the_repository_is_owner_slash_name(repo: str) -> None:
-    (found,) = problems(TOKEN="x", REPO=repo)
+    (found,) = problems(TOKEN="ghp_0123456789", REPO=repo)
     assert "SHITSHOVELA_GITHUB__REPO" in found and "owner/name" in found
 
 
 def test_github_com_s_secondary_limits_are_the_ceiling() -> None:
-    found = problems(TOKEN="x", RATE=2, WRITES_PER_MINUTE=81, WRITES_PER_HOUR=501)
+    found = problems(TOKEN="ghp_0123456789", RATE=2, WRITES_PER_MINUTE=81, WRITES_PER_HOUR=501)
     assert len(found) == 3
     assert "RATE=2" in found[0] and "at most 1" in found[0]
     assert "80 a minute" in found[1] and "500 an hour" in found[2]
@@ -84,13 +84,13 @@ def test_github_com_s_secondary_limits_are_the_ceiling() -> None:
 
 def test_an_enterprise_server_decides_its_own_limits() -> None:
     ghes = "https://ghe.example.com/api/v3/"
-    made = github_settings(TOKEN="x", API_URL=ghes, RATE=5, WRITES_PER_MINUTE=1000)
+    made = github_settings(TOKEN="ghp_0123456789", API_URL=ghes, RATE=5, WRITES_PER_MINUTE=1000)
     assert made.api_url == "https://ghe.example.com/api/v3"
     assert made.rate == 5 and made.writes_per_minute == 1000
 
 
 def test_defaults() -> None:
-    made = github_settings(TOKEN="x")
+    made = github_settings(TOKEN="ghp_0123456789")
     assert made.api_url == "https://api.github.com"
     assert made.rate == 1.0 and made.listing_lag == 60.0 and made.max_body == BODY_MAX
     assert (made.writes_per_minute, made.writes_per_hour) == (80, 500)
@@ -102,7 +102,7 @@ def test_defaults() -> None:
     "label", ["shitshovela-inprogress-x", "Shitshovela-InProgress-x", "a,b", "x" * 51, " "]
 )
 def test_labels_github_cannot_take_or_that_look_like_a_flag_are_refused(label: str) -> None:
-    (found,) = problems(TOKEN="x", LABELS=[label])
+    (found,) = problems(TOKEN="ghp_0123456789", LABELS=[label])
     assert "SHITSHOVELA_GITHUB__LABELS" in found
 
 
@@ -312,7 +312,7 @@ def test_a_next_page_link_must_stay_on_the_api_s_host() -> None:
         "github",
         settings={
             "REPO": "acme/tickets",
-            "TOKEN": "x",
+            "TOKEN": "ghp_0123456789",
             "API_URL": "https://ghe.example.com/api/v3",
         },
     )
