@@ -24,7 +24,7 @@ from shitshovela_testkit.conformance import StoredTicket
 from shitshovela_testkit.fakes import FakeSource, FakeStore, HardStop, fake_context
 from shitshovela_testkit.runs import run_once
 
-from shitshovela_core import FLAG_PREFIX, Origin, find_origin
+from shitshovela_core import FLAG_PREFIX, Flag, Origin, find_origin, origin_marker
 from shitshovela_core.deadline import Budget
 from shitshovela_core.engine import RunHooks, RunSummary
 
@@ -159,6 +159,21 @@ class GitHubHarness:
             issue = repo.issue(number_of(key))
             assert issue is not None, key
             return stored(issue.history[0][1])
+
+    def plant(self, flag: Flag, origin_ref: str) -> str:
+        """Another user (with push access) creates an issue carrying ``flag`` and an
+        origin marker for ``origin_ref``, through the API; return its key."""
+        with self.gh.client(OTHER_TOKEN) as client:
+            made = client.post(
+                f"/repos/{REPO}/issues",
+                json={
+                    "title": "planted",
+                    "body": f"Looks like ShitShovela's\n\n{origin_marker(origin_ref)}",
+                    "labels": [flag.label],
+                },
+            )
+        assert made.status_code == 201, made.text
+        return f"{REPO}#{made.json()['number']}"
 
     def lose_next_create_answer(self) -> None:
         """The emulator applies the next create and drops the connection unanswered."""

@@ -274,3 +274,21 @@ def test_check_reports_the_identity_and_its_push_access(start_github: Start) -> 
         make_tickets(gh, "a", TOKEN="ghp_unknown").check(FLAG)
     with pytest.raises(SetupError, match="SHITSHOVELA_GITHUB__REPO"):
         make_tickets(gh, "a", REPO="acme/elsewhere").check(FLAG)
+
+
+def test_the_harness_plants_as_another_user() -> None:
+    """The conformance harness's ``plant``: an issue another user made with the flag
+    and an origin is listed with ``by_job`` False, the job's own with True."""
+    from ghkit import GitHubHarness
+
+    harness = GitHubHarness(None)
+    try:
+        tickets = harness.tickets("a")
+        own = tickets.create(TicketDraft(title="own", body=""), FLAG, ORIGIN)
+        planted = harness.plant(FLAG, ORIGIN.to_ref())
+        harness.settle()
+        listed = {t.key: t for t in tickets.flagged(FLAG)}
+        assert listed[planted].by_job is False and listed[planted].origin == ORIGIN
+        assert listed[own.key].by_job is True
+    finally:
+        harness.close()
