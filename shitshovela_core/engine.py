@@ -242,7 +242,8 @@ class Engine:
             self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
             return self.summary
         window = self.info.claim_window
-        if self.source.supports_claims and lag > 0 and window <= lag:
+        # supports_claims may ask the server (IMAP): only when it decides anything.
+        if lag > 0 and window <= lag and self.source.supports_claims:
             self.summary.exit_code = ExitCode.CONFIG
             self.summary.reason = (
                 f"the claim window ({window:g}s, {env_name(None, 'CLAIM_WINDOW')}) must be longer "

@@ -3,11 +3,16 @@
 Run as root (Dovecot drops privileges itself) from the workspace's virtualenv::
 
     python plugins/shitshovela-imap/bench/bench_imap.py [--messages 10000] [--mime-cases 200]
+        [--claim-rounds 3]
 
 It prints:
 
 - messages a second listed and fetched (`ImapSource.items()`: metadata, text parts,
-  drafts), and items a second through a whole engine run (list, create, delete);
+  drafts), and items a second through a whole engine run (list, claim, create, delete);
+- what a claim costs: IMAP commands per item and items a second of the same engine run
+  with claims (the atomic ``UID STORE ... UNCHANGEDSINCE``) and without (``CLAIMS``
+  off, as a source without claims runs), alternating ``--claim-rounds`` times and
+  keeping each side's best rate (the run least disturbed by other work);
 - peak RSS of a child process that drains N messages, for N = 1,000 and 10,000 (flat
   memory means the two are close), next to a child that only connects;
 - peak RSS of a child that drains one message with a 25 MiB attachment and streams the
@@ -121,7 +126,10 @@ def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
     _quiet()
     from shitshovela_testkit.runs import run_once
 
+    claims = bool(settings.pop("CLAIMS", True))
     source = _source(settings)
+    if not claims:
+        source.supports_claims = False
     started = time.monotonic()
     if mode == "connect":
         source.conn.ensure_view()
@@ -143,6 +151,7 @@ def child(mode: str, settings: dict[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         "streamed": tickets.streamed,
         "peak_buffered": source.peak_buffered,
+        "commands": source.context.safety.requests_sent,
     }
 
 
@@ -226,6 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--mime-cases", type=int, default=200)
+    parser.add_argument("--claim-rounds", type=int, default=3)
     parser.add_argument("--child", nargs=2, metavar=("MODE", "SETTINGS"))
     options = parser.parse_args()
     if options.child:
@@ -245,7 +255,7 @@ def main() -> None:
     n = options.messages
     root = tempfile.mkdtemp(prefix="bench-imap-")
     server = DovecotServer(
-        root, users={"bench": "bench"}, extra_config="maildir_very_dirty_syncs = yes\n"
+        root, users={"bench": "bench-password"}, extra_config="maildir_very_dirty_syncs = yes\n"
     ).start()
     rows: list[tuple[str, str]] = []
     figs = Figures()
@@ -255,7 +265,9 @@ def main() -> None:
         rows.append((what, f"no figure: {why}"))
 
     try:
-        for user in ("small", "big", "large", "mime"):
+        rounds = max(1, options.claim_rounds)
+        pairs = [(f"claimed{r}", f"unclaimed{r}") for r in range(rounds)]
+        for user in ("small", "big", "large", "mime", *(u for pair in pairs for u in pair)):
             server.add_user(user, "bench-password")
 
         def settings(user: str) -> dict[str, Any]:
@@ -296,6 +308,34 @@ def main() -> None:
                 ["--child", "drain", json.dumps(settings("small"))], drained(small)
             )
             rows.append((f"engine run, {small} messages: peak RSS", f"{small_rss:.1f} MiB"))
+        with figs.guard(f"engine runs, {small} messages, claims on and off"):
+            best: dict[bool, dict[str, Any]] = {}
+            for pair in pairs:
+                for user, claims in zip(pair, (True, False), strict=True):
+                    seed(user, small)
+                    run, _ = run_child(
+                        ["--child", "drain", json.dumps({**settings(user), "CLAIMS": claims})],
+                        drained(small),
+                    )
+                    if claims not in best or run["seconds"] < best[claims]["seconds"]:
+                        best[claims] = run
+            for claims, label in ((True, "claims on"), (False, "claims off")):
+                run = best[claims]
+                rows.append(
+                    (
+                        f"  {label}: {run['commands']} IMAP commands",
+                        f"{run['commands'] / small:.2f} commands/item, "
+                        f"{small / run['seconds']:.0f} items/s (best of {rounds})",
+                    )
+                )
+            on, off = best[True], best[False]
+            rows.append(
+                (
+                    "  a claim costs",
+                    f"{(on['commands'] - off['commands']) / small:+.2f} commands/item; "
+                    f"claims on drain at {off['seconds'] / on['seconds']:.2f} of claims off",
+                )
+            )
         with figs.guard(f"engine run, {n} messages"):
             run, big_rss = run_child(["--child", "drain", json.dumps(settings("big"))], drained(n))
             rows.append((f"engine run, {n} messages: peak RSS", f"{big_rss:.1f} MiB"))

@@ -25,6 +25,11 @@ covers the greeting and the TLS handshake too, and it cuts a duplicate
 descriptor of the socket, which works whatever TLS wraps around it; one guard
 (one timer thread) covers the connection's life. No secret reaches a message
 (the policy scrubs every reason, I10).
+
+Claims (I2) use CONDSTORE (RFC 7162) where the server has it: the session
+enables it right after LOGIN (``ENABLE CONDSTORE``, RFC 5161; one command per
+connection), and `store_unchanged_since` sends the one conditional
+``UID STORE`` a claim is, reading the server's ``[MODIFIED]`` answer.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ import contextlib
 import imaplib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import attrs
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import LoginError  # type: ignore[import-untyped]
+from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
 
 from shitshovela_core import Exchange, Fault, SafetyPolicy, TransientError, Verdict
 
@@ -77,6 +83,50 @@ class View:
     uidnext: int
     exists: int
     permanent_flags: tuple[str, ...]
+    #: The mailbox keeps mod-sequences (SELECT answered HIGHESTMODSEQ, not NOMODSEQ).
+    modseq: bool = False
+
+
+@attrs.frozen
+class StoreAnswer:
+    """What a conditional ``UID STORE`` (`store_unchanged_since`) did to its message."""
+
+    #: The flags were replaced.
+    stored: bool
+    #: Refused: the message changed after the given MODSEQ (``[MODIFIED]``).
+    modified: bool
+    #: The message's MODSEQ after the store (None when nothing was stored).
+    modseq: int | None = None
+
+    @property
+    def gone(self) -> bool:
+        """No such message (expunged): the server stored nothing and refused nothing."""
+        return not self.stored and not self.modified
+
+
+def store_unchanged_since(client: Any, uid: int, modseq: int, flags: Sequence[str]) -> StoreAnswer:
+    """``UID STORE <uid> (UNCHANGEDSINCE <modseq>) FLAGS.SILENT (<flags>)`` (RFC 7162): set
+    the message's whole flag set, only if nothing changed it since ``modseq``.
+
+    imapclient has no STORE modifiers, so the command goes through imaplib (still one
+    command of this session under the caller's `ImapConnection.command`). A refusal is
+    the tagged ``OK [MODIFIED <uid>]``; a store that changed the flags is answered with
+    the message's new MODSEQ, even ``.SILENT``; a UID with no message gets neither. The
+    caller must change the flags: a store that changes nothing leaves MODSEQ as it was
+    and would read as "gone"."""
+    imap = client._imap
+    imap.untagged_responses.pop("MODIFIED", None)
+    typ, data = imap.uid(
+        "STORE", str(uid), f"(UNCHANGEDSINCE {modseq}) FLAGS.SILENT", f"({' '.join(flags)})"
+    )
+    if typ != "OK":
+        raise CommandError(f"UID STORE {uid} refused: {typ} {data!r}"[:300])
+    modified = bool(imap.untagged_responses.pop("MODIFIED", None))
+    for entry in parse_fetch_response(data, False, False).values():
+        if entry.get(b"UID") == uid and not modified:
+            found = entry.get(b"MODSEQ")
+            return StoreAnswer(True, False, int(found[0]) if found else None)
+    return StoreAnswer(False, modified)
 
 
 class _GuardedIMAP4(imaplib.IMAP4):
@@ -151,6 +201,8 @@ class ImapConnection:
         self.safety = safety
         self.view: View | None = None
         self.capabilities: frozenset[str] = frozenset()
+        #: The server has CONDSTORE and the session enabled it (claims are atomic, I2).
+        self.condstore = False
         #: How many times a connection was opened (tests and logs read it).
         self.connects = 0
         #: How many times a new SELECT found a different UIDVALIDITY than the one before.
@@ -252,6 +304,7 @@ class ImapConnection:
                 c.decode("ascii", "replace").upper() if isinstance(c, bytes) else str(c)
                 for c in client.capabilities()
             )
+            self.condstore = self._enable_condstore(exchange, client, where)
         except (LoginError, ssl.SSLCertVerificationError):
             self.discard()
             raise
@@ -267,6 +320,21 @@ class ImapConnection:
             self.discard()
             raise
         self.connects += 1
+
+    def _enable_condstore(self, exchange: Exchange, client: Any, where: str) -> bool:
+        """Enable CONDSTORE if the server has it (RFC 7162 wants it enabled before a
+        client relies on MODSEQ): ``ENABLE CONDSTORE`` where ENABLE exists; without
+        ENABLE, the listing's ``FETCH ... MODSEQ`` enables it (RFC 7162, 3.1)."""
+        if "CONDSTORE" not in self.capabilities:
+            return False
+        if "ENABLE" not in self.capabilities:
+            return True
+        exchange.next(f"ENABLE CONDSTORE at {where}")
+        try:
+            enabled = client.enable("CONDSTORE")
+        except CommandError:  # refused: claims go on without it (not atomic)
+            return False
+        return any(bytes(e).upper() == b"CONDSTORE" for e in enabled)
 
     def _select(self, exchange: Exchange) -> None:
         mailbox = self.settings.mailbox
@@ -297,6 +365,7 @@ class ImapConnection:
             uidnext=int(info.get(b"UIDNEXT", 0)),
             exists=int(info.get(b"EXISTS", 0)),
             permanent_flags=flags,
+            modseq=b"HIGHESTMODSEQ" in info and b"NOMODSEQ" not in info,
         )
         if self._last_uidvalidity is not None and self._last_uidvalidity != view.uidvalidity:
             self.uidvalidity_changes += 1

@@ -22,8 +22,17 @@ Messages that must not become tickets are yielded as `PoisonItem` and moved to
 ``MAX_MESSAGE_SIZE`` (decided from RFC822.SIZE, nothing downloaded), with a
 MIME structure that cannot be read, auto-replies and bounces, and a sender's
 messages beyond ``MAX_PER_SENDER`` in one run (or they are left in the mailbox,
-``SENDER_OVERFLOW=leave``). Claims (I11) are the IMAP keyword
-`CLAIM_KEYWORD`, set with ``UID STORE``; keywords never change a UID.
+``SENDER_OVERFLOW=leave``).
+
+Claims (I2, I11) are IMAP keywords: `CLAIM_KEYWORD`, and the claim's time and
+its precision in twelve more (`shitshovela_imap.claims`); keywords never change
+a UID. Where
+the server has CONDSTORE (RFC 7162), the listing's metadata FETCH also reads
+each message's ``MODSEQ`` (`Item.claim_token`), and a claim is one
+``UID STORE <uid> (UNCHANGEDSINCE <modseq>) FLAGS.SILENT (<flags>)``: it fails
+when another run (or anyone) changed the message after this run listed it, so
+of two runs at once exactly one claims a message. Without CONDSTORE, claims
+work but are not atomic (a warning says so when a run first opens the mailbox).
 """
 
 from __future__ import annotations
@@ -32,9 +41,10 @@ import collections
 import contextlib
 import functools
 import io
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import attrs
@@ -54,8 +64,27 @@ from shitshovela_core import (
     env_name,
 )
 
+from .claims import (
+    CLAIM_KEYWORD,
+    CLAIM_KEYWORDS,
+    ClaimMark,
+    ClaimToken,
+    claim_time,
+    flags_after_claim,
+    read_mark,
+    stale_keywords,
+    stamp,
+)
 from .config import ImapSettings
-from .connection import CommandError, ImapConnection, MailboxMissing, View, ViewChanged
+from .connection import (
+    CommandError,
+    ImapConnection,
+    MailboxMissing,
+    StoreAnswer,
+    View,
+    ViewChanged,
+    store_unchanged_since,
+)
 from .mime import (
     MessageHeaders,
     Part,
@@ -71,9 +100,8 @@ from .mime import (
     text_parts,
 )
 
-#: The keyword that marks a claimed message (I11). One fixed keyword: Maildir keeps
-#: at most 26 keywords per mailbox (FACTS.md), so it is not per instance.
-CLAIM_KEYWORD = "$ShitShovelaClaimed"
+__all__ = ["CLAIM_KEYWORD", "ImapSource"]
+
 #: Messages whose metadata one FETCH reads.
 BATCH_SIZE = 50
 #: Bytes of a header block read (and digested); longer header blocks are cut.
@@ -101,6 +129,8 @@ _META_ITEMS = (
     f"BODY.PEEK[HEADER]<0.{HEADER_LIMIT}>",
 )
 _HEADER_KEY = b"BODY[HEADER]<0>"
+#: Read with the metadata where the server has CONDSTORE: what a claim compares (I2).
+_MODSEQ = "MODSEQ"
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -119,7 +149,8 @@ class _Pending:
     root: Part
     texts: tuple[Part, ...]
     internal_date: datetime | None
-    claimed: bool
+    claimed_at: datetime | None
+    claim_token: str
 
     @property
     def text_bytes(self) -> int:
@@ -182,6 +213,8 @@ class ImapSource(Source):
         self._left_senders: set[str] = set()
         self._folders: set[str] = set()
         self._claims: bool | None = None
+        #: The wall clock claim times are read against (UTC seconds).
+        self.wall_clock: Callable[[], float] = time.time
 
     # -- identity ----------------------------------------------------------------------
 
@@ -240,45 +273,128 @@ class ImapSource(Source):
                 f"({self._env('MAILBOX')})"
             ) from None
 
-    # -- claims (I11) ------------------------------------------------------------------
+    # -- claims (I2, I11) --------------------------------------------------------------
 
     @property
     def supports_claims(self) -> bool:
-        """True when the mailbox accepts new keywords (PERMANENTFLAGS has ``\\*``)."""
+        """True when the mailbox takes the claim keywords (PERMANENTFLAGS has ``\\*``, or
+        all of them). Logs once when claims are not atomic (no CONDSTORE)."""
         if self._claims is None:
-            flags = {f.lower() for f in self._view().permanent_flags}
-            self._claims = "\\*" in flags or CLAIM_KEYWORD.lower() in flags
-            if not self._claims:
-                self.log.warning(
-                    "claims_unavailable",
-                    note="the mailbox refuses new keywords; reconcile waits out the ticket "
-                    "system's listing lag instead",
-                )
+            self._decide_claims(self._view())
+        assert self._claims is not None
         return self._claims
 
     @supports_claims.setter
     def supports_claims(self, value: bool) -> None:
         self._claims = value
 
-    def claim(self, origin: Origin, flag: Flag) -> None:
-        """Set `CLAIM_KEYWORD` on the message (UID STORE +FLAGS.SILENT); idempotent."""
-        validity, uid = self._own(origin)
+    def _decide_claims(self, view: View) -> None:
+        """Decide `supports_claims` from the first view of the mailbox, and say once
+        when claims are off or not atomic (at the latest when the listing starts)."""
+        if self._claims is not None:
+            return
+        flags = {f.lower() for f in view.permanent_flags}
+        self._claims = "\\*" in flags or {k.lower() for k in CLAIM_KEYWORDS} <= flags
+        if not self._claims:
+            self.log.warning(
+                "claims_unavailable",
+                note="the mailbox refuses new keywords; reconcile waits out the ticket "
+                "system's listing lag instead, and two runs of this instance at once "
+                "may both ticket one message",
+            )
+        elif not self._atomic(view):
+            self.log.warning(
+                "claims_not_atomic",
+                note="the server lacks CONDSTORE (or the mailbox keeps no MODSEQ): two "
+                "runs of this instance at once may both ticket one message; schedule "
+                "runs so that they never overlap",
+            )
 
-        def store(client: Any) -> None:
+    def _atomic(self, view: View | None = None) -> bool:
+        """True when claims can be compare-and-set (CONDSTORE, and MODSEQ kept)."""
+        view = view or self.conn.view
+        return self.conn.condstore and view is not None and view.modseq
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall_clock(), UTC)
+
+    def claim(self, item: Item | PoisonItem, flag: Flag, at: datetime) -> bool:
+        """Claim the message as of ``at`` (the claim keywords, `shitshovela_imap.claims`).
+
+        With CONDSTORE: one ``UID STORE <uid> (UNCHANGEDSINCE <listed MODSEQ>)
+        FLAGS.SILENT (<its flags, our keywords replaced>)``; False when the message
+        changed after it was listed (another run claimed it) or is gone. A claim whose
+        answer was lost is repeated and then finds the message changed (by itself):
+        False, and the message waits for its claim window like any claimed one.
+        Without CONDSTORE: ``+FLAGS`` of the keywords (after a ``-FLAGS`` of older time
+        keywords when a claim is made again), not atomic; False only when it is gone."""
+        validity, uid = self._own(item.origin)
+        token = ClaimToken.loads(item.claim_token) or ClaimToken(None, ())
+        try:
+            return self._stamp(validity, uid, token, at) is not None
+        except ViewChanged:  # the listed message is not in this mailbox any more
+            return False
+
+    def _stamp(
+        self, validity: int, uid: int, token: ClaimToken, at: datetime
+    ) -> tuple[datetime, str] | None:
+        """Write a claim made at ``at`` on the message ``token`` describes (as listed).
+        Its claim time and token afterwards, or None when another change won or the
+        message is gone."""
+        mark = stamp(at, self.context.claim_window, read_mark(token.flags))
+        if token.modseq is not None and self._atomic():
+            stored = self._store_if_unchanged(validity, uid, token.modseq, token.flags, mark)
+        else:
+            stored = self._store_keywords(validity, uid, token.flags, mark)
+        if stored is None:
+            return None
+        flags, modseq = stored
+        return claim_time(mark, self._now()), ClaimToken.of(flags, modseq).dumps()
+
+    def _store_if_unchanged(
+        self, validity: int, uid: int, modseq: int, listed: Sequence[str], mark: ClaimMark
+    ) -> tuple[list[str], int | None] | None:
+        """The atomic claim: one conditional STORE of the full flag set. The flags and
+        MODSEQ it left, or None (changed since ``modseq``, or gone)."""
+        flags = flags_after_claim(listed, mark)
+
+        def store(client: Any) -> StoreAnswer:
             self._require(validity)
-            client.add_flags([uid], [CLAIM_KEYWORD], silent=True)
+            return store_unchanged_since(client, uid, modseq, flags)
 
         try:
-            self.conn.command(f"UID STORE {uid} +FLAGS ({CLAIM_KEYWORD})", store)
-        except ViewChanged as exc:
-            raise TransientError(f"cannot claim {origin.describe()}: {exc}") from None
+            answer = self.conn.command(f"UID STORE {uid} (UNCHANGEDSINCE {modseq}) FLAGS", store)
+        except CommandError as exc:
+            raise TransientError(f"cannot claim UID {uid}: {str(exc)[:200]}") from None
+        return (flags, answer.modseq) if answer.stored else None
 
-    @staticmethod
-    def _claimed(flags: Sequence[Any]) -> bool:
-        wanted = CLAIM_KEYWORD.lower().encode()
-        return any(
-            (f if isinstance(f, bytes) else str(f).encode()).lower() == wanted for f in flags
-        )
+    def _store_keywords(
+        self, validity: int, uid: int, listed: Sequence[str], mark: ClaimMark
+    ) -> tuple[list[str], None] | None:
+        """The claim without CONDSTORE (not atomic): ``-FLAGS`` of the older claim's time
+        and scale keywords (those listed, or all when the flags are unknown), then
+        ``+FLAGS`` of the claim's keywords. The flags it left, or None when it is gone."""
+        stale = stale_keywords(listed or CLAIM_KEYWORDS, mark)
+        wanted = mark.keywords()
+
+        def remove(client: Any) -> None:
+            self._require(validity)
+            client.remove_flags([uid], stale, silent=True)
+
+        def add(client: Any) -> Any:
+            self._require(validity)
+            return client.add_flags([uid], wanted).get(uid)
+
+        def read(client: Any) -> Any:
+            self._require(validity)
+            return client.get_flags([uid]).get(uid)
+
+        if stale:
+            self.conn.command(f"UID STORE {uid} -FLAGS older claim keywords", remove)
+        found = self.conn.command(f"UID STORE {uid} +FLAGS claim keywords", add)
+        if found is None:  # nothing changed to report: the keywords were there, or it is gone
+            found = self.conn.command(f"UID FETCH {uid} FLAGS", read)
+        return None if found is None else (flags_after_claim(found, mark), None)
 
     # -- listing -----------------------------------------------------------------------
 
@@ -309,6 +425,7 @@ class ImapSource(Source):
                 f"mailbox {self.settings.mailbox!r} does not exist on {self.settings.host} "
                 f"({self._env('MAILBOX')})"
             )
+        self._decide_claims(view)
         validity = view.uidvalidity
         last = max(0, view.uidnext - 1)
         low = last + 1
@@ -379,9 +496,11 @@ class ImapSource(Source):
         """Metadata of ``uids`` (missing ones are gone); a message the server cannot
         describe gets an `Exception` instead, so that it is set aside, not lost."""
 
+        items = [*_META_ITEMS, _MODSEQ] if self._atomic() else list(_META_ITEMS)
+
         def fetch(client: Any) -> dict[int, Any]:
             self._require(validity)
-            return dict(client.fetch(list(uids), list(_META_ITEMS)))
+            return dict(client.fetch(list(uids), items))
 
         try:
             return self.conn.command(
@@ -424,28 +543,34 @@ class ImapSource(Source):
         header = meta.get(_HEADER_KEY) or b""
         if not isinstance(header, bytes):
             header = b""
-        claimed = self._claimed(meta.get(b"FLAGS") or ())
+        claimed, token = self._claim_of(uid, validity, meta, listing=policies)
         headers = parse_headers(header)
         digest = header_digest(size, header) if b"RFC822.SIZE" in meta else ""
         origin = self._origin(validity, uid, size, digest, headers.message_id)
         if "error" in meta:
-            return PoisonItem(origin, str(meta["error"]), claimed=claimed)
+            return PoisonItem(origin, str(meta["error"]), claimed_at=claimed, claim_token=token)
         if policies and size > self.settings.max_message_size:
             return PoisonItem(
                 origin,
                 f"larger than {self._env('MAX_MESSAGE_SIZE')} ({size} > "
                 f"{self.settings.max_message_size} bytes); not downloaded",
-                claimed=claimed,
+                claimed_at=claimed,
+                claim_token=token,
             )
         try:
             root = parse_structure(meta.get(b"BODYSTRUCTURE"))
         except StructureError as exc:
-            return PoisonItem(origin, f"its MIME structure cannot be read: {exc}", claimed=claimed)
-        if policies and not claimed:
+            return PoisonItem(
+                origin,
+                f"its MIME structure cannot be read: {exc}",
+                claimed_at=claimed,
+                claim_token=token,
+            )
+        if policies and claimed is None:
             if self.settings.auto_replies == "set_aside":
                 why = auto_reply_reason(headers, root.content_type)
                 if why:
-                    return PoisonItem(origin, f"auto-reply or bounce ({why})", claimed=claimed)
+                    return PoisonItem(origin, f"auto-reply or bounce ({why})", claim_token=token)
             sender = headers.sender or "(no sender)"
             cap = self.settings.max_per_sender
             if cap and self._per_sender[sender] >= cap:
@@ -464,7 +589,7 @@ class ImapSource(Source):
                     origin,
                     f"more than {cap} messages from {sender} in one run (a mail loop?); "
                     f"{self._env('MAX_PER_SENDER')}",
-                    claimed=claimed,
+                    claim_token=token,
                 )
             self._per_sender[sender] += 1
         internal = meta.get(b"INTERNALDATE")
@@ -476,8 +601,30 @@ class ImapSource(Source):
             root=root,
             texts=tuple(self._shown(root)),
             internal_date=internal if isinstance(internal, datetime) else None,
-            claimed=claimed,
+            claimed_at=claimed,
+            claim_token=token,
         )
+
+    def _claim_of(
+        self, uid: int, validity: int, meta: Any, *, listing: bool
+    ) -> tuple[datetime | None, str]:
+        """The message's claim time (None: unclaimed) and claim token, from its FLAGS and
+        MODSEQ. A legacy claim (no time keywords) counts as made now: a listing stamps it
+        with the time now (one store), so that it expires one claim window later."""
+        flags = meta.get(b"FLAGS") or ()
+        found = meta.get(b"MODSEQ")
+        token = ClaimToken.of(flags, int(found[0]) if found else None)
+        mark = read_mark(flags)
+        if mark is None:
+            return None, token.dumps()
+        if not mark.legacy:
+            return claim_time(mark, self._now()), token.dumps()
+        now = self._now()
+        stamped = self._stamp(validity, uid, token, now) if listing else None
+        if stamped is None:  # read again, or changed by another run meanwhile: as of now
+            return now, token.dumps()
+        self.log.info("legacy_claim_stamped", uid=uid, claimed_at=stamped[0].isoformat())
+        return stamped
 
     @staticmethod
     def _shown(root: Part) -> list[Part]:
@@ -508,7 +655,8 @@ class ImapSource(Source):
                 yield PoisonItem(
                     entry.origin,
                     f"the server cannot deliver its text: {type(data).__name__}: {str(data)[:200]}",
-                    claimed=entry.claimed,
+                    claimed_at=entry.claimed_at,
+                    claim_token=entry.claim_token,
                 )
                 continue
             try:
@@ -518,7 +666,8 @@ class ImapSource(Source):
                 yield PoisonItem(
                     entry.origin,
                     f"cannot be made into a ticket draft: {type(exc).__name__}: {str(exc)[:200]}",
-                    claimed=entry.claimed,
+                    claimed_at=entry.claimed_at,
+                    claim_token=entry.claim_token,
                 )
                 continue
             yield item
@@ -584,7 +733,8 @@ class ImapSource(Source):
             created=headers.date or entry.internal_date,
             meta={k: v for k, v in meta.items() if v},
             attachments=attachments,
-            claimed=entry.claimed,
+            claimed_at=entry.claimed_at,
+            claim_token=entry.claim_token,
         )
 
     # -- attachments -------------------------------------------------------------------
@@ -735,7 +885,16 @@ class ImapSource(Source):
 
     def delete(self, origin: Origin) -> bool:
         """Remove exactly ``origin``'s message: expunge that UID only, or move it to
-        ``DONE_FOLDER`` (``DONE=move``). False if it was already gone."""
+        ``DONE_FOLDER`` (``DONE=move``). False if it was already gone.
+
+        An origin without a digest pins no message (only a UID, which anyone could
+        guess): it is refused, nothing is touched (I9). Items this source lists always
+        carry one; such an origin can only have been written by someone else."""
+        if not origin.digest:
+            raise ProviderError(
+                f"origin {origin.describe()} has no digest: it names no exact message; "
+                "not deleted (I9)"
+            )
         if self.settings.done == "move":
             return self._move_out(origin, self.settings.done_folder)
         self._need("UIDPLUS", "an exact delete (UID EXPUNGE)")
@@ -879,6 +1038,7 @@ class ImapSource(Source):
             mailbox=mailbox,
             messages=int(info.get(b"EXISTS", 0)),
             uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
+            atomic_claims=self.conn.condstore and b"HIGHESTMODSEQ" in info,
         )
         self.conn.view = None  # EXAMINE selected it read-only: SELECT again before any change
 
