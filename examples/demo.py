@@ -6,8 +6,11 @@ export, and one object that cannot become a ticket), runs ``shitshovela run``
 with the S3 source and the Jira ticket system, and shows what happened: the
 job's console log, the tickets (key, summary, labels), what was set aside, and
 the summary line. ``--imap`` does the same from a Dovecot mailbox (needs
-Debian's ``dovecot-imapd``: ``bash .ci/install-dovecot``). Servers are stopped
-and temporary files removed at the end, whatever happens.
+Debian's ``dovecot-imapd``: ``bash .ci/install-dovecot``). ``--github`` moves
+the bucket into the GitHub emulator instead of Jira: first with a token that
+lacks push access (the job stops before it changes anything: GitHub would drop
+its flag label), then with the bot's token. Servers are stopped and temporary
+files removed at the end, whatever happens.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from shitshovela_github_emulator import GitHubEmulator, TokenConfig
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit import jobenv
 
 EMAIL, API_TOKEN = "demo@example.com", "demo-api-token"
+REPO = "acme/ops-inbox"
+GITHUB_TOKEN = "ghp_demoBotToken000000000000000000000000"  # noqa: S105 - a demo double
+READ_ONLY_TOKEN = "ghp_demoReadOnly00000000000000000000000"  # noqa: S105
 BUCKET = "ops-drop"
 
 OBJECTS: dict[str, bytes] = {
@@ -135,6 +142,82 @@ def s3_demo() -> int:
         return code
 
 
+def show_issues(github: GitHubEmulator) -> None:
+    banner(f"issues in {REPO} (emulated GitHub)")
+    for issue in github.issues():
+        print(
+            f"  #{issue.number:<3d} {issue.title!r:40s} by {issue.user} {issue.state} "
+            f"labels={list(issue.labels)}"
+        )
+    first = github.issues()[0] if github.issues() else None
+    if first is not None and first.body:
+        banner(f"the body of #{first.number} (the origin marker last, hidden by Markdown)")
+        for line in first.body.splitlines():
+            print(f"  | {line[:110]}")
+
+
+def github_demo() -> int:
+    from shitshovela_testservers.motoserver import MotoServer
+
+    with (
+        MotoServer() as moto,
+        GitHubEmulator(
+            repos=[REPO],
+            tokens={
+                GITHUB_TOKEN: TokenConfig(login="ops-bot"),
+                READ_ONLY_TOKEN: TokenConfig(login="reader", push=False),
+            },
+            listing_lag=2.0,
+        ) as github,
+    ):
+        s3: Any = moto.client()
+        s3.create_bucket(Bucket=BUCKET)
+        for key, body in OBJECTS.items():
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        banner(f"bucket {BUCKET!r}: {len(OBJECTS)} objects ({moto.url}); GitHub on {github.url}")
+        bucket = jobenv.s3(
+            moto.url,
+            BUCKET,
+            access_key_id="demo-access-key",
+            secret_access_key="demo-secret-key",
+            SET_ASIDE_PREFIX="set-aside/",
+            PREFIX="",
+        )
+        log_format = os.environ.get("SHITSHOVELA_LOG_FORMAT", "console")
+
+        def env(token: str) -> dict[str, str]:
+            return jobenv.job_env(
+                jobenv.core("ops-drop", max_runtime="60s", log_format=log_format),
+                jobenv.github(
+                    github.api_url,
+                    REPO,
+                    token=token,
+                    LABELS="from-shitshovela",
+                    LISTING_LAG=5,
+                    RATE=10,
+                ),
+                bucket,
+            )
+
+        banner("shitshovela run (S3 -> GitHub), a token without push access")
+        refused = run_job(env(READ_ONLY_TOKEN))
+        print(
+            f"\nexit code {refused}"
+            + (" (stopped before anything changed)" if refused == 3 else "")
+        )
+        banner("shitshovela run (S3 -> GitHub), the bot's token")
+        code = run_job(env(GITHUB_TOKEN))
+        show_issues(github)
+        banner("left in the bucket")
+        listing = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        for entry in listing:
+            print(f"  {entry['Key']}")
+        if not listing:
+            print("  nothing")
+        print(f"\nexit code {code}")
+        return code if refused == 3 else 1
+
+
 def imap_demo() -> int:
     from email.message import EmailMessage
 
@@ -170,8 +253,9 @@ def imap_demo() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--imap", action="store_true", help="IMAP (Dovecot) -> Jira instead of S3")
+    parser.add_argument("--github", action="store_true", help="S3 -> GitHub instead of Jira")
     args = parser.parse_args()
-    sys.exit(imap_demo() if args.imap else s3_demo())
+    sys.exit(imap_demo() if args.imap else github_demo() if args.github else s3_demo())
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ documents each hook) and subclasses `Source` or `TicketSystem`. The README's
 - settings: `Settings`, `ProviderSettings`, `TlsSettings`, `setting`,
   `rate_setting`, `Setting`, `EnvName`, `env_name`;
 - safety and HTTP: `SafetyPolicy`, `Exchange`, `Fault`, `Verdict`,
-  `HttpClient`, `Redactor`, `REDACTOR`;
+  `HttpClient`, `classify_http`, `parse_retry_after`, `Redactor`, `REDACTOR`;
 - helpers: `embed_origin`, `find_origin`, `origin_marker`, `strip_origin`,
   `follow_links`, `next_link`, `read_whole`.
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         OutcomeUnknown,
         ProviderError,
         SetAsideUnavailable,
+        SetupError,
         ShitShovelaError,
         TransientError,
         Unreachable,
@@ -60,7 +61,13 @@ if TYPE_CHECKING:
     from .paging import follow_links, next_link, read_whole
     from .providers import ProviderContext, Register, Source, TicketSystem
     from .redact import REDACTOR, Redactor
-    from .safehttp import HttpClient, answer_detail, raise_for_answer
+    from .safehttp import (
+        HttpClient,
+        answer_detail,
+        classify_http,
+        parse_retry_after,
+        raise_for_answer,
+    )
     from .safety import Exchange, Fault, SafetyPolicy, Verdict
     from .settings import (
         EnvName,
@@ -105,6 +112,7 @@ _EXPORTS = {
     "OutcomeUnknown": "errors",
     "ItemRejected": "errors",
     "SetAsideUnavailable": "errors",
+    "SetupError": "errors",
     "DeadlineReached": "errors",
     "ExitCode": "errors",
     # settings
@@ -122,6 +130,8 @@ _EXPORTS = {
     "Fault": "safety",
     "Verdict": "safety",
     "HttpClient": "safehttp",
+    "classify_http": "safehttp",
+    "parse_retry_after": "safehttp",
     "Redactor": "redact",
     "REDACTOR": "redact",
     # helpers: status-to-error, the origin in free text, pagination
@@ -167,6 +177,7 @@ __all__ = [
     "SetAsideUnavailable",
     "Setting",
     "Settings",
+    "SetupError",
     "ShitShovelaError",
     "Source",
     "Ticket",
@@ -177,6 +188,7 @@ __all__ = [
     "Unreachable",
     "Verdict",
     "answer_detail",
+    "classify_http",
     "embed_origin",
     "env_name",
     "find_origin",
@@ -184,6 +196,7 @@ __all__ = [
     "hookimpl",
     "next_link",
     "origin_marker",
+    "parse_retry_after",
     "raise_for_answer",
     "rate_setting",
     "read_whole",

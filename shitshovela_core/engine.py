@@ -36,6 +36,7 @@ from .errors import (
     OutcomeUnknown,
     ProviderError,
     SetAsideUnavailable,
+    SetupError,
     ShitShovelaError,
     StopRun,
     Unreachable,
@@ -208,6 +209,7 @@ class Engine:
         self._rejected_in_a_row = 0
         self._wall: Callable[[], datetime] = wall or getattr(clock, "wall", None) or _utc_now
         self._leased = False
+        self._prepared = False
 
     def now(self) -> datetime:
         """The wall-clock time (UTC): claim times are stored and compared in it.
@@ -298,6 +300,10 @@ class Engine:
         except OutcomeUnknown as exc:
             raise _Failure(
                 ExitCode.OUTCOME_UNKNOWN, f"create outcome unknown, not retried: {exc}"
+            ) from exc
+        except SetupError as exc:
+            raise _Failure(
+                ExitCode.UNREACHABLE, f"{self.summary.phase} failed (setup): {exc}"
             ) from exc
         except Unreachable as exc:
             exit_code = code if self._changed else ExitCode.UNREACHABLE
@@ -463,6 +469,7 @@ class Engine:
                 return
             if not self._claim_expired(item):
                 return
+        self._prepare()
         if self.source.supports_claims:
             self.budget.check("claiming the item")
             claimed = self.source.claim(item, self.flag, self.now())
@@ -475,6 +482,9 @@ class Engine:
         try:
             ticket = self.tickets.create(draft, self.flag, origin)
         except ItemRejected as exc:
+            if exc.by_setting:  # the operator's own rule: no sign of a broken setup
+                self._set_aside(origin, f"refused by the ticket system's settings: {exc}")
+                return
             self._rejected_in_a_row += 1
             if self._rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
                 raise _Failure(
@@ -493,6 +503,16 @@ class Engine:
         self.summary.created += 1
         self.log.info("ticket_created", origin=origin.describe(), ticket=ticket.key, url=ticket.url)
         self._finish(ticket, origin, draft, step="moved")
+
+    def _prepare(self) -> None:
+        """Let the ticket system make sure it can take creates (`TicketSystem.prepare`),
+        once a run, right before the run's first claim or create: a setup it finds
+        broken stops the run before the drain changed anything."""
+        if self._prepared:
+            return
+        self.budget.check("preparing the ticket system for creates")
+        self.tickets.prepare(self.flag)
+        self._prepared = True
 
     def _find_claimed(self, item: Item) -> Ticket | None:
         """A run claimed this item: look for its ticket before anything else (I11)."""

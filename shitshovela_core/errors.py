@@ -24,7 +24,8 @@ class ExitCode(enum.IntEnum):
     #: Bad configuration or plugin selection; nothing was contacted.
     CONFIG = 2
     #: A system was unreachable, refused (auth, permissions) or did not answer before
-    #: the deadline (`CutOff`), before anything changed.
+    #: the deadline (`CutOff`), before anything changed; or it refuses what every item
+    #: needs (`SetupError`), whatever changed before.
     UNREACHABLE = 3
     #: Reconcile failed; nothing new was created (I8).
     RECONCILE_FAILED = 4
@@ -74,6 +75,18 @@ class Unreachable(ProviderError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class SetupError(Unreachable):
+    """The system refuses what every item needs: a permission, a label, a setting.
+
+    Raised when trying again cannot help until someone changes the setup (GitHub
+    silently dropping the in-progress flag label from a new issue because the
+    identity lacks push access): the run stops at once and exits with
+    `ExitCode.UNREACHABLE` whatever it changed before, because the next run will
+    fail the same way until the setup is fixed. The message names what to grant
+    or set.
+    """
+
+
 class CutOff(Unreachable):
     """The run ended waiting on a system that did not answer: a call still in flight
     at the deadline (a hung, dripping or silent server, a TLS handshake that never
@@ -106,8 +119,16 @@ class ItemRejected(ProviderError):
     """The ticket system refused this item's draft as invalid (I12).
 
     The engine sets the item aside (or stops, naming it): it is never retried
-    and never dropped.
+    and never dropped. A few rejections in a row stop the run, since a system
+    that refuses every item is misconfigured; ``by_setting`` marks a refusal the
+    operator asked for (GitHub's ``ATTACHMENTS=set_aside``), which sets the item
+    aside without counting towards that.
     """
+
+    def __init__(self, message: str, *, by_setting: bool = False) -> None:
+        super().__init__(message)
+        #: The provider's own settings refuse this item (not a sign of a broken setup).
+        self.by_setting = by_setting
 
 
 class SetAsideUnavailable(ProviderError):

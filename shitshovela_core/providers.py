@@ -175,6 +175,17 @@ class TicketSystem(ABC):
         when the outcome cannot be known, `ItemRejected` when the system refuses
         the draft as invalid."""
 
+    def prepare(self, flag: Flag) -> None:
+        """Make sure creates can carry ``flag`` (I3), before the run's first one.
+
+        The engine calls it once a run, right before the first item is claimed
+        and ticketed (never in ``plan`` or ``check``, never when the drain finds
+        nothing to create). A provider creates here what every create needs and
+        may be missing (GitHub: the flag label), idempotently, and checks what it
+        can (permissions); raise `Unreachable` (or `SetupError`) naming what to
+        fix: the run then stops before the drain changed anything. The default
+        does nothing."""
+
     @abstractmethod
     def flagged(self, flag: Flag) -> Iterator[Ticket]:
         """Yield every ticket that carries ``flag.label`` (this instance's only, I7),

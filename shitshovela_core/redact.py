@@ -47,14 +47,21 @@ _PATTERNS = (
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 
-def check_secret(value: str, *, ascii_only: bool = False) -> None:
+def check_secret(value: str, *, ascii_only: bool = False, multiline: bool = False) -> None:
     """Raise `ValueError` saying how to fix ``value`` (never showing it) unless it
     can be sent exactly as set and masked in every output.
 
     Refused: white space at either end (a line break there is what a secret
     made from a file gets), control and invisible characters anywhere, fewer
     than `MIN_SECRET_LENGTH` characters, and with ``ascii_only`` (a value sent in
-    an HTTP header) anything but ASCII."""
+    an HTTP header) anything but ASCII. A ``multiline`` secret (a PEM private
+    key, used where it is, never sent) may hold line breaks, and end with one as
+    the file it came from does; the rest holds for it too."""
+    if multiline:
+        check_secret(
+            value.rstrip("\r\n").replace("\r\n", " ").replace("\n", " "), ascii_only=ascii_only
+        )
+        return
     if value != value.strip():
         if value.endswith(("\n", "\r")):
             raise ValueError(

@@ -4,7 +4,8 @@ Layers, from the provider down:
 
 - `HttpClient.request` sends one request through `SafetyPolicy.attempt`
   (pacing, budget, deadline, retries, Retry-After, breaker, outcome-unknown:
-  all decided there); `classify` is how HTTP reads its own outcomes: a failed
+  all decided there); `classify_http` is how HTTP reads its own outcomes (a
+  provider may pass a classifier of its own that adds its system's rules): a failed
   connect was not sent, any other httpx error lost the request, 429 throttles,
   503 with ``Retry-After`` is busy, other 5xx failed, anything else is an answer
   for the provider to read (a 404 on a delete means "already gone").
@@ -236,11 +237,13 @@ def parse_retry_after(
     return None
 
 
-def classify(outcome: httpx.Response | Exception) -> Verdict | None:
+def classify_http(outcome: httpx.Response | Exception) -> Verdict | None:
     """How the safety policy reads one HTTP try: its response, or the exception it raised.
 
     None for an answer the provider reads itself (2xx, 3xx, 4xx) and for an
-    exception that is not httpx's."""
+    exception that is not httpx's. A provider whose system says more (GitHub
+    answers a rate limit with 403) gives `HttpClient` a classifier of its own
+    that reads those answers and hands everything else to this one."""
     if isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return Verdict(Fault.NOT_SENT, f"{type(outcome).__name__}: {outcome}")
     if isinstance(outcome, httpx.HTTPError):
@@ -308,7 +311,7 @@ def raise_for_answer(
 
     ``what`` starts every message (``"create the issue"``); the body's excerpt
     is scrubbed with ``scrub`` (`answer_detail`). 429 and 5xx never get here
-    through `HttpClient.request`: the safety policy owns them (`classify`).
+    through `HttpClient.request`: the safety policy owns them (`classify_http`).
     """
     status = response.status_code
     if 200 <= status < 300:
@@ -341,7 +344,9 @@ class HttpClient:
     status except those the policy handles (429, 5xx); the provider reads the
     rest. ``secrets`` (and the password of ``auth`` with its ``user:password``
     pair, and credential headers) are added to the policy's redactor.
-    ``timeout`` bounds one whole request.
+    ``timeout`` bounds one whole request. ``classify`` reads each try for the
+    policy (`classify_http` unless given: a provider's own classifier adds its
+    system's rules and hands the rest to `classify_http`).
     """
 
     def __init__(
@@ -353,9 +358,11 @@ class HttpClient:
         auth: tuple[str, str] | httpx.Auth | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         secrets: tuple[str, ...] = (),
+        classify: Callable[[httpx.Response | Exception], Verdict | None] = classify_http,
     ) -> None:
         self.safety = safety
         self.timeout = timeout
+        self.classify = classify
         safety.redactor.add(*secrets)
         if isinstance(auth, tuple):  # the password, and the user:password pair basic auth sends
             safety.redactor.add(auth[1], f"{auth[0]}:{auth[1]}")
@@ -404,7 +411,7 @@ class HttpClient:
             send,
             what=what or f"{method} {url.split('?', 1)[0]}",
             idempotent=idempotent,
-            classify=classify,
+            classify=self.classify,
             timeout=timeout or self.timeout,
         )
 

@@ -105,7 +105,8 @@ class Setting:
     be sent as set or masked safely is refused (`redact.check_secret`: white
     space at either end, control characters, under 8 characters).
     ``ascii_only`` refuses a value with a character that is not ASCII (one that
-    goes into an HTTP header, as a bearer token does). ``required`` settings
+    goes into an HTTP header, as a bearer token does); ``multiline`` lets a
+    secret hold line breaks (a PEM private key). ``required`` settings
     must be set. An empty value counts as unset (the default applies) unless
     ``keep_empty``: then it is the empty string (IMAP's ``SET_ASIDE_FOLDER=``
     turns set-aside off). ``fallback`` names another variable read when this
@@ -128,6 +129,7 @@ class Setting:
     fallback: str = ""
     keep_empty: bool = False
     ascii_only: bool = False
+    multiline: bool = False
 
     def parse(self, raw: str) -> Any:
         """Turn the raw environment string into a typed value; raise `ValueError`."""
@@ -175,7 +177,7 @@ class Setting:
 
     def _checked(self, value: Any) -> Any:
         if isinstance(value, str) and self.secret:
-            check_secret(value, ascii_only=self.ascii_only)
+            check_secret(value, ascii_only=self.ascii_only, multiline=self.multiline)
         elif isinstance(value, str) and self.ascii_only and not value.isascii():
             raise ValueError("it holds a character that is not ASCII: use ASCII only")
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -223,6 +225,7 @@ def setting(
     fallback: str = "",
     keep_empty: bool = False,
     ascii_only: bool = False,
+    multiline: bool = False,
     converter: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Declare one field of a settings class as a setting (an attrs field).
@@ -233,7 +236,8 @@ def setting(
     has no default: its annotation need not allow None. A secret field is left
     out of the object's repr, and its value must pass `redact.check_secret`;
     say ``ascii_only=True`` for a value sent in an HTTP header (a bearer token,
-    a session token). ``check`` is called with the parsed value and
+    a session token), ``multiline=True`` for one made of lines (a PEM private
+    key). ``check`` is called with the parsed value and
     raises `ValueError` with the reason. ``converter`` turns the valid value
     into what the field holds (``str.strip``; a list of ``a=b`` into a dict):
     the annotation is then the converted type, and ``kind`` must be given.
@@ -259,6 +263,7 @@ def setting(
         fallback=fallback,
         keep_empty=keep_empty,
         ascii_only=ascii_only,
+        multiline=multiline,
     )
     return _field(declared, explicit=kind is not None, converter=converter)
 

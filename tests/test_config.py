@@ -285,6 +285,24 @@ def test_the_secret_rules_hold_for_python_values_too() -> None:
     assert build_settings(cls, "typed", {"TOKEN": "exactly-this"})["TOKEN"] == "exactly-this"
 
 
+def test_a_multiline_secret_may_hold_line_breaks_and_nothing_else() -> None:
+    """A PEM private key (``multiline=True``) keeps its lines and its final line break;
+    every other rule still holds, and a one-line secret still refuses line breaks."""
+    from shitshovela_core.envsettings import build_settings
+    from shitshovela_core.settings import settings_class
+
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"
+    cls = settings_class("typed", [Setting("KEY", secret=True, multiline=True)], (Settings,))
+    assert build_settings(cls, "typed", {"KEY": pem})["KEY"] == pem
+    assert build_settings(cls, "typed", {"KEY": pem.replace("\n", "\r\n")})["KEY"].count("\r")
+    for bad in (" " + pem, pem.replace("MIIE", "MI\tIE"), pem + " ", "short\n"):
+        with pytest.raises(ConfigError, match="SHITSHOVELA_TYPED__KEY is invalid"):
+            build_settings(cls, "typed", {"KEY": bad})
+    one_line = settings_class("typed", [Setting("KEY", secret=True)], (Settings,))
+    with pytest.raises(ConfigError, match="control or invisible character"):
+        build_settings(one_line, "typed", {"KEY": pem.rstrip()})
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0), ("1.5m", 90.0)],

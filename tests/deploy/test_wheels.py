@@ -39,6 +39,7 @@ RUNTIME = {
     "shitshovela_imap",
     "shitshovela_s3",
     "shitshovela_jira",
+    "shitshovela_github",
     "shitshovela_prometheus",
     "shitshovela_inhouse",
 }

@@ -1,9 +1,10 @@
 """The end-to-end crash harness: the real CLI, real servers, a kill at any request.
 
-A `Scenario` owns one fresh Jira emulator and one fresh source (a new bucket,
-or a new mailbox user), both reached through proxies that number every request
-the job sends, to either system: HTTP requests through the fault proxy, IMAP
-commands through `ImapRelay`. `Killer` SIGKILLs the job right before its k-th
+A `Scenario` owns one fresh ticket system (a Jira emulator, `JiraSide`, or a
+GitHub emulator, `GitHubSide`) and one fresh source (a new bucket, or a new
+mailbox user), both reached through proxies that number every request the job
+sends, to either system: HTTP requests through the fault proxy, IMAP commands
+through `ImapRelay`. `Killer` SIGKILLs the job right before its k-th
 request reaches a server (the request is never forwarded) or right after it
 did (before the answer reaches the job). The scenario then runs the job
 fault-free until the source is empty, and `Scenario.verdict` checks docs/DESIGN.md's
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from imaprelay import ImapRelay
+from shitshovela_github_emulator import GitHubEmulator, TokenConfig
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit import jobenv
 from shitshovela_testkit.faultproxy import (
@@ -39,6 +41,7 @@ from shitshovela_testkit.faultproxy import (
     Script,
 )
 
+from shitshovela_core import find_origin
 from shitshovela_core.models import FLAG_PREFIX, Origin
 
 EMAIL, API_TOKEN = "e2e@example.com", 'e2e-api-token-"quoted"-12345'
@@ -47,6 +50,9 @@ EMAIL, API_TOKEN = "e2e@example.com", 'e2e-api-token-"quoted"-12345'
 #: ticketed again, so `Scenario.settle` waits it out between runs.
 INDEX_LAG, CLAIM_WINDOW = 2.0, 3.0
 ORIGIN_PROPERTY = "shitshovela.origin"
+#: GitHub's side: the repository, the job's token, and the listing lag it declares
+#: (below the claim window; the emulator's own lag is `GitHubSide.listing_lag`).
+GITHUB_REPO, GITHUB_TOKEN, LISTING_LAG = "acme/e2e", "ghp_e2eToken0000000000000000000000000000", 2.0
 _names = itertools.count(1)
 
 
@@ -267,7 +273,125 @@ class ImapSide:
         return message_id.strip("<>").split("@", 1)[0]
 
 
-SECRETS = (API_TOKEN, "e2e-s3-secret", "e2e-imap-password")
+@dataclass(frozen=True)
+class Made:
+    """One ticket the job made, as the ticket side reads it behind the job's back."""
+
+    key: str
+    title: str
+    labels: tuple[str, ...]
+    origin: Origin
+
+
+class TicketSide(Protocol):
+    """The other side of a pair: where tickets go."""
+
+    name: str
+    proxy: FaultProxy
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        """Start a fresh ticket system and its proxy (wired to ``killer``)."""
+
+    def env(self) -> dict[str, str]:
+        """The job's ticket-system settings (through the proxy)."""
+
+    def tickets(self, instance: str) -> list[Made]:
+        """The tickets ``instance`` made."""
+
+    def flags_left(self, instance: str) -> int:
+        """``instance``'s flag labels left on any ticket."""
+
+
+@dataclass
+class JiraSide:
+    """A fresh Jira Cloud emulator (project OPS), through the fault proxy."""
+
+    index_lag: float = 1.0
+    name: str = "jira"
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        self.jira = JiraEmulator(
+            flavour="cloud",
+            projects={"OPS": ProjectConfig("OPS", ("Task",))},
+            email=EMAIL,
+            api_token=API_TOKEN,
+            index_lag=self.index_lag,
+        ).start()
+        stack.callback(self.jira.stop)
+        self.proxy = stack.enter_context(
+            FaultProxy(("127.0.0.1", int(self.jira.url.rsplit(":", 1)[1])))
+        )
+        self.proxy.on_event(killer.http(2))
+
+    def env(self) -> dict[str, str]:
+        return jobenv.jira(
+            self.proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=INDEX_LAG, RATE=200
+        )
+
+    def tickets(self, instance: str) -> list[Made]:
+        made = []
+        for issue in self.jira.issues():
+            value = issue.properties.get(ORIGIN_PROPERTY)
+            if not isinstance(value, dict) or value.get("instance") != instance:
+                continue
+            origin = Origin.from_ref(value["ref"])
+            made.append(Made(issue.key, issue.summary, tuple(issue.labels), origin))
+        return made
+
+    def flags_left(self, instance: str) -> int:
+        flag = FLAG_PREFIX + instance
+        return sum(1 for i in self.jira.issues() for label in i.labels if label == flag)
+
+
+@dataclass
+class GitHubSide:
+    """A fresh GitHub emulator (repository acme/e2e, the job's token), through the fault
+    proxy. Its issue listing lags `listing_lag` seconds; the token has push access
+    unless ``push`` is False (`grant` gives it)."""
+
+    listing_lag: float = 1.0
+    push: bool = True
+    name: str = "github"
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        self.github = GitHubEmulator(
+            repos=[GITHUB_REPO],
+            tokens={GITHUB_TOKEN: TokenConfig(login="e2e-bot", push=self.push)},
+            listing_lag=self.listing_lag,
+        ).start()
+        stack.callback(self.github.stop)
+        self.proxy = stack.enter_context(
+            FaultProxy(("127.0.0.1", int(self.github.url.rsplit(":", 1)[1])))
+        )
+        self.proxy.on_event(killer.http(2))
+
+    def grant(self) -> None:
+        """Give the job's token push access (an administrator fixing the setup)."""
+        self.github.set_token(GITHUB_TOKEN, TokenConfig(login="e2e-bot", push=True))
+
+    def env(self) -> dict[str, str]:
+        return jobenv.github(
+            self.proxy.url, GITHUB_REPO, token=GITHUB_TOKEN, LISTING_LAG=LISTING_LAG, RATE=200
+        )
+
+    def tickets(self, instance: str) -> list[Made]:
+        made = []
+        mine = f"Created by ShitShovela ({instance}) "
+        for issue in self.github.issues():
+            body = issue.body or ""
+            ref = find_origin(body)
+            if issue.pull_request or ref is None or not body.startswith(mine):
+                continue
+            key = f"{GITHUB_REPO}#{issue.number}"
+            made.append(Made(key, issue.title, tuple(issue.labels), Origin.from_ref(ref)))
+        return made
+
+    def flags_left(self, instance: str) -> int:
+        flag = FLAG_PREFIX + instance
+        return sum(1 for i in self.github.issues() for label in i.labels if label == flag)
+
+
+SECRETS = (API_TOKEN, GITHUB_TOKEN, "e2e-s3-secret", "e2e-imap-password")
 
 
 @dataclass
@@ -282,7 +406,8 @@ class Verdict:
 
 
 class Scenario:
-    """One fresh source and Jira, a killer, and the job's runs against them."""
+    """One fresh source and ticket system (Jira unless ``tickets`` says otherwise), a
+    killer, and the job's runs against them."""
 
     def __init__(
         self,
@@ -292,29 +417,36 @@ class Scenario:
         index_lag: float = 1.0,
         instance: str = "e2e",
         share: Scenario | None = None,
+        tickets: TicketSide | None = None,
     ) -> None:
         self.source = source
         self.killer = killer or Killer()
         self.instance = instance
         self.stack = ExitStack()
-        if share is not None:  # a second instance on the same Jira (I7)
-            self.jira, self.jira_proxy = share.jira, share.jira_proxy
+        if share is not None:  # a second instance on the same ticket system (I7)
+            self.side = share.side
         else:
-            self.jira = JiraEmulator(
-                flavour="cloud",
-                projects={"OPS": ProjectConfig("OPS", ("Task",))},
-                email=EMAIL,
-                api_token=API_TOKEN,
-                index_lag=index_lag,
-            ).start()
-            self.stack.callback(self.jira.stop)
-            self.jira_proxy = self.stack.enter_context(
-                FaultProxy(("127.0.0.1", int(self.jira.url.rsplit(":", 1)[1])))
-            )
-            self.jira_proxy.on_event(self.killer.http(2))
+            self.side = tickets or JiraSide(index_lag)
+            self.side.start(self.stack, self.killer)
         source.start(self.stack, self.killer)
         self.items: dict[str, str] = {}
         self.outputs: list[str] = []
+
+    @property
+    def jira(self) -> JiraEmulator:
+        """The Jira emulator (a Jira scenario's)."""
+        assert isinstance(self.side, JiraSide)
+        return self.side.jira
+
+    def origin_of(self, issue: Any) -> Origin:
+        """The origin a Jira issue carries (a Jira scenario's)."""
+        value = issue.properties[ORIGIN_PROPERTY]
+        return Origin.from_ref(value["ref"] if isinstance(value, dict) else value)
+
+    @property
+    def jira_proxy(self) -> FaultProxy:
+        """The fault proxy before the ticket system (named for Jira, the first one)."""
+        return self.side.proxy
 
     def __enter__(self) -> Scenario:
         return self
@@ -332,12 +464,11 @@ class Scenario:
         return items
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The job's environment: this scenario's Jira and source, through their proxies."""
+        """The job's environment: this scenario's ticket system and source, through their
+        proxies."""
         return jobenv.job_env(
             jobenv.core(self.instance, max_runtime=60, CLAIM_WINDOW=CLAIM_WINDOW),
-            jobenv.jira(
-                self.jira_proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=INDEX_LAG, RATE=200
-            ),
+            self.side.env(),
             self.source.env(),
             **extra,
         )
@@ -370,32 +501,22 @@ class Scenario:
                 return n
         return rounds
 
-    def tickets(self) -> list[Any]:
+    def tickets(self) -> list[Made]:
         """This instance's tickets."""
-        return [
-            i
-            for i in self.jira.issues()
-            if ORIGIN_PROPERTY in i.properties
-            and i.properties[ORIGIN_PROPERTY].get("instance") == self.instance
-        ]
+        return self.side.tickets(self.instance)
 
     def flags_left(self) -> int:
-        """This instance's flag labels left on any ticket of this Jira (another instance
-        sharing it answers for its own, I7)."""
-        label = FLAG_PREFIX + self.instance
-        return sum(1 for i in self.jira.issues() if label in i.labels)
-
-    def origin_of(self, issue: Any) -> Origin:
-        value = issue.properties[ORIGIN_PROPERTY]
-        return Origin.from_ref(value["ref"] if isinstance(value, dict) else value)
+        """This instance's flag labels left on any ticket of the ticket system (another
+        instance sharing it keeps its own)."""
+        return self.side.flags_left(self.instance)
 
     def verdict(self, expected: dict[str, list[str]] | None = None) -> Verdict:
         """I1-I3 and I10: exactly one ticket per item revision, with its content;
         no flag left; the source empty; no secret in any output."""
         wanted = expected or {name: [text] for name, text in self.items.items()}
         got: dict[str, list[str]] = {}
-        for issue in self.tickets():
-            got.setdefault(self.source.key_of(self.origin_of(issue)), []).append(issue.summary)
+        for ticket in self.tickets():
+            got.setdefault(self.source.key_of(ticket.origin), []).append(ticket.title)
         problems: list[str] = []
         lost = duplicated = 0
         for name, texts in wanted.items():

@@ -1,8 +1,8 @@
 """Exactly once, end to end: a kill at every request of a run, then fault-free runs.
 
 Each pair runs the real CLI as a subprocess against real servers (moto's S3,
-Dovecot) and the Jira emulator, with a SIGKILL right before, and separately
-right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
+Dovecot) and the Jira or GitHub emulator, with a SIGKILL right before, and
+separately right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
 sets the items per scenario (2 in CI; see the README for the larger run).
 
 The late-commit row (issue 13, item 5): Jira holds the run's first create
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from crashkit import (
+    GitHubSide,
     ImapSide,
     Killer,
     S3Side,
@@ -35,9 +36,10 @@ pytestmark = pytest.mark.e2e
 ITEMS = int(os.environ.get("SHITSHOVELA_E2E_ITEMS", "2"))
 
 
-def _matrix(pair: str, make_source: Any) -> None:
+def _matrix(pair: str, make_source: Any, make_tickets: Any = None) -> None:
     def make(killer: Killer) -> Scenario:
-        return Scenario(make_source(), killer=killer)
+        tickets = make_tickets() if make_tickets is not None else None
+        return Scenario(make_source(), killer=killer, tickets=tickets)
 
     total = requests_in_a_fault_free_run(make, ITEMS)
     assert total >= 4 * ITEMS  # create, unflag, read, delete at least
@@ -100,7 +102,7 @@ def test_s3_to_jira_late_commit(moto: Any, commit: str) -> None:
         if commit in ("after the next run", "never"):
             assert summary["waiting"] == 1, summary  # nothing yet: the item waits
             assert held in scenario.source.remaining()
-        assert len([t for t in scenario.tickets() if t.summary.startswith("Alert 0 ")]) <= 1
+        assert len([t for t in scenario.tickets() if t.title.startswith("Alert 0 ")]) <= 1
         if commit == "after the next run":
             assert len(jira.commit_held()) == 1
         elif commit == "by itself":
@@ -116,3 +118,11 @@ def test_s3_to_jira_late_commit(moto: Any, commit: str) -> None:
         verdict = scenario.verdict()
         row("late commit").add(verdict, crash=True)
         assert verdict.problems == []
+
+
+def test_s3_to_github_every_crash_point(moto: Any) -> None:
+    _matrix("s3 -> github", lambda: S3Side(moto), GitHubSide)
+
+
+def test_imap_to_github_every_crash_point(dovecot: Any) -> None:
+    _matrix("imap -> github", lambda: ImapSide(dovecot), GitHubSide)

@@ -40,3 +40,20 @@ def test_demo_imap_moves_the_mailbox_into_jira() -> None:
     assert "components=['Databases']" in out  # the example plugin's hook took part
     assert "auto-reply" in out  # the out-of-office was set aside
     assert "demo-password" not in out
+
+
+def test_demo_github_moves_the_bucket_into_github() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--github"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={"PATH": "/usr/bin:/bin", "SHITSHOVELA_LOG_FORMAT": "console"},
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "reader has no push access to acme/ops-inbox" in out
+    assert "exit code 3 (stopped before anything changed)" in out
+    assert "#3 " in out and "#4 " not in out
+    assert "'Disk almost full on db1'" in out and "by ops-bot" in out
+    assert "set-aside/alerts/core-dump.bin" in out
+    assert "drained: the source is empty" in out
+    assert "ghp_demo" not in out and "demo-secret-key" not in out

@@ -14,10 +14,10 @@ developer's own settings never leak into a test)::
     )
 
 `source` and `ticket_system` select a provider and give its settings (by their
-NAME, as the provider registers them); `s3`, `imap` and `jira` are the built-in
-providers' fragments with their required settings spelt out; `provider` gives
-settings without selecting anything (an observer's, say). Values are turned
-into strings; ``None`` leaves a variable out.
+NAME, as the provider registers them); `s3`, `imap`, `jira` and `github` are the
+built-in providers' fragments with their required settings spelt out; `provider`
+gives settings without selecting anything (an observer's, say). Values are
+turned into strings; ``None`` leaves a variable out.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from shitshovela_core import settings as core_settings
 __all__ = [
     "core",
     "env_name",
+    "github",
     "imap",
     "jira",
     "job_env",
@@ -155,3 +156,9 @@ def jira(
         PROJECT=project,
         **settings,
     )
+
+
+def github(api_url: str, repo: str, *, token: str, **settings: Value) -> dict[str, str]:
+    """The GitHub ticket system on ``repo`` at ``api_url`` (the emulator, or a proxy
+    before it), with a personal access token."""
+    return ticket_system("github", API_URL=api_url, REPO=repo, TOKEN=token, **settings)
