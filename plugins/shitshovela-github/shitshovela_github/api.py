@@ -28,7 +28,7 @@ is GitHub's own lives here:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -47,9 +47,6 @@ from shitshovela_core import (
 
 from .config import GitHubSettings
 from .writes import WriteBudget
-
-if TYPE_CHECKING:
-    from .auth import Credentials
 
 #: The wait after a rate-limit answer that names no time (GitHub: "at least one minute").
 BACKOFF = 60.0
@@ -91,6 +88,36 @@ def classify(outcome: httpx.Response | Exception) -> Verdict | None:
             retry_after=wait,
         )
     return classify_http(outcome)
+
+
+class Credentials(Protocol):
+    """How the job authenticates: `auth.TokenCredentials` or `auth.AppCredentials`
+    (see the `auth` module)."""
+
+    #: What `describe` calls the identity: ``user`` or ``app``.
+    kind: str
+
+    def header(self) -> str:
+        """The ``Authorization`` header's value for the next request."""
+        ...
+
+    def identity(self) -> str:
+        """The login GitHub records as the author of what the job creates."""
+        ...
+
+    def renew(self) -> bool:
+        """Drop the current token after GitHub refused it; True when a new one can be
+        made (an App's installation token), False when not (a personal token)."""
+        ...
+
+    def names(self) -> str:
+        """The settings to check when GitHub refuses the credentials."""
+        ...
+
+    def writes_issues(self) -> bool | None:
+        """Whether the credentials themselves grant writing issues (and so setting
+        labels): an installation token's answer says; None when they do not tell."""
+        ...
 
 
 class GitHubApi:

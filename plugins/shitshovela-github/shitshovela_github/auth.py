@@ -28,7 +28,7 @@ import email.utils
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from shitshovela_core import ProviderError, Unreachable, answer_detail
 
@@ -46,35 +46,6 @@ TOKEN_LIFETIME = 3600.0
 #: The App JWT: issued this long in the past (clock drift), valid this long ahead.
 JWT_BACKDATE = 60
 JWT_LIFETIME = 540
-
-
-class Credentials(Protocol):
-    """How the job authenticates (see the module docstring)."""
-
-    #: What `describe` calls the identity: ``user`` or ``app``.
-    kind: str
-
-    def header(self) -> str:
-        """The ``Authorization`` header's value for the next request."""
-        ...
-
-    def identity(self) -> str:
-        """The login GitHub records as the author of what the job creates."""
-        ...
-
-    def renew(self) -> bool:
-        """Drop the current token after GitHub refused it; True when a new one can be
-        made (an App's installation token), False when not (a personal token)."""
-        ...
-
-    def names(self) -> str:
-        """The settings to check when GitHub refuses the credentials."""
-        ...
-
-    def writes_issues(self) -> bool | None:
-        """Whether the credentials themselves grant writing issues (and so setting
-        labels): an installation token's answer says; None when they do not tell."""
-        ...
 
 
 def _login(response: httpx.Response, what: str) -> str:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Literal
 
+from .caller import Caller
 from .config import AppConfig, InstallationConfig, TokenConfig
 from .messages import GitHubRequest, GitHubResponse, error
 
@@ -25,27 +25,6 @@ __all__ = ["Caller", "Identities", "Need", "bearer"]
 
 Need = Literal["token", "jwt"]
 """What a route takes: a token (personal or installation), or the app's JWT."""
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a request, and what they may do."""
-
-    kind: Literal["token", "installation", "app"]
-    #: The rate-limit bucket (one per token, one per installation, one for the app).
-    bucket: str
-    login: str
-    user_id: int
-    push: bool
-    admin: bool
-    #: Repositories it can see (casefolded ``owner/name``); None: every one.
-    repos: frozenset[str] | None
-    rate_limit: int
-    token: TokenConfig | None = None
-    installation_id: int | None = None
-
-    def can_see(self, full_name: str) -> bool:
-        return self.repos is None or full_name.casefold() in self.repos
 
 
 def bearer(req: GitHubRequest) -> str | None:

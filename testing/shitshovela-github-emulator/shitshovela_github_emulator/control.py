@@ -33,14 +33,53 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from .config import TokenConfig
 from .messages import GitHubRequest, GitHubResponse, Reject, json_body
 
 if TYPE_CHECKING:
-    from .server import GitHubEmulator
+    from collections.abc import Iterable
+
+    from .faults import Faults
+    from .site import Site, UnknownLabels
+    from .speccheck import Violation
+    from .state import IssueRecord
+
+
+class GitHubEmulator(Protocol):
+    """What the control levers use of the emulator (`server.GitHubEmulator` is it;
+    a protocol here keeps this module from importing the server that imports it)."""
+
+    site: Site
+    listing_lag: float
+    unknown_labels: UnknownLabels
+
+    @property
+    def faults(self) -> Faults: ...
+    @property
+    def violations(self) -> list[Violation]: ...
+    @property
+    def unvalidated(self) -> list[str]: ...
+    def clear_violations(self) -> None: ...
+    def freeze_listing(self) -> None: ...
+    def thaw_listing(self) -> None: ...
+    def set_token(self, token: str, config: TokenConfig | None) -> None: ...
+    def exhaust_rate_limit(self, token: str | None = None) -> None: ...
+    def issues(self, repo: str | None = None) -> list[IssueRecord]: ...
+    def seed_issue(
+        self,
+        title: str,
+        *,
+        repo: str | None = None,
+        body: str | None = None,
+        labels: Iterable[str] = (),
+        user: str = "octocat",
+        listed: bool = True,
+        pull_request: bool = False,
+    ) -> IssueRecord: ...
+
 
 __all__ = ["PREFIX", "handle"]
 

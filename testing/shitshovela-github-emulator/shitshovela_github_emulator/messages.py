@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shitshovela_testkit.standin import Request, Response
 
 if TYPE_CHECKING:
-    from .auth import Caller
+    from .caller import Caller
 
 __all__ = [
     "DOCS",

@@ -23,7 +23,8 @@ from shitshovela_testkit.standin import Request, Response, StandInServer
 
 from . import control, routes
 from .app import check_jwt
-from .auth import Caller, Identities
+from .auth import Identities
+from .caller import Caller
 from .config import AppConfig, RepoConfig, TokenConfig
 from .faults import Faults, Throttle
 from .messages import GitHubRequest, GitHubResponse, Reject, error
