@@ -16,6 +16,8 @@ documents each hook) and subclasses `Source` or `TicketSystem`. The README's
   `rate_setting`, `Setting`, `EnvName`, `env_name`;
 - safety and HTTP: `SafetyPolicy`, `Exchange`, `Fault`, `Verdict`,
   `HttpClient`, `Redactor`, `REDACTOR`;
+- tokens (app-only OAuth2 sign-in): `OAuthSettings`, `token_provider`,
+  `TokenProvider`, `AccessToken`;
 - helpers: `embed_origin`, `find_origin`, `origin_marker`, `strip_origin`,
   `follow_links`, `next_link`, `read_whole`.
 
@@ -73,6 +75,8 @@ if TYPE_CHECKING:
         rate_setting,
         setting,
     )
+    from .tokens import AccessToken, TokenProvider, token_provider
+    from .tokensettings import OAuthSettings
 
 #: Each public name and the submodule it lives in, grouped as in the README.
 _EXPORTS = {
@@ -124,6 +128,11 @@ _EXPORTS = {
     "HttpClient": "safehttp",
     "Redactor": "redact",
     "REDACTOR": "redact",
+    # tokens: app-only OAuth2 sign-in
+    "OAuthSettings": "tokensettings",
+    "token_provider": "tokens",
+    "TokenProvider": "tokens",
+    "AccessToken": "tokens",
     # helpers: status-to-error, the origin in free text, pagination
     "raise_for_answer": "safehttp",
     "answer_detail": "safehttp",
@@ -139,6 +148,7 @@ _EXPORTS = {
 __all__ = [
     "FLAG_PREFIX",
     "REDACTOR",
+    "AccessToken",
     "Attachment",
     "Budget",
     "ConfigError",
@@ -152,6 +162,7 @@ __all__ = [
     "HttpClient",
     "Item",
     "ItemRejected",
+    "OAuthSettings",
     "Origin",
     "OutcomeUnknown",
     "PoisonItem",
@@ -173,6 +184,7 @@ __all__ = [
     "TicketDraft",
     "TicketSystem",
     "TlsSettings",
+    "TokenProvider",
     "TransientError",
     "Unreachable",
     "Verdict",
@@ -189,6 +201,7 @@ __all__ = [
     "read_whole",
     "setting",
     "strip_origin",
+    "token_provider",
 ]
 
 

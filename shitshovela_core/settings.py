@@ -370,6 +370,9 @@ class TlsSettings(Settings):
 _RESERVED = frozenset(name for name in dir(Settings) if not name.startswith("_"))
 #: The settings the core adds, listed after a plugin's own.
 _ADDED = ("RATE", "TLS_VERIFY", "CA_BUNDLE")
+#: The core's mixins whose settings are listed after a class's own, before `_ADDED`
+#: (`shitshovela_core.tokensettings.OAuthSettings` registers itself).
+LISTED_AFTER_OWN: list[type[Settings]] = []
 
 
 def _annotation(field: attrs.Attribute[Any]) -> str | None:
@@ -393,8 +396,9 @@ _DECLARED: dict[type[Settings], tuple[Setting, ...]] = {}
 
 
 def settings_of(cls: type[Settings]) -> tuple[Setting, ...]:
-    """The settings a class declares, named (``HOST``), in declaration order, with
-    the ones the core adds (``RATE``, ``TLS_VERIFY``, ``CA_BUNDLE``) last.
+    """The settings a class declares, named (``HOST``), in declaration order, then
+    those of the core's mixins (`LISTED_AFTER_OWN`: the token settings), with the
+    ones the core adds (``RATE``, ``TLS_VERIFY``, ``CA_BUNDLE``) last.
 
     Raises `TypeError` for a class the core cannot read: a field not made with
     `setting`, a name that hides a method, a kind its annotation contradicts."""
@@ -440,9 +444,16 @@ def _declared(cls: type[Settings]) -> tuple[Setting, ...]:
         elif default is attrs.NOTHING:
             default = None
         declared.append(attrs.evolve(found, name=field.name.upper(), type=kind, default=default))
-    own = [s for s in declared if s.name not in _ADDED]
+    mixed = {
+        f.name.upper()
+        for mixin in LISTED_AFTER_OWN
+        if issubclass(cls, mixin)
+        for f in attrs.fields(mixin)
+    } - set(_ADDED)
+    own = [s for s in declared if s.name not in _ADDED and s.name not in mixed]
+    from_mixins = [s for s in declared if s.name in mixed]
     added = sorted((s for s in declared if s.name in _ADDED), key=lambda s: _ADDED.index(s.name))
-    return (*own, *added)
+    return (*own, *from_mixins, *added)
 
 
 def settings_class(
