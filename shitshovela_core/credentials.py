@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
 import json
 import re
@@ -117,8 +118,12 @@ class CertificateCredential:
         return (self.not_after - now).total_seconds() / 86400
 
 
+@functools.lru_cache(maxsize=8)
 def load_certificate(certificate: str, private_key: str = "") -> CertificateCredential:
     """Read a certificate and its private key (see `read_material` for the forms).
+
+    Read once per process for the same settings (the configuration's check and the
+    provider both ask), never written anywhere.
 
     ``private_key`` may be empty when the certificate's file holds the key too.
     Raises `ValueError` naming what is wrong: no certificate, no key, an
@@ -176,8 +181,10 @@ class ServiceAccountKey:
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
 
 
+@functools.lru_cache(maxsize=8)
 def load_service_account_key(value: str) -> ServiceAccountKey:
-    """Read a service account's JSON key (the JSON itself or its file's path).
+    """Read a service account's JSON key (the JSON itself or its file's path), once per
+    process for the same setting.
 
     Raises `ValueError` naming what is wrong (not JSON, not a service account
     key, a field missing, an unreadable key) without quoting the key."""

@@ -188,11 +188,13 @@ class TokenProvider(ABC):
     # -- helpers for the protocols ---------------------------------------------------------
 
     def _made(self, value: str, lifetime: float | None, identity: str = "") -> AccessToken:
-        """An `AccessToken` for ``value``, valid for ``lifetime`` seconds from now."""
+        """An `AccessToken` for ``value``, valid for ``lifetime`` seconds from now (or
+        until the ``exp`` the token carries, when it is a JWT and that is sooner)."""
         claims = peek_claims(value)
         now = self.budget.clock()
-        if lifetime is None and isinstance(claims.get("exp"), int | float):
-            lifetime = float(claims["exp"]) - time.time()
+        if isinstance(claims.get("exp"), int | float):  # the token's own word, if earlier
+            left = float(claims["exp"]) - time.time()
+            lifetime = left if lifetime is None else min(lifetime, left)
         expires = None
         if lifetime is not None:
             expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=lifetime)

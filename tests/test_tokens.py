@@ -202,7 +202,7 @@ def test_a_secret_gets_a_token_once_and_again_only_when_it_would_expire(
     assert first.identity == f"app {app.client_id} in tenant {TENANT_DOMAIN}"
     assert first.claims["roles"] == ["IMAP.AccessAsApp"]
     obtained = [e for e in logs if e["event"] == "token_obtained"]
-    assert [e["expires_in"] for e in obtained] == [3599, 3599]
+    assert len(obtained) == 2 and all(3598 <= e["expires_in"] <= 3599 for e in obtained)
     assert all(first.value not in str(e) and SECRET not in str(e) for e in logs)
 
 
