@@ -138,6 +138,13 @@ class SignIn:
         except LoginError as exc:
             if isinstance(exc.__context__, _LOST):
                 raise
+            offered = _offered_mechanisms(client)
+            if offered is not None and self.mechanism not in offered:
+                raise LoginRefused(
+                    f"the server offers no AUTH={self.mechanism} (it offers "
+                    f"{', '.join(sorted(offered)) or 'none'}): set {self.env('AUTH')} to one it "
+                    "offers"
+                ) from None
             raise self._refused(exc, token, conversation.error) from None
 
     def _refused(
@@ -172,6 +179,16 @@ class SignIn:
             f"the server refused the token in {self.env('ACCESS_TOKEN')} for {mailbox}: check "
             "that it is for this server and this mailbox and has not expired"
         )
+
+
+def _offered_mechanisms(client: Any) -> set[str] | None:
+    """The SASL mechanisms the server announced before the sign-in (``AUTH=...``
+    capabilities), or None when it announced none to read."""
+    announced = getattr(getattr(client, "_imap", None), "capabilities", None)
+    if not announced:
+        return None
+    names = {str(c).upper() for c in announced}
+    return {name.removeprefix("AUTH=") for name in names if name.startswith("AUTH=")}
 
 
 def microsoft_hint(token: AccessToken, mailbox: str, env: Any) -> str:

@@ -265,3 +265,16 @@ def test_auth_decides_between_a_password_and_a_token() -> None:
     plain = found(AUTH="xoauth2", TOKEN_FROM="static", ACCESS_TOKEN="t", SECURITY="plain")
     assert plain and "would send the access token in clear" in plain[0]
     assert found(AUTH="xoauth2", TOKEN_FROM="static", ACCESS_TOKEN="t") == []
+
+
+@pytest.mark.servers
+def test_a_mechanism_the_server_does_not_offer_is_named(
+    dovecot: DovecotServer, token_endpoint: TokenEndpoint, tmp_path: Path
+) -> None:
+    plain_only = DovecotServer(tmp_path / "dovecot", tls=False)  # no oauth2: PLAIN and LOGIN only
+    with plain_only:
+        box = microsoft_box(plain_only, token_endpoint)
+        with pytest.raises(Unreachable) as info:
+            box.source().check()
+    assert "the server offers no AUTH=XOAUTH2 (it offers LOGIN, PLAIN)" in str(info.value)
+    assert "set SHITSHOVELA_IMAP__AUTH to one it offers" in str(info.value)
