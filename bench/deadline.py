@@ -8,13 +8,15 @@ a call to a hung or dripping server or a silent TLS handshake is cut off at the
 deadline (exit 3, reason containing "cut off at the deadline"); a provider that
 ignores its budget is ended by the watchdog (exit 7). Then one run under a 429
 storm (it must drain) prints the highest request count in any one-second window
-against the configured rate. A kind with any other run gives no figure (``no
+against the configured rate, and the smallest gap between two requests against
+``1/RATE`` (arrival times at the proxy). A kind with any other run gives no figure (``no
 figure: ...``) and the script exits 1 at the end. Writes its section of
 ``bench/RESULTS.md``. Run: ``uv run python bench/deadline.py [N]``.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import sys
 from pathlib import Path
@@ -106,14 +108,17 @@ def main() -> None:
             outcome = expect(run_cli(["run"], env), code=0, reason="drained")
             times = [e.time for e in proxy.requests]
             peak = max_in_window(times, 1.0)
+            gap = min(b - a for a, b in itertools.pairwise(times))
             print(
                 f"429 storm, 20 items: {len(times)} requests, {outcome.describe()}; highest count "
-                f"in any 1 s window: {peak} (configured rate {rate}/s)"
+                f"in any 1 s window: {peak} (configured rate {rate}/s); smallest gap between two "
+                f"requests {gap:.3f}s (1/RATE = {1 / rate:g}s)"
             )
             storm_row = (
                 f"429 storm (four `429 Retry-After: 1` answers), 20 items, RATE={rate}/s: "
-                f"{len(times)} requests, the highest count in any 1 s window **{peak}** "
-                "(the run ended exit 0 `drained`)."
+                f"{len(times)} requests, the highest count in any 1 s window **{peak}**, the "
+                f"smallest gap between two requests **{gap:.3f} s** (1/RATE = {1 / rate:g} s; "
+                "arrival times at the proxy) (the run ended exit 0 `drained`)."
             )
         if not storm_row:
             storm_row = f"429 storm: no figure: {figs.refused[-1].partition(': ')[2]}"

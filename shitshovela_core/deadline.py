@@ -36,6 +36,12 @@ def process_age() -> float:
         return 0.0
 
 
+#: How much later than `process_age` says the process may really have started:
+#: ``/proc`` gives the start in clock ticks, rounded down (one tick is 10 ms on
+#: Linux). The rate limiter adds it, so that its first slot is never early (I6).
+START_RESOLUTION = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
 def default_margin(max_runtime: float) -> float:
     """The safety margin kept before the deadline: 5 % of the runtime, 0.5-10 s."""
     return min(10.0, max(0.5, 0.05 * max_runtime), max_runtime / 2)

@@ -1,11 +1,19 @@
-"""The per-system request rate (I6): a moving-window limiter from ``limits``.
+"""The per-system request rate (I6): requests evenly spaced, from the process start.
 
-A moving window of one second (or more, for rates below one a second) is the
-exact promise: no sliding window ever holds more requests than the configured
-rate. Fractional rates above one are rounded down (2.5/s allows 2 a second);
-rates below one become one request per ``ceil(1 / rate)`` seconds. Every
-request counts, retries included. A ``Retry-After`` answer blocks the whole
-system until then (`RateLimiter.block_until`).
+Two requests to one system are never closer than `spacing` (``1 / RATE``;
+``1 / floor(RATE)`` for fractional rates above one, so that 2.5/s is 2 a
+second), so no one-second window ever holds more than ``RATE`` requests and
+there is never a burst. Time not used is not saved up: a caller that comes late
+takes its slot at once and the next is one spacing later. The first slot is one
+spacing after the *process start* (`shitshovela_core.deadline.process_age`),
+not after the first request: the previous run of the instance sent its last
+request before it exited, which was before this process started, so back-to-back
+runs keep the spacing between any two requests too, at the cost of waiting at
+most one spacing at start. Every request counts, retries included. A
+``Retry-After`` answer blocks the whole system until then (`RateLimiter.block_until`).
+
+No library does exactly this (``limits`` counts hits in windows of whole
+seconds, and none starts from a given moment), so it is kept small here.
 """
 
 from __future__ import annotations
@@ -13,32 +21,31 @@ from __future__ import annotations
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
-
-def window_for(rate: float) -> tuple[int, int]:
-    """``(requests, seconds)`` of the moving window that never exceeds ``rate``."""
-    if rate >= 1:
-        return math.floor(rate), 1
-    return 1, math.ceil(1 / rate)
+def spacing(rate: float) -> float:
+    """Seconds between two requests at ``rate`` requests a second: ``1 / rate``, with a
+    fractional rate above one rounded down (no one-second window holds more than it)."""
+    return 1 / math.floor(rate) if rate >= 1 else 1 / rate
 
 
 class RateLimiter:
-    """Blocks until one more request may go out; never waits past ``deadline()``."""
+    """Hands out evenly spaced slots, the first one a `spacing` after ``started``.
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    ``started`` is the process start on ``clock`` (monotonic seconds). The
+    safety policy keeps it on the real clock, whatever clock its budget uses:
+    the rate is a promise to the real system.
+    """
+
+    def __init__(
+        self, rate: float, *, started: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = rate
-        amount, seconds = window_for(rate)
-        self._item = RateLimitItemPerSecond(amount, seconds)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._key = uuid.uuid4().hex
+        self.spacing = spacing(rate)
         self._clock = clock
         self._lock = threading.Lock()
+        self._next_slot = started + self.spacing
         self._blocked_until = 0.0
 
     def block_until(self, moment: float) -> None:
@@ -54,11 +61,11 @@ class RateLimiter:
     def try_acquire(self) -> float | None:
         """Take a slot now and return None, or return how many seconds to wait first.
 
-        The window is kept by ``limits`` on the wall clock, so the wait is in real
-        seconds (a ``Retry-After`` block, on the injected clock, is checked by
-        the caller through `blocked_until`)."""
+        The wait is in seconds of the limiter's clock (a ``Retry-After`` block,
+        on the policy's clock, is checked by the caller through `blocked_until`)."""
         with self._lock:
-            if self._limiter.hit(self._item, self._key):
-                return None
-            stats = self._limiter.get_window_stats(self._item, self._key)
-            return max(0.001, stats.reset_time - time.time())
+            now = self._clock()
+            if now < self._next_slot:
+                return self._next_slot - now
+            self._next_slot = now + self.spacing
+            return None

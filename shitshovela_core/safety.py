@@ -6,8 +6,9 @@ and gives only two things: the call itself, and a *classifier* that reads the
 protocol's own answers and errors as a `Verdict` (which `Fault`, and why).
 Everything else is decided here, once for every protocol:
 
-- **pacing**: every try takes a slot of the provider's rate limit, after any
-  ``Retry-After`` pause the server asked for (I6); a try that sends several
+- **pacing**: every try takes a slot of the provider's rate limit (evenly
+  spaced, the first one a spacing after the process start: `RateLimiter`), after
+  any ``Retry-After`` pause the server asked for (I6); a try that sends several
   commands (connect, log in, select, then the command) takes one slot for each
   (`Exchange.next`);
 - **the budget**: no try starts when the run's time is up, and each is handed a
@@ -50,7 +51,7 @@ from typing import Any, TypeAlias, TypeVar
 import attrs
 import structlog
 
-from .deadline import Budget
+from .deadline import START_RESOLUTION, Budget
 from .errors import (
     CutOff,
     DeadlineReached,
@@ -224,7 +225,10 @@ class SafetyPolicy:
         self.backoff_max = backoff_max
         self.breaker_threshold = breaker_threshold
         self.clock = clock or budget.clock
-        self.limiter = RateLimiter(rate, clock=self.clock)
+        # The rate is a promise to the real system: the limiter keeps real time,
+        # counted from this run's start (its first slot is one spacing after it).
+        started = time.monotonic() - max(0.0, budget.elapsed()) + START_RESOLUTION
+        self.limiter = RateLimiter(rate, started=started)
         self.log = structlog.get_logger("shitshovela.safety").bind(provider=provider)
         self._failures = 0
         self._failures_lock = threading.Lock()
@@ -367,7 +371,7 @@ class SafetyPolicy:
                 return
             if delay >= self.budget.remaining():
                 raise DeadlineReached(f"no rate-limit slot for {step} before the deadline")
-            time.sleep(delay)  # the window is on the wall clock (see RateLimiter)
+            time.sleep(delay)  # the limiter keeps real time (see __init__)
 
     def retry_after(self, seconds: float) -> None:
         """Pause this system: no request to it before ``seconds`` from now (a

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 #: The most seconds before its expiry that a token is treated as expired.
 RENEW_BEFORE = 60.0
 #: Requests a second to a token endpoint (they are few: one a run, as a rule).
-TOKEN_RATE = 2.0
+TOKEN_RATE = 5.0
 #: Seconds one token request may take (clipped to the run's time left).
 TOKEN_TIMEOUT = 30.0
 #: How long a signed assertion is valid (Microsoft's client assertion, Google's grant).

@@ -193,7 +193,7 @@ def test_rate_holds_under_a_429_storm_and_retry_after_is_observed(tracker: Track
             assert http.request("GET", "/tickets", idempotent=True).status_code == 200
     times = [e.time for e in proxy.requests]
     assert len(times) == 16
-    # The moving window admits no more than R a second at the client; arrival times are
+    # The limiter spaces requests 1/R apart at the client (R a second); arrival times are
     # taken at the proxy, so allow one for the window edge.
     assert max_in_window(times, 1.0) <= rate + 1
     for n in (3, 4, 9, 12):  # after each 429/503, nothing for the Retry-After second

@@ -10,6 +10,7 @@ the run. I10: no secret in any output, whatever fails.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -151,6 +152,43 @@ def test_rate_holds_for_a_whole_run_under_a_429_storm(
     assert max_in_window(times, 1.0) <= 4 + 1
     for n in (2, 3, 7):
         assert times[n] - times[n - 1] >= 0.95
+
+
+def test_back_to_back_runs_keep_the_rate_between_any_two_requests(
+    site: Path, inbox: Path, tracker: Tracker
+) -> None:
+    # Three runs of one instance, each started as the one before exits, one item a run.
+    # Each process starts afresh, yet no two requests, within a run or across runs,
+    # come closer than 1/RATE: a run's first request waits for 1/RATE after its
+    # process started, so it cannot follow the previous run's last request (sent
+    # before that process exited) more closely. RATE=1: its spacing is longer than
+    # the start-up, so the wait at start is what keeps it.
+    for extra in sorted(inbox.iterdir())[3:]:
+        extra.unlink()
+    rate = 1
+    jitter = 0.05  # arrival times are taken at the proxy, after loopback and scheduling
+    spawned: list[tuple[float, int]] = []  # when each run was spawned, requests seen before
+    with FaultProxy(upstream(tracker)) as proxy:
+        for _ in range(3):
+            spawned.append((time.monotonic(), len(proxy.requests)))
+            result, _ = run_cli(
+                site,
+                inbox,
+                proxy.url,
+                SHITSHOVELA_HTTPTICKETS__RATE=str(rate),
+                SHITSHOVELA_MAX_TICKETS="1",
+            )
+            assert result.returncode == 0, result.stdout
+        times = [e.time for e in proxy.requests]
+    assert tracker.creates() == 3 and list(inbox.iterdir()) == []
+    assert len(times) == 3 * 3  # each run: the listing, a create, an unflag
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+    # Exact: a request arrives after it was sent, and a process starts after its spawn.
+    firsts = [round(times[seen] - spawn, 3) for spawn, seen in spawned]
+    assert min(firsts) >= 1 / rate, f"first requests after each spawn: {firsts}"
+    assert min(gaps) >= 1 / rate - jitter, f"gaps between arrivals: {gaps}"
+    assert max_in_window(times, 1.0 - jitter) <= rate, f"gaps between arrivals: {gaps}"
+    print(f"gaps between arrivals: {gaps}; first requests after each spawn: {firsts}")
 
 
 # -- I8 -------------------------------------------------------------------------------

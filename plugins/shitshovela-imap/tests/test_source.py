@@ -4,6 +4,7 @@ claims (I11), archive moves, set-aside, TLS modes, politeness (I6) and errors.""
 from __future__ import annotations
 
 import imaplib
+import itertools
 import time
 
 import pytest
@@ -195,14 +196,16 @@ def test_every_imap_command_is_paced(mailbox: Mailbox, monkeypatch: pytest.Monke
     def counted() -> float | None:
         delay = acquire()
         if delay is None:
-            granted.append(time.time())  # the limiter's window is on the wall clock
+            granted.append(time.monotonic())  # the limiter keeps real monotonic time
         return delay
 
     monkeypatch.setattr(limiter, "try_acquire", counted)
     summary = run_once(source, fake_tickets())
     assert summary.created == 12
     assert len(sent) > 30
-    # The rate holds where it is kept: at most 10 slots granted in any second.
+    # The rate holds where it is kept: slots granted at least 1/RATE apart, never a
+    # burst, so at most 10 in any second.
+    assert min(b - a for a, b in itertools.pairwise(granted)) >= 0.1
     assert max_in_window(granted, 1.0) <= 10
     # Every command took a slot. Seen on the wire (after its slot, each a little
     # later), one more can fall into a one-second window at its edge.

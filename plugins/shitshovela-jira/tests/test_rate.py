@@ -30,7 +30,7 @@ def test_a_429_storm_keeps_the_rate_and_honours_retry_after(
     assert world.tickets_per_item() == {name: 1 for name in ITEMS}
     requests = jira.requests
     times = [r.time for r in requests]
-    # The limiter's moving window holds at the client, at send time; these are arrival
+    # The limiter's spacing holds at the client, at send time; these are arrival
     # times at the server, so the window is shortened by 0.1 s of loopback jitter.
     assert max_in_window(times, 0.9) <= RATE
     assert max_in_window(times, 2.0) <= 2 * RATE + 1
