@@ -81,8 +81,6 @@ CERTIFICATE_WARNING_DAYS = 30
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: The JWT-bearer grant (RFC 7523), as Google's service accounts use it.
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: The application permission Exchange Online checks for app-only IMAP.
-IMAP_ROLE = "IMAP.AccessAsApp"
 
 
 @attrs.frozen
@@ -172,10 +170,6 @@ class TokenProvider(ABC):
             return self.budget.clock() >= token.expires_at
         margin = min(RENEW_BEFORE, token.lifetime / 10)
         return self.budget.clock() >= token.expires_at - margin
-
-    def forget(self) -> None:
-        """Drop the token kept for this run: the next `token` obtains a new one."""
-        self._token = None
 
     @abstractmethod
     def obtain(self) -> AccessToken:
@@ -403,9 +397,10 @@ _MICROSOFT_FIXES = {
     "{env}-CERTIFICATE's certificate to the app registration's Certificates & secrets",
     "700024": "the client assertion is outside its valid time: check this machine's clock",
     "65001": "admin consent is missing: in the app registration's API permissions, grant "
-    "admin consent for Office 365 Exchange Online's IMAP.AccessAsApp",
-    "500011": "the resource of {env}-TOKEN_SCOPE is not in tenant {tenant} (Exchange Online "
-    "must be licensed there): check {env}-TOKEN_SCOPE and {env}-TENANT",
+    "admin consent for its application permissions (IMAP: Office 365 Exchange Online's "
+    "IMAP.AccessAsApp)",
+    "500011": "the resource {env}-TOKEN_SCOPE names is not in tenant {tenant} (is the service "
+    "licensed there?): check {env}-TOKEN_SCOPE and {env}-TENANT",
     "70011": "the scope is not valid: check {env}-TOKEN_SCOPE (RESOURCE/.default)",
     "1002012": "the scope is not valid: check {env}-TOKEN_SCOPE (RESOURCE/.default)",
     "7000218": "no credential was sent: set {env}-CLIENT_SECRET or {env}-CERTIFICATE",

@@ -15,6 +15,10 @@ runs every IMAP command through `ImapConnection.command`, which hands it to
 - a NO or BAD to a command is the caller's (imapclient's error, `CommandError`);
   so is a server that ends the session in answer (`ServerBye`) when asked.
 
+Signing in is `shitshovela_imap.signin`'s: a password, or an access token from
+the run's token provider, obtained before the connection is opened (a slow token
+endpoint never holds an IMAP connection; its request runs under its own policy).
+
 Pacing, the budget, the timeouts, the deadline, retries and the breaker are
 the policy's. Each command of a try (connect, STARTTLS, LOGIN, SELECT, the
 command) takes its own rate-limit slot (`Exchange.next`) and a socket timeout
