@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from .config import Config
-    from .deadline import Budget, Watchdog
+    from .deadline import Budget
     from .plan import Plan
     from .plugins import Plugins
     from .runner import Run
@@ -110,7 +110,8 @@ def cli() -> None:
     internal error, 2 bad configuration, 3 a system unreachable, refusing or not
     answering before the deadline, before anything changed,
     4 reconcile failed, 5 drain failed, 6 a create's outcome unknown, 7 the
-    watchdog's hard stop.
+    watchdog's hard stop; 128 + the signal when stopped by SIGTERM, SIGINT or
+    SIGHUP.
     """
 
 
@@ -129,43 +130,14 @@ def _build(
         _fail(log, ExitCode.CONFIG, f"bad configuration: {exc}")
 
 
-def _guard(budget: Budget) -> Watchdog:
-    """Arm what ends the process whatever a plugin does: the watchdog just before
-    the deadline (exit 7, I5) and SIGTERM/SIGINT (128 + the signal). Called
-    before any plugin code runs (building the providers)."""
-    from .deadline import Watchdog
+def _guard(budget: Budget) -> None:
+    """Move the process's watchdog and the kernel's timer to the run's validated
+    budget (`shitshovela_core.hardstop`: armed at the entry point from process
+    start, signals too). Called before any plugin code runs (building the
+    providers); never disarmed: every command ends with `_exit`, under them."""
+    from .hardstop import arm
 
-    def hard_stop() -> None:
-        from .logs import last_words
-
-        last_words(
-            "run_failed",
-            reason="watchdog: the deadline was about to pass; hard stop (I5)",
-            exit_code=int(ExitCode.WATCHDOG),
-        )
-        os._exit(int(ExitCode.WATCHDOG))
-
-    watchdog = Watchdog(budget, hard_stop).start()
-    _stop_on_signals()
-    return watchdog
-
-
-def _stop_on_signals() -> None:
-    """SIGTERM/SIGINT end the run at once with a last log line (128 + the signal).
-
-    Stopping anywhere is safe by I1-I3: the next run's reconcile finishes what
-    this one started."""
-    import signal
-
-    from .logs import last_words
-
-    def stop(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        last_words("run_failed", reason=f"stopped by {name}", exit_code=128 + signum)
-        os._exit(128 + signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
+    arm(budget)
 
 
 @cli.command()
@@ -176,15 +148,14 @@ def run() -> None:
     log = _setup_logging()
     plugins, config = _prepare(log)
     budget = budget_for(config)
-    # The watchdog and the signal handlers end the process, so they are the command
-    # line's, armed before any plugin code runs (building the providers).
-    watchdog = _guard(budget)
+    # The watchdog ends the process, so it is the command line's, moved to the run's
+    # budget before any plugin code runs (building the providers).
+    _guard(budget)
     built = _build(plugins, config, log, budget)
     try:
         summary = built.engine.run()
     finally:
         built.close()
-    watchdog.stop()
     event = "run_finished" if summary.exit_code == ExitCode.OK else "run_failed"
     (log.info if summary.exit_code == ExitCode.OK else log.error)(event, **summary.as_dict())
     _exit(int(summary.exit_code))
@@ -221,9 +192,9 @@ def check(offline: bool) -> None:
     if offline:
         _build(plugins, config, log).close()
         log.info("check_finished", result="ok", offline=True)
-        return
+        _exit(int(ExitCode.OK))
     budget = budget_for(config)
-    watchdog = _guard(budget)
+    _guard(budget)
     built = _build(plugins, config, log, budget)
     failure = ""
     try:
@@ -237,7 +208,6 @@ def check(offline: bool) -> None:
         failure = scrub(f"check failed: {type(exc).__name__}: {exc}")
     finally:
         built.close()
-    watchdog.stop()
     if failure:
         _fail(log, ExitCode.UNREACHABLE, failure)
     log.info("check_finished", result="ok")
@@ -257,7 +227,7 @@ def plan(limit: int) -> None:
     log = _setup_logging(sys.stderr)
     plugins, config = _prepare(log)
     budget = budget_for(config)
-    watchdog = _guard(budget)
+    _guard(budget)
     built = _build(plugins, config, log, budget)
     failure = ""
     try:
@@ -266,7 +236,6 @@ def plan(limit: int) -> None:
         failure = f"plan failed: {exc}"
     finally:
         built.close()
-    watchdog.stop()
     if failure:
         _fail(log, ExitCode.UNREACHABLE, failure)
     _exit(int(ExitCode.OK))
@@ -399,5 +368,10 @@ def _setting_line(setting: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Run the command line in this process, guarded (`shitshovela_core.hardstop`):
+    what the ``shitshovela`` command and ``python -m shitshovela_core`` do, after
+    guarding the process before the imports (`shitshovela_core.__main__`)."""
+    from .hardstop import guard_process
+
+    guard_process()
     cli()

@@ -9,13 +9,59 @@ thread ends the process just before the deadline if anything ignored all that.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
 from .errors import DeadlineReached
+
+#: ``MAX_RUNTIME``'s default and its valid range, in seconds. Below 3 s a run
+#: would mostly stop before its first request (start-up takes 0.4 s on a quiet
+#: machine, several times that on a loaded one, and the margin kept before the
+#: deadline is at least 1 s); above a week it is no batch run but a daemon,
+#: and a mistake such as ``99999999999h`` would reach timeouts the platform
+#: cannot wait for.
+DEFAULT_RUNTIME = 600.0
+MIN_RUNTIME = 3.0
+MAX_RUNTIME = 7 * 24 * 3600.0
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse ``90``, ``90s``, ``1.5m``, ``15m`` or ``1h`` into seconds (> 0)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError("expected seconds or a number with s, m or h, such as 90, 90s, 15m, 1h")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not seconds > 0:
+        raise ValueError("must be more than zero")
+    return seconds
+
+
+def check_runtime(seconds: float) -> None:
+    """Raise `ValueError` unless ``seconds`` is a valid ``MAX_RUNTIME`` (3 s to a week)."""
+    if not (math.isfinite(seconds) and MIN_RUNTIME <= seconds <= MAX_RUNTIME):
+        raise ValueError(
+            f"use {MIN_RUNTIME:g}s to {MAX_RUNTIME / 3600:g}h (a week): below that a run "
+            "cannot get started, above it is no batch run"
+        )
+
+
+def early_runtime(raw: str | None) -> float:
+    """``MAX_RUNTIME`` as set in the environment, read before the configuration is:
+    the default when unset or invalid (the configuration then refuses it, exit 2)."""
+    try:
+        seconds = parse_duration(raw) if raw else DEFAULT_RUNTIME
+        check_runtime(seconds)
+    except ValueError:
+        return DEFAULT_RUNTIME
+    return seconds
 
 
 def process_age() -> float:
@@ -43,16 +89,26 @@ START_RESOLUTION = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0
 
 
 def default_margin(max_runtime: float) -> float:
-    """The safety margin kept before the deadline: 5 % of the runtime, 0.5-10 s."""
-    return min(10.0, max(0.5, 0.05 * max_runtime), max_runtime / 2)
+    """The safety margin kept before the deadline: 5 % of the runtime, 1-10 s (at most
+    half the runtime). At least a second, because what follows the work's stop
+    (the last step's end, closing the providers, the last line) must fit between
+    it and the watchdog on a loaded machine too, where it takes tenths of a second."""
+    return min(10.0, max(1.0, 0.05 * max_runtime), max_runtime / 2)
 
 
 def watchdog_lead(margin: float) -> float:
     """How long before the deadline the watchdog fires: a third of the margin, at
-    least 0.4 s, so that its last line (at most 0.25 s) and the exit still land
-    before the deadline even with the smallest margin."""
+    least 0.4 s, so that its last line (at most 0.2 s, `hardstop.LAST_LINE_WAIT`)
+    and the exit still land before the deadline (and before the kernel's timer,
+    `BACKSTOP_LEAD`) even with the smallest margin."""
     return max(margin / 3, 0.4)
 
+
+#: How long before the deadline the kernel's timer ends the process, should the
+#: `Watchdog` (which has finished by ``watchdog_lead - LAST_LINE_WAIT`` before it,
+#: 0.2 s at least) not have run: enough for the kernel to end a process on a
+#: loaded machine.
+BACKSTOP_LEAD = 0.1
 
 #: The share of the time between the work's stop and the watchdog that
 #: `Budget.for_observers` gives to observers; the rest is for ending the process.
@@ -64,7 +120,8 @@ class Budget:
 
     ``deadline`` is ``process start + max_runtime`` on the monotonic clock.
     Work stops at ``stop_at = deadline - margin``; the watchdog fires between
-    the two, at ``watchdog_at``. Times are monotonic seconds.
+    the two, at ``watchdog_at``, and the kernel's timer later still, at
+    ``backstop_at`` (`shitshovela_core.hardstop`). Times are monotonic seconds.
     """
 
     def __init__(
@@ -88,6 +145,8 @@ class Budget:
         self.watchdog_at = (
             self.deadline - watchdog_lead(self.margin) if watchdog_at is None else watchdog_at
         )
+        #: When the kernel's timer ends the process, should the watchdog not have.
+        self.backstop_at = self.deadline - BACKSTOP_LEAD
         self._durations: deque[float] = deque(maxlen=20)
 
     def for_observers(self) -> Budget:
@@ -98,7 +157,7 @@ class Budget:
         the providers, the last log line and the exit. So a push at the end of a
         run that stopped at its deadline still gets a little time (a third of
         ``margin - watchdog_lead``: 2.2 s with the 10 s margin of a 600 s run,
-        0.03 s with the smallest margin), yet a call bounded by this budget (as
+        0.2 s with the smallest margin), yet a call bounded by this budget (as
         `SafetyPolicy` and `HttpClient` bound theirs) ends before the watchdog
         fires. Where the watchdog would fire before the work's stop (a runtime
         under about a second), observers get no more than the work. Same
@@ -170,12 +229,13 @@ class Watchdog:
     """
 
     def __init__(self, budget: Budget, on_fire: Callable[[], None]) -> None:
-        # Early enough that the last line (at most 0.25 s) and the exit still land
+        # Early enough that the last line (at most 0.2 s) and the exit still land
         # before the deadline, even with the smallest margin (see `watchdog_lead`).
         self.fire_at = budget.watchdog_at
         self._clock = budget.clock
         self._on_fire = on_fire
         self._stopped = threading.Event()
+        self._moved = threading.Event()
         self._thread = threading.Thread(
             target=self._watch, name="shitshovela-watchdog", daemon=True
         )
@@ -185,9 +245,16 @@ class Watchdog:
         self._thread.start()
         return self
 
+    def rearm(self, budget: Budget) -> None:
+        """Fire at ``budget``'s watchdog time instead (the run's validated budget)."""
+        self.fire_at = budget.watchdog_at
+        self._clock = budget.clock
+        self._moved.set()
+
     def stop(self) -> None:
         """Stop watching (the run ended in time)."""
         self._stopped.set()
+        self._moved.set()
 
     def _watch(self) -> None:
         while not self._stopped.is_set():
@@ -195,4 +262,5 @@ class Watchdog:
             if left <= 0:
                 self._on_fire()
                 return
-            self._stopped.wait(min(left, 1.0))
+            self._moved.wait(min(left, 1.0))
+            self._moved.clear()

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from .deadline import DEFAULT_RUNTIME, check_runtime
 from .errors import ConfigError
 from .models import INSTANCE_PATTERN
 from .settings import Setting, Settings, env_name, setting, settings_of
@@ -52,9 +53,10 @@ class CoreSettings(Settings):
     )
     max_runtime: float = setting(
         kind="duration",
-        default=600.0,
-        help="Longest run from process start: seconds, or a number with s, m or h (90s, 15m, 1h). "
-        "Keep it below the schedule interval.",
+        default=DEFAULT_RUNTIME,
+        check=check_runtime,
+        help="Longest run from process start: seconds, or a number with s, m or h (90s, 15m, 1h), "
+        "3s to 168h. Keep it below the schedule interval.",
     )
     max_tickets: int = setting(
         default=50, minimum=1, help="Most tickets one run creates; the rest wait for the next run."

@@ -8,12 +8,14 @@ exception (if any) was formatted to text, so no secret reaches any output
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from .hardstop import set_output
 from .redact import scrub
 
 LEVELS = {
@@ -36,9 +38,28 @@ def _scrub_value(value: Any) -> Any:
     return scrub(str(value))
 
 
+#: An event name as the code writes it (``run_failed``): a constant, never data.
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: Fields the pipeline fills from fixed sets (the level, the clock), never from data.
+_FIXED = frozenset({"level", "timestamp"})
+
+
+def _fixed(key: str, value: Any) -> bool:
+    if key in _FIXED:
+        return True
+    return key == "event" and isinstance(value, str) and bool(_EVENT_NAME.match(value))
+
+
 def scrub_event(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask secrets in every value of the event (I10)."""
-    return {key: _scrub_value(value) for key, value in event_dict.items()}
+    """structlog processor: mask secrets in every value of the event (I10).
+
+    The keys, the level, the timestamp and an event name are left as they are:
+    they come from the code, not from data, and a secret that happens to be part
+    of one (``finished`` in ``run_finished``) must not garble every line."""
+    return {
+        key: value if _fixed(key, value) else _scrub_value(value)
+        for key, value in event_dict.items()
+    }
 
 
 class _ScrubFilter(logging.Filter):
@@ -48,60 +69,18 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-_JSON = True
-_STREAM: TextIO | None = None
-
-
-def last_words(event: str, **fields: Any) -> None:
-    """Write one final, scrubbed error line without structlog's locks, then return.
-
-    Used by the watchdog and the signal handlers just before ``os._exit``: the
-    normal logger may be held mid-write by the code being stopped (a signal
-    handler would deadlock on its lock; a full pipe would block it), so the
-    line is written from a helper thread that gets at most a quarter second.
-    """
-    import contextlib
-    import json
-    import os
-    import threading
-    from datetime import UTC, datetime
-
-    data = {k: _scrub_value(v) for k, v in fields.items()}
-    data.update(event=event, level="error", timestamp=datetime.now(UTC).isoformat())
-    if _JSON:
-        line = json.dumps(data)
-    else:
-        rest = " ".join(
-            f"{k}={v!r}" for k, v in data.items() if k not in ("event", "timestamp", "level")
-        )
-        line = f"{data['timestamp']} [error    ] {event:30s} {rest}"
-    stream = _STREAM or sys.stdout
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError, AttributeError):
-        fd = 1
-
-    def write() -> None:
-        with contextlib.suppress(OSError):
-            os.write(fd, (line + "\n").encode("utf-8", "replace"))
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    writer.join(0.25)
-
-
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Set up structlog for this process.
 
     ``fmt`` is ``json``, ``console`` or ``auto`` (console when ``stream`` is a
     terminal). Logs go to stdout unless ``stream`` says otherwise. Standard
     ``logging`` records of libraries go to stderr at WARNING and above,
-    scrubbed too.
+    scrubbed too. The last line of a process ended by a signal or the watchdog
+    (`shitshovela_core.hardstop`) follows the same format and stream.
     """
-    global _JSON, _STREAM
     out = stream if stream is not None else sys.stdout
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
-    _JSON, _STREAM = use_json, out
+    set_output(use_json, out)  # the last line a signal or the watchdog writes, likewise
     renderer: Any
     if use_json:
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
@@ -119,7 +98,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        # One write per line, newline included (print writes the two apart, and with
+        # PYTHONUNBUFFERED a hard stop's last line could land between them).
+        logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()

@@ -339,8 +339,9 @@ class HttpClient:
 
     ``request(method, url, idempotent=...)`` returns the response for every
     status except those the policy handles (429, 5xx); the provider reads the
-    rest. ``secrets`` (and the password of ``auth``, and credential headers)
-    are added to the policy's redactor. ``timeout`` bounds one whole request.
+    rest. ``secrets`` (and the password of ``auth`` with its ``user:password``
+    pair, and credential headers) are added to the policy's redactor.
+    ``timeout`` bounds one whole request.
     """
 
     def __init__(
@@ -356,8 +357,8 @@ class HttpClient:
         self.safety = safety
         self.timeout = timeout
         safety.redactor.add(*secrets)
-        if isinstance(auth, tuple):
-            safety.redactor.add(auth[1])
+        if isinstance(auth, tuple):  # the password, and the user:password pair basic auth sends
+            safety.redactor.add(auth[1], f"{auth[0]}:{auth[1]}")
         for name, value in (headers or {}).items():
             if name.lower() in _SECRET_HEADERS:
                 safety.redactor.add(value)

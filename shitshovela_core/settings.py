@@ -36,39 +36,16 @@ from typing import Any, Literal, Self
 
 import attrs
 
-SettingType = Literal["str", "int", "float", "bool", "duration", "list", "choice", "url"]
+# Exported here too, from the light modules the entry point reads early.
+from .deadline import parse_duration as parse_duration
+from .envnames import PREFIX as PREFIX
+from .envnames import env_name as env_name
+from .redact import check_secret
 
-#: Every variable the core or a plugin reads starts with this.
-PREFIX = "SHITSHOVELA_"
+SettingType = Literal["str", "int", "float", "bool", "duration", "list", "choice", "url"]
 
 #: ``env("HOST")`` -> ``SHITSHOVELA_IMAP__HOST``: what `Settings.problems` is handed.
 EnvName = Callable[[str], str]
-
-
-def env_name(owner: str | None, name: str) -> str:
-    """The environment variable a setting is read from, and the name every message uses.
-
-    ``owner`` is a provider's or a settings group's name (``imap`` ->
-    ``SHITSHOVELA_IMAP__HOST``), or None for the core's own
-    (``SHITSHOVELA_INSTANCE``). The only place a ``SHITSHOVELA_…`` name is made."""
-    if owner is None:
-        return PREFIX + name
-    return f"{PREFIX}{owner.upper()}__{name}"
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Parse ``90``, ``90s``, ``1.5m``, ``15m`` or ``1h`` into seconds (> 0)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError("expected seconds or a number with s, m or h, such as 90, 90s, 15m, 1h")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError("must be more than zero")
-    return seconds
 
 
 def parse_bool(text: str) -> bool:
@@ -124,7 +101,11 @@ class Setting:
 
     ``name`` is the part after the owner's prefix, upper case (``HOST`` is read
     from ``SHITSHOVELA_IMAP__HOST``). ``secret`` settings never appear in any
-    output (I10) and are kept as the exact string given. ``required`` settings
+    output (I10) and are kept as the exact string given; a value that could not
+    be sent as set or masked safely is refused (`redact.check_secret`: white
+    space at either end, control characters, under 8 characters).
+    ``ascii_only`` refuses a value with a character that is not ASCII (one that
+    goes into an HTTP header, as a bearer token does). ``required`` settings
     must be set. An empty value counts as unset (the default applies) unless
     ``keep_empty``: then it is the empty string (IMAP's ``SET_ASIDE_FOLDER=``
     turns set-aside off). ``fallback`` names another variable read when this
@@ -146,6 +127,7 @@ class Setting:
     check: Callable[[Any], object] | None = attrs.field(default=None, eq=False, repr=False)
     fallback: str = ""
     keep_empty: bool = False
+    ascii_only: bool = False
 
     def parse(self, raw: str) -> Any:
         """Turn the raw environment string into a typed value; raise `ValueError`."""
@@ -192,6 +174,10 @@ class Setting:
         return self._checked(value)
 
     def _checked(self, value: Any) -> Any:
+        if isinstance(value, str) and self.secret:
+            check_secret(value, ascii_only=self.ascii_only)
+        elif isinstance(value, str) and self.ascii_only and not value.isascii():
+            raise ValueError("it holds a character that is not ASCII: use ASCII only")
         if isinstance(value, int | float) and not isinstance(value, bool):
             if self.minimum is not None and value < self.minimum:
                 raise ValueError(f"must be at least {self.minimum:g}")
@@ -236,6 +222,7 @@ def setting(
     check: Callable[[Any], object] | None = None,
     fallback: str = "",
     keep_empty: bool = False,
+    ascii_only: bool = False,
     converter: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Declare one field of a settings class as a setting (an attrs field).
@@ -244,7 +231,9 @@ def setting(
     ``float``, ``bool``, ``list[str]``; ``choice`` when ``choices`` are given);
     say ``kind="duration"`` or ``kind="url"`` for those. A ``required`` field
     has no default: its annotation need not allow None. A secret field is left
-    out of the object's repr. ``check`` is called with the parsed value and
+    out of the object's repr, and its value must pass `redact.check_secret`;
+    say ``ascii_only=True`` for a value sent in an HTTP header (a bearer token,
+    a session token). ``check`` is called with the parsed value and
     raises `ValueError` with the reason. ``converter`` turns the valid value
     into what the field holds (``str.strip``; a list of ``a=b`` into a dict):
     the annotation is then the converted type, and ``kind`` must be given.
@@ -269,6 +258,7 @@ def setting(
         check=check,
         fallback=fallback,
         keep_empty=keep_empty,
+        ascii_only=ascii_only,
     )
     return _field(declared, explicit=kind is not None, converter=converter)
 

@@ -24,7 +24,10 @@ def register_sources(register):
     register("dir", "files_impl:DirSource", help="A folder of files (test only).",
              settings=[Setting("PATH", required=True, help="The folder."),
                        Setting("HANG", "float", default=0.0,
-                               help="Seconds to hang, ignoring the budget.")])
+                               help="Seconds to hang, ignoring the budget."),
+                       Setting("SPIN", "int", default=0,
+                               help="Sum this many numbers in one C call first: "
+                                    "the interpreter is held all the while.")])
 
 @shitshovela_core.hookimpl
 def register_ticket_systems(register):
@@ -58,6 +61,8 @@ class DirSource(Source):
         return Item(origin=origin, title=title, body=body)
 
     def items(self):
+        if self.context.settings["SPIN"]:
+            sum(range(self.context.settings["SPIN"]))
         if self.context.settings["HANG"]:
             import time
             time.sleep(self.context.settings["HANG"])
@@ -137,7 +142,8 @@ def register_ticket_systems(register):
     register("httptickets", "http_impl:HttpTickets", help="Tickets over HTTP (test only).",
              tls=True, default_rate=20.0,
              settings=[Setting("URL", "url", required=True, help="Base URL."),
-                       Setting("TOKEN", secret=True, required=True, help="Bearer token.")])
+                       Setting("TOKEN", secret=True, required=True, ascii_only=True,
+                               help="Bearer token.")])
 """
 
 HTTP_IMPL = """

@@ -131,7 +131,7 @@ def test_observers_get_their_settings_and_the_budget(
 ) -> None:
     install_observer(site)
     out = tmp_path / "spy.json"
-    secret = "0x1F"
+    secret = "0x1F2E3D"
     result = cli(site, "run", **job, SHITSHOVELA_SPY__OUT=str(out), SHITSHOVELA_SPY__TOKEN=secret)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(out.read_text()) == {"token": secret, "created": 3, "window": True}

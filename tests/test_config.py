@@ -8,7 +8,7 @@ from shitshovela_testkit.fakes import FakePlugin, FakeStore, FakeTracker
 from shitshovela_core.config import load_config
 from shitshovela_core.errors import ConfigError
 from shitshovela_core.plugins import Plugins, create_plugins
-from shitshovela_core.settings import Setting, parse_duration
+from shitshovela_core.settings import Setting, Settings, parse_duration
 
 pytestmark = pytest.mark.unit
 
@@ -26,6 +26,7 @@ class SettingsPlugin(FakePlugin):
             settings=[
                 Setting("HOST", required=True, help="Server name."),
                 Setting("PASSWORD", secret=True, required=True, help="Password."),
+                Setting("TOKEN", secret=True, ascii_only=True, help="A bearer token."),
                 Setting("PORT", "int", default=993, minimum=1, maximum=65535),
                 Setting("VERIFY", "bool", default=True),
                 Setting("TIMEOUT", "duration", default=30.0),
@@ -49,7 +50,7 @@ def env(**extra: str) -> dict[str, str]:
         "SHITSHOVELA_TICKET_SYSTEM": "typed",
         "SHITSHOVELA_INSTANCE": "alerts",
         "SHITSHOVELA_TYPED__HOST": "imap.example",
-        "SHITSHOVELA_TYPED__PASSWORD": "pw",
+        "SHITSHOVELA_TYPED__PASSWORD": "pw-12345",
     }
     base.update(extra)
     return base
@@ -83,7 +84,7 @@ def test_a_good_configuration(plugins: Plugins) -> None:
     assert settings["MODE"] == "move"
     assert settings["LABELS"] == ["a", "b c"]
     assert settings["RATE"] == 5.0  # the RATE every provider gets, with its default
-    assert config.secrets == ("pw",)
+    assert config.secrets == ("pw-12345",)
 
 
 @pytest.mark.parametrize(
@@ -168,21 +169,21 @@ def test_unknown_provider_names_what_is_installed(plugins: Plugins) -> None:
     ]
 
 
-AWKWARD = [
-    "12345",
-    "true",
-    "1e3",
-    "0x1F",
-    "[x]",
+AWKWARD = [  # each a TOML or dynaconf value, or an odd string, of at least 8 characters
+    "12345678",
+    "@bool true",
+    "@json null",
+    "123456e3",
+    "0x1F2E3D",
+    "[x, y, z]",
     '"quoted"',
-    "@int x",
+    "@int 1234",
     "@format {env[HOME]}",
-    "  spaced  ",
-    "ünï©ødé",
-    "a=b;c",
+    "spaced inside",
+    "ünï©ødé-1",
+    "a=b;c=d;",
     "'single'",
-    "#hash",
-    "null",
+    "#hash-tag",
 ]
 
 
@@ -221,6 +222,69 @@ def test_bad_secret_value_is_not_echoed(plugins: Plugins) -> None:
     assert "hunter2" not in text
 
 
+LINE_BREAK = "it ends with a line break, as a secret made from a file with a final newline does: "
+SPACE = "it starts or ends with white space: set it without"
+INVISIBLE = "it holds a control or invisible character"
+SHORT = "it is shorter than 8 characters: too short to be a secret"
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("tok-from-a-file\n", LINE_BREAK),
+        ("tok-from-a-file\r\n", LINE_BREAK),
+        (" tok-pasted-with-a-space", SPACE),
+        ("tok-pasted-with-a-tab\t", SPACE),
+        ("\u00a0tok-after-a-no-break-space", SPACE),
+        ("tok-with\na-line-break", INVISIBLE),
+        ("tok-with\x1b-escape", INVISIBLE),
+        ("tok-with\x7f-delete", INVISIBLE),
+        ("tok-with\u200b-zero-width-space", INVISIBLE),
+        ("\ufefftok-after-a-byte-order-mark", INVISIBLE),
+        ("info", SHORT),
+        ("a", SHORT),
+        ("1234567", SHORT),
+    ],
+    ids=repr,
+)
+def test_a_secret_that_cannot_be_sent_as_set_or_masked_safely_is_refused(
+    plugins: Plugins, secret: str, reason: str
+) -> None:
+    """Named, with how to fix it, and never shown, in any form (I10)."""
+    found = problems(plugins, env(SHITSHOVELA_TYPED__PASSWORD=secret))
+    assert len(found) == 1
+    assert found[0].startswith(f"SHITSHOVELA_TYPED__PASSWORD is invalid: {reason}")
+    assert len(secret) < 8 or secret.strip() not in found[0]
+    if reason == LINE_BREAK:
+        assert "printf %s" in found[0]
+
+
+def test_a_secret_sent_in_a_header_must_be_ascii(plugins: Plugins) -> None:
+    secret = "tökén-for-a-header"
+    found = problems(plugins, env(SHITSHOVELA_TYPED__TOKEN=secret))
+    assert found == [
+        "SHITSHOVELA_TYPED__TOKEN is invalid: it holds a character that is not ASCII, and "
+        "it is sent in an HTTP header, which carries ASCII only: check that the right "
+        "value was copied"
+    ]
+    # Where it is not sent in a header, the same value is used as set.
+    assert (
+        load_config(plugins, env(SHITSHOVELA_TYPED__PASSWORD=secret)).ticket_settings["PASSWORD"]
+        == secret
+    )
+
+
+def test_the_secret_rules_hold_for_python_values_too() -> None:
+    """`build_settings` and `fake_context` check values given in Python the same way."""
+    from shitshovela_core.envsettings import build_settings
+    from shitshovela_core.settings import settings_class
+
+    cls = settings_class("typed", [Setting("TOKEN", secret=True, ascii_only=True)], (Settings,))
+    with pytest.raises(ConfigError, match="SHITSHOVELA_TYPED__TOKEN is invalid: it ends with"):
+        build_settings(cls, "typed", {"TOKEN": "from-a-file\n"})
+    assert build_settings(cls, "typed", {"TOKEN": "exactly-this"})["TOKEN"] == "exactly-this"
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("1h", 3600.0), ("1.5m", 90.0)],
@@ -233,6 +297,22 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match=r"expected|more than zero"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("runtime", ["99999999999h", "0.0001s", "2.9", "169h", "9" * 400])
+def test_an_absurd_max_runtime_is_refused_naming_the_range(plugins: Plugins, runtime: str) -> None:
+    found = problems(plugins, env(SHITSHOVELA_MAX_RUNTIME=runtime))
+    assert found == [
+        f"SHITSHOVELA_MAX_RUNTIME={runtime!r} is invalid: use 3s to 168h (a week): below "
+        "that a run cannot get started, above it is no batch run"
+    ]
+
+
+@pytest.mark.parametrize(("runtime", "seconds"), [("3", 3.0), ("168h", 604800.0), ("10m", 600.0)])
+def test_max_runtime_at_the_ends_of_its_range(
+    plugins: Plugins, runtime: str, seconds: float
+) -> None:
+    assert load_config(plugins, env(SHITSHOVELA_MAX_RUNTIME=runtime)).max_runtime == seconds
 
 
 def test_a_value_that_is_not_utf8_is_a_config_error(plugins: Plugins) -> None:
@@ -292,13 +372,13 @@ def test_settings_groups_are_read_validated_and_their_secrets_collected() -> Non
         env(
             SHITSHOVELA_METRICS__URL="http://gw.example:9091",
             SHITSHOVELA_METRICS__TIMEOUT="2s",
-            SHITSHOVELA_METRICS__PASSWORD="12345",
+            SHITSHOVELA_METRICS__PASSWORD="12345678",
         ),
     )
     assert {name: group.as_dict() for name, group in config.group_settings.items()} == {
-        "metrics": {"URL": "http://gw.example:9091", "TIMEOUT": 2.0, "PASSWORD": "12345"}
+        "metrics": {"URL": "http://gw.example:9091", "TIMEOUT": 2.0, "PASSWORD": "12345678"}
     }
-    assert "12345" in config.secrets
+    assert "12345678" in config.secrets
     defaults = load_config(plugins, env()).group_settings["metrics"].as_dict()
     assert defaults == {"URL": None, "TIMEOUT": 5.0, "PASSWORD": None}
 

@@ -63,3 +63,36 @@ def test_the_watchdog_fires_at_the_budgets_watchdog_time() -> None:
     assert fired.wait(5)
     assert budget.watchdog_at <= fired_at[0] < budget.deadline
     assert fired_at[0] > budget.for_observers().stop_at
+
+
+def test_a_rearmed_watchdog_fires_at_the_new_budgets_time() -> None:
+    """The entry point arms the watchdog from MAX_RUNTIME as set; the run moves it to
+    its validated budget, earlier or later, at once (no wait for a poll)."""
+    fired = threading.Event()
+    fired_at: list[float] = []
+
+    def on_fire() -> None:
+        fired_at.append(time.monotonic())
+        fired.set()
+
+    watchdog = Watchdog(Budget(600, started=time.monotonic()), on_fire).start()
+    later = Budget(3600, started=time.monotonic())
+    watchdog.rearm(later)
+    assert watchdog.fire_at == later.watchdog_at
+    sooner = Budget(1.0, started=time.monotonic())
+    watchdog.rearm(sooner)
+    assert fired.wait(5)
+    assert sooner.watchdog_at <= fired_at[0] < sooner.backstop_at < sooner.deadline
+
+
+@pytest.mark.parametrize("max_runtime", [3.0, 8.0, 20.0, 60.0, 600.0, 7 * 24 * 3600.0])
+def test_the_run_ends_between_the_work_and_the_watchdog_even_when_slow(
+    max_runtime: float,
+) -> None:
+    """What follows the work's stop (the last step's end, closing the providers, the
+    last line) takes tenths of a second on a loaded machine: at least 0.6 s lie
+    between the work's stop and the watchdog (0.1 s with the old 0.5 s margin,
+    where a full 8 s run on busy CPUs ended by the watchdog, exit 7)."""
+    budget = Budget(max_runtime, started=0.0, clock=lambda: 0.0)
+    assert budget.watchdog_at - budget.stop_at >= 0.6 - 1e-9
+    assert budget.watchdog_at < budget.backstop_at < budget.deadline

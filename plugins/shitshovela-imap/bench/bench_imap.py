@@ -256,7 +256,7 @@ def main() -> None:
 
     try:
         for user in ("small", "big", "large", "mime"):
-            server.add_user(user, "bench")
+            server.add_user(user, "bench-password")
 
         def settings(user: str) -> dict[str, Any]:
             return {
@@ -264,7 +264,7 @@ def main() -> None:
                 "PORT": server.port,
                 "SECURITY": "plain",
                 "USERNAME": user,
-                "PASSWORD": "bench",
+                "PASSWORD": "bench-password",
                 "RATE": 1_000_000.0,
                 "MAX_PER_SENDER": 0,
             }

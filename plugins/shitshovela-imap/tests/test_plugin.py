@@ -98,7 +98,7 @@ def test_entry_point_does_not_import_the_client_libraries() -> None:
 
 
 def _settings(**values: Any) -> dict[str, Any]:
-    return {"HOST": "imap.example.com", "USERNAME": "u", "PASSWORD": "p", **values}
+    return {"HOST": "imap.example.com", "USERNAME": "u", "PASSWORD": "p-secret", **values}
 
 
 def imap_settings(values: dict[str, Any]) -> ImapSettings:

@@ -102,7 +102,12 @@ class JiraSettings(ProviderSettings, TlsSettings):
         help="Cloud: the e-mail of the account the API token belongs to.",
     )
     api_token: str = setting(default="", secret=True, help="Cloud: an API token (with EMAIL).")
-    pat: str = setting(default="", secret=True, help="Data Center: a personal access token.")
+    pat: str = setting(
+        default="",
+        secret=True,
+        ascii_only=True,  # sent as "Authorization: Bearer <PAT>"
+        help="Data Center: a personal access token.",
+    )
     project: str = setting(
         kind="str",
         required=True,

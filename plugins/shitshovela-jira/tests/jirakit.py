@@ -143,7 +143,9 @@ class JiraHarness:
 
     def tickets_with_wrong_credential(self, instance: str) -> JiraTickets:
         """A provider whose token (Cloud) or PAT (Data Center) is wrong."""
-        wrong = {"API_TOKEN": "wrong-token"} if self.jira.flavour == "cloud" else {"PAT": "wrong"}
+        wrong = (
+            {"API_TOKEN": "wrong-token"} if self.jira.flavour == "cloud" else {"PAT": "wrong-pat"}
+        )
         return self.tickets(instance, **wrong)
 
     def _write(self, key: str, **changes: Any) -> None:

@@ -74,15 +74,34 @@ def test_entry_point_import_is_cheap() -> None:
 # -- the real CLI, with secrets that must never show ---------------------------------
 
 
-def secret_forms() -> list[str]:
-    forms = []
-    for secret in (TOKEN, PAT, f"{EMAIL}:{TOKEN}"):
-        forms += [secret, quote(secret, safe=""), quote_plus(secret)]
-        forms.append(base64.b64encode(secret.encode()).decode())
-    return forms
+def forms_of(secret: str) -> list[str]:
+    """Every form of ``secret`` a message could carry: as it is, URL-encoded, in base64,
+    and escaped as Python's repr (of the text, of its UTF-8 bytes) and JSON write it."""
+    raw = secret.encode()
+    encoded = base64.b64encode(raw).decode()
+    return [
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        encoded,
+        encoded.rstrip("="),
+        repr(secret)[1:-1],
+        repr(raw)[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    ]
+
+
+def secret_forms(token: str = TOKEN, pat: str = PAT) -> list[str]:
+    """The forms of both secrets and of the pair basic auth sends."""
+    return [form for secret in (token, pat, f"{EMAIL}:{token}") for form in forms_of(secret)]
 
 
 def environment(jira: JiraEmulator, spool: Path, **extra: str) -> dict[str, str]:
+    return environment_for(jira.url, spool, **extra)
+
+
+def environment_for(url: str, spool: Path, **extra: str) -> dict[str, str]:
     env = {
         "SHITSHOVELA_SOURCE": "spool",
         "SHITSHOVELA_TICKET_SYSTEM": "jira",
@@ -91,7 +110,7 @@ def environment(jira: JiraEmulator, spool: Path, **extra: str) -> dict[str, str]
         "SHITSHOVELA_LOG_LEVEL": "debug",
         "SHITSHOVELA_LOG_FORMAT": "json",
         "SHITSHOVELA_SPOOL__PATH": str(spool),
-        "SHITSHOVELA_JIRA__URL": jira.url,
+        "SHITSHOVELA_JIRA__URL": url,
         "SHITSHOVELA_JIRA__PROJECT": "OPS",
         "SHITSHOVELA_JIRA__EMAIL": EMAIL,
         "SHITSHOVELA_JIRA__API_TOKEN": TOKEN,
@@ -111,9 +130,11 @@ def spool_with(tmp_path: Path, count: int = 2) -> Path:
     return spool
 
 
-def assert_no_secret(result: subprocess.CompletedProcess[str]) -> None:
+def assert_no_secret(
+    result: subprocess.CompletedProcess[str], forms: list[str] | None = None
+) -> None:
     output = result.stdout + result.stderr
-    for form in secret_forms():
+    for form in secret_forms() if forms is None else forms:
         assert form not in output, f"a secret leaked ({len(form)} chars)"
 
 
@@ -172,3 +193,67 @@ def test_the_secret_check_catches_every_form() -> None:
         planted = subprocess.CompletedProcess([], 0, stdout=f"x {form} y", stderr="")
         with pytest.raises(AssertionError, match="a secret leaked"):
             assert_no_secret(planted)
+
+
+# -- every shape of secret: refused before anything is contacted, or used exactly ----
+
+#: name: (flavour, setting, value, the reason it is refused with)
+REFUSED = {
+    "PAT from a file": ("datacenter", "PAT", PAT + "\n", "it ends with a line break"),
+    "PAT from a Windows file": ("datacenter", "PAT", PAT + "\r\n", "it ends with a line break"),
+    "PAT not ASCII": ("datacenter", "PAT", "dc-PAT-tökén-0x1F", "it holds a character that is not"),
+    "PAT too short": ("datacenter", "PAT", "info", "it is shorter than 8 characters"),
+    "token with a space": ("cloud", "API_TOKEN", " " + TOKEN, "it starts or ends with white space"),
+    "token with an escape": ("cloud", "API_TOKEN", TOKEN + "\x1b[0m", "it holds a control"),
+}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("shape", sorted(REFUSED))
+def test_a_secret_of_a_bad_shape_exits_2_naming_it_before_any_request(
+    tmp_path: Path, shape: str
+) -> None:
+    """A PAT ending in a line break used to be printed in every retry line
+    (``Illegal header value b'Bearer …\\n'``, exit 3); a non-ASCII one ended the
+    run with exit 4 naming no setting."""
+    import socket
+
+    flavour, setting, value, reason = REFUSED[shape]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.2)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        env = {
+            **environment_for(url, spool_with(tmp_path)),
+            "SHITSHOVELA_JIRA__FLAVOUR": flavour,
+            f"SHITSHOVELA_JIRA__{setting}": value,
+        }
+        result = shitshovela("run", env=env)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nothing was contacted
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"SHITSHOVELA_JIRA__{setting} is invalid: {reason}" in result.stdout
+    assert len(list((tmp_path / "spool").iterdir())) == 2
+    if len(value.strip()) >= 8:
+        assert_no_secret(result, forms_of(value) + forms_of(value.strip()))
+
+
+#: name: (flavour, API token, PAT): odd but whole secrets, sent exactly as set.
+USED_EXACTLY = {
+    "cloud token, not ASCII, quotes, backslash": ("cloud", "tök'en\"with\\back/sla%sh+= 1e3", PAT),
+    "PAT with quotes, backslash, percent": ("datacenter", TOKEN, "pat'with\"quotes\\and%2F/+="),
+}
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("shape", sorted(USED_EXACTLY))
+def test_an_odd_but_whole_secret_is_used_exactly_and_never_shown(
+    start_jira: Start, tmp_path: Path, shape: str
+) -> None:
+    flavour, token, pat = USED_EXACTLY[shape]
+    jira = start_jira(flavour, api_token=token, pat=pat)
+    env = environment(jira, spool_with(tmp_path), SHITSHOVELA_JIRA__FLAVOUR=flavour)
+    env.update(SHITSHOVELA_JIRA__API_TOKEN=token, SHITSHOVELA_JIRA__PAT=pat)
+    result = shitshovela("run", env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(jira.issues()) == 2
+    assert_no_secret(result, secret_forms(token, pat))

@@ -181,7 +181,7 @@ def test_check_names_what_is_wrong(
     jira = start_jira(flavour)
     overrides: dict[str, object] = {}
     if breakage == "token":
-        overrides = {"API_TOKEN": "wrong"} if flavour == "cloud" else {"PAT": "wrong"}
+        overrides = {"API_TOKEN": "wrong-token"} if flavour == "cloud" else {"PAT": "wrong-pat"}
     elif breakage == "hidden":
         jira.faults.forbid_project("OPS", browse=False)
     elif breakage == "read-only":

@@ -167,16 +167,16 @@ def test_every_setting_has_help_and_secrets_have_no_default() -> None:
 
 def test_config_combinations() -> None:
     base = {"URL": "https://x.atlassian.net/", "PROJECT": "ops"}
-    cloud = jira_settings({**base, "EMAIL": "a@b", "API_TOKEN": "SEKRET"})
+    cloud = jira_settings({**base, "EMAIL": "a@b", "API_TOKEN": "SEKRET-1"})
     assert cloud.url == "https://x.atlassian.net" and cloud.project == "OPS"
     assert cloud.flavour == "auto" and cloud.index_lag == 60.0
-    assert "SEKRET" not in repr(cloud)
-    jira_settings({**base, "FLAVOUR": "datacenter", "PAT": "p"})
+    assert "SEKRET-1" not in repr(cloud)
+    jira_settings({**base, "FLAVOUR": "datacenter", "PAT": "p-secret"})
     with pytest.raises(ConfigError) as caught:
-        jira_settings({**base, "FLAVOUR": "cloud", "PAT": "p"})
+        jira_settings({**base, "FLAVOUR": "cloud", "PAT": "p-secret"})
     assert "SHITSHOVELA_JIRA__EMAIL" in str(caught.value)
     with pytest.raises(ConfigError, match="SHITSHOVELA_JIRA__URL is not set"):
-        jira_settings({"PROJECT": "OPS", "PAT": "p"})
+        jira_settings({"PROJECT": "OPS", "PAT": "p-secret"})
     assert parse_map(["a=Mail", " b = Net "]) == {"a": "Mail", "b": "Net"}
     with pytest.raises(ValueError, match="value=Name"):
         parse_map(["nope"])
@@ -195,7 +195,7 @@ def test_config_combinations() -> None:
         ("FLAVOUR", "server", False),
         ("INDEX_LAG", "0", True),
         ("INDEX_LAG", "-1", False),
-        ("API_TOKEN", "12345", True),
+        ("API_TOKEN", "12345678", True),
     ],
 )
 def test_settings_parse(name: str, raw: str, ok: bool) -> None:
@@ -209,5 +209,5 @@ def test_settings_parse(name: str, raw: str, ok: bool) -> None:
 
 def test_secret_settings_stay_the_exact_string() -> None:
     token = next(s for s in SETTINGS if s.name == "API_TOKEN")
-    assert token.parse("12345") == "12345"
-    assert token.parse("0x1F") == "0x1F"
+    assert token.parse("12345678") == "12345678"
+    assert token.parse("0x1F2E3D") == "0x1F2E3D"

@@ -114,13 +114,17 @@ def test_settings_are_validated_and_the_password_kept_exact(plugins: Plugins) ->
             SHITSHOVELA_PROMETHEUS__JOB="mail-to-jira",
             SHITSHOVELA_PROMETHEUS__TIMEOUT="2s",
             SHITSHOVELA_PROMETHEUS__USERNAME="pusher",
-            SHITSHOVELA_PROMETHEUS__PASSWORD="1e3",
+            SHITSHOVELA_PROMETHEUS__PASSWORD="123456e3",
         ),
     )
     values = config.group_settings["prometheus"]
     assert values["PUSHGATEWAY"] == "https://gw.example:9091/prefix"
-    assert (values["JOB"], values["TIMEOUT"], values["PASSWORD"]) == ("mail-to-jira", 2.0, "1e3")
-    assert "1e3" in config.secrets
+    assert (values["JOB"], values["TIMEOUT"], values["PASSWORD"]) == (
+        "mail-to-jira",
+        2.0,
+        "123456e3",
+    )
+    assert "123456e3" in config.secrets
     defaults = load_config(plugins, env()).group_settings["prometheus"]
     assert (defaults["PUSHGATEWAY"], defaults["JOB"], defaults["TIMEOUT"]) == (
         None,

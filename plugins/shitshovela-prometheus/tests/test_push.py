@@ -128,10 +128,10 @@ def test_a_dead_gateway_is_one_warning_per_push_and_the_run_goes_on() -> None:
 def test_a_refused_push_names_the_status_without_the_password(gateway: Pushgateway) -> None:
     answer = Answer(401, body=b"Unauthorized")
     with FaultProxy(("127.0.0.1", gateway.port), Script(default=answer)) as proxy:
-        group = settings(proxy.url, USERNAME="pusher", PASSWORD="hunter2")
+        group = settings(proxy.url, USERNAME="pusher", PASSWORD="hunter22")
         with captured() as logs:
             assert not push_ended(info("alpha", group), RunSummary(), fresh(), group)
-    warning = assert_one_failed_push(logs, "hunter2")
+    warning = assert_one_failed_push(logs, "hunter22")
     assert warning["error"] == "PushRefused: the Pushgateway answered 401: Unauthorized"
     assert gateway.samples() == {}
 
@@ -171,11 +171,11 @@ def test_basic_auth_reaches_the_gateway_and_a_wrong_password_is_one_warning() ->
 
 def test_connection_resets_are_retried_once_then_one_warning(gateway: Pushgateway) -> None:
     with FaultProxy(("127.0.0.1", gateway.port), Script(default=Reset())) as proxy:
-        group = settings(proxy.url, PASSWORD="hunter2")
+        group = settings(proxy.url, PASSWORD="hunter22")
         with captured() as logs:
             assert not push_ended(info("alpha", group), RunSummary(), fresh(), group)
         assert len(proxy.requests) == 2
-    warning = assert_one_failed_push(logs, "hunter2")
+    warning = assert_one_failed_push(logs, "hunter22")
     assert "push to the Pushgateway" in str(warning["error"])
     assert gateway.samples() == {}
 

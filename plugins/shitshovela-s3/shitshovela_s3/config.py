@@ -67,6 +67,7 @@ class S3Settings(ProviderSettings, TlsSettings):
     access_key_id: str = setting(
         default="",
         fallback="AWS_ACCESS_KEY_ID",
+        ascii_only=True,  # in the Authorization header's credential scope
         help="Access key id; empty: AWS_ACCESS_KEY_ID from the environment. Masked in "
         "output all the same.",
     )
@@ -80,6 +81,7 @@ class S3Settings(ProviderSettings, TlsSettings):
         secret=True,
         default="",
         fallback="AWS_SESSION_TOKEN",
+        ascii_only=True,  # sent as the X-Amz-Security-Token header
         help="Session token for temporary credentials; empty: AWS_SESSION_TOKEN if set.",
     )
     done: Literal["delete", "move"] = setting(

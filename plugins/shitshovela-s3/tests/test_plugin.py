@@ -80,7 +80,7 @@ def test_selecting_the_source_loads_botocore_only_then() -> None:
         "assert 'botocore' not in sys.modules\n"
         "factory = ProviderSpec('s3', 'source', 'shitshovela_s3.source:S3Source').load()\n"
         "factory(fake_context('s3', settings={'BUCKET': 'b-1', 'ACCESS_KEY_ID': 'a',"
-        " 'SECRET_ACCESS_KEY': 'b'}))\n"
+        " 'SECRET_ACCESS_KEY': 'b-secret'}))\n"
         "print('botocore' in sys.modules)\n"
     )
     result = subprocess.run(

@@ -195,7 +195,7 @@ class IssueTrackerSettings(ProviderSettings):
     """The tracker's URL and token."""
 
     url: str = setting(required=True, help="The tracker's base URL.")
-    token: str = setting(required=True, secret=True, help="An API token.")
+    token: str = setting(required=True, secret=True, ascii_only=True, help="An API token.")
     rate: float = rate_setting(20.0)
 
 

@@ -75,7 +75,7 @@ def test_an_installed_plugins_defaults_are_found_by_name() -> None:
             "URL": "https://jira.example",
             "PROJECT": "OPS",
             "EMAIL": "bot@example.com",
-            "API_TOKEN": "t",
+            "API_TOKEN": "t-secret",
         },
     )
     settings = JiraSettings.of(context.settings)
