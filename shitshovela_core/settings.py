@@ -105,7 +105,10 @@ class Setting:
     be sent as set or masked safely is refused (`redact.check_secret`: white
     space at either end, control characters, under 8 characters).
     ``ascii_only`` refuses a value with a character that is not ASCII (one that
-    goes into an HTTP header, as a bearer token does). ``required`` settings
+    goes into an HTTP header, as a bearer token does). ``multiline`` marks a
+    secret that is key material (a PEM block, a JSON key) or the path of its
+    file: it is read, never sent as set, so line breaks, tabs and white space at
+    either end are allowed in it (other control characters are not). ``required`` settings
     must be set. An empty value counts as unset (the default applies) unless
     ``keep_empty``: then it is the empty string (IMAP's ``SET_ASIDE_FOLDER=``
     turns set-aside off). ``fallback`` names another variable read when this
@@ -128,6 +131,7 @@ class Setting:
     fallback: str = ""
     keep_empty: bool = False
     ascii_only: bool = False
+    multiline: bool = False
 
     def parse(self, raw: str) -> Any:
         """Turn the raw environment string into a typed value; raise `ValueError`."""
@@ -175,7 +179,9 @@ class Setting:
 
     def _checked(self, value: Any) -> Any:
         if isinstance(value, str) and self.secret:
-            check_secret(value, ascii_only=self.ascii_only)
+            # Key material's line breaks and surrounding white space are its format.
+            shown = " ".join(value.split()) if self.multiline else value
+            check_secret(shown, ascii_only=self.ascii_only)
         elif isinstance(value, str) and self.ascii_only and not value.isascii():
             raise ValueError("it holds a character that is not ASCII: use ASCII only")
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -223,6 +229,7 @@ def setting(
     fallback: str = "",
     keep_empty: bool = False,
     ascii_only: bool = False,
+    multiline: bool = False,
     converter: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Declare one field of a settings class as a setting (an attrs field).
@@ -233,8 +240,9 @@ def setting(
     has no default: its annotation need not allow None. A secret field is left
     out of the object's repr, and its value must pass `redact.check_secret`;
     say ``ascii_only=True`` for a value sent in an HTTP header (a bearer token,
-    a session token). ``check`` is called with the parsed value and
-    raises `ValueError` with the reason. ``converter`` turns the valid value
+    a session token), ``multiline=True`` for key material (PEM, JSON) or its
+    path. ``check`` is called with the parsed value and raises `ValueError`
+    with the reason. ``converter`` turns the valid value
     into what the field holds (``str.strip``; a list of ``a=b`` into a dict):
     the annotation is then the converted type, and ``kind`` must be given.
     A ``Literal[...]`` annotation fits a choice. See `Setting` for the rest.
@@ -259,6 +267,7 @@ def setting(
         fallback=fallback,
         keep_empty=keep_empty,
         ascii_only=ascii_only,
+        multiline=multiline,
     )
     return _field(declared, explicit=kind is not None, converter=converter)
 

@@ -100,6 +100,7 @@ class OAuthSettings(Settings):
     )
     client_secret: str = setting(
         secret=True,
+        ascii_only=True,
         default="",
         help="microsoft: a client secret's value (not its ID); or use CERTIFICATE.",
     )
@@ -110,6 +111,7 @@ class OAuthSettings(Settings):
     )
     private_key: str = setting(
         secret=True,
+        multiline=True,
         default="",
         help="microsoft: the certificate's RSA private key (PEM, no passphrase), or the path of "
         "its file; empty when CERTIFICATE's file holds it.",
@@ -123,11 +125,13 @@ class OAuthSettings(Settings):
     )
     service_account_key: str = setting(
         secret=True,
+        multiline=True,
         default="",
         help="google: the service account's JSON key, or the path of its file.",
     )
     access_token: str = setting(
         secret=True,
+        ascii_only=True,
         default="",
         help="static: an access token obtained by other means (used as it is, never renewed).",
     )

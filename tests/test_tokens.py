@@ -99,7 +99,9 @@ def test_token_settings_name_what_is_missing_or_contradictory(tmp_path: Any) -> 
         "SHITSHOVELA_MAIL__TOKEN_FROM is not set: say where the access token comes from "
         "(microsoft, google or static)"
     ]
-    found = problems(TOKEN_FROM="microsoft", CLIENT_SECRET="x", SERVICE_ACCOUNT_KEY="{}")
+    found = problems(
+        TOKEN_FROM="microsoft", CLIENT_SECRET=SECRET, SERVICE_ACCOUNT_KEY='{"k": "v1234"}'
+    )
     assert any("SHITSHOVELA_MAIL__TENANT" in p for p in found)
     assert any("SHITSHOVELA_MAIL__CLIENT_ID" in p for p in found)
     assert any(
@@ -108,12 +110,12 @@ def test_token_settings_name_what_is_missing_or_contradictory(tmp_path: Any) -> 
     )
     cert, key = make_certificate()
     both = problems(
-        TOKEN_FROM="microsoft", TENANT="t", CLIENT_ID="c", CLIENT_SECRET="x", CERTIFICATE=cert,
+        TOKEN_FROM="microsoft", TENANT="t", CLIENT_ID="c", CLIENT_SECRET=SECRET, CERTIFICATE=cert,
         PRIVATE_KEY=key,
     )  # fmt: skip
     assert any("exactly one credential" in p and "both are set" in p for p in both)
     remote = problems(
-        TOKEN_FROM="microsoft", TENANT="t", CLIENT_ID="c", CLIENT_SECRET="x",
+        TOKEN_FROM="microsoft", TENANT="t", CLIENT_ID="c", CLIENT_SECRET=SECRET,
         AUTHORITY="http://login.example.com",
     )  # fmt: skip
     assert remote == [
@@ -362,3 +364,15 @@ def test_a_static_token_is_used_as_it_is_until_it_expires() -> None:
     assert "SHITSHOVELA_MAIL__ACCESS_TOKEN expired at" in message and stale not in message
     opaque = tokens_for({"TOKEN_FROM": "static", "ACCESS_TOKEN": "ya29.opaque"}).token()
     assert opaque.expires is None and opaque.describe_expiry() == "unknown"
+
+
+@pytest.mark.unit
+def test_key_material_may_span_lines_but_a_sent_secret_may_not() -> None:
+    cert, key = make_certificate()
+    base = {"TOKEN_FROM": "microsoft", "TENANT": "t", "CLIENT_ID": "c", "CERTIFICATE": cert}
+    fake_context("mail", settings={**base, "PRIVATE_KEY": key + "\n"}, settings_class=MailSettings)
+    refused = problems(**{**base, "PRIVATE_KEY": key.replace("\n", "\n\x00", 1)})
+    assert len(refused) == 1 and "control or invisible character" in refused[0]
+    assert refused[0].startswith("SHITSHOVELA_MAIL__PRIVATE_KEY") and "BEGIN" not in refused[0]
+    sent = problems(TOKEN_FROM="microsoft", TENANT="t", CLIENT_ID="c", CLIENT_SECRET=SECRET + "\n")
+    assert len(sent) == 1 and "ends with a line break" in sent[0]

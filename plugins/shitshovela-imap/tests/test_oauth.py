@@ -254,17 +254,19 @@ def test_auth_decides_between_a_password_and_a_token() -> None:
         "SHITSHOVELA_IMAP__TOKEN_FROM is not set: say where the access token comes from "
         "(microsoft, google or static)"
     ]
-    assert found(AUTH="oauthbearer", TOKEN_FROM="static", ACCESS_TOKEN="t", PASSWORD="p") == [
+    assert found(
+        AUTH="oauthbearer", TOKEN_FROM="static", ACCESS_TOKEN="t0ken.value", PASSWORD="pass word"
+    ) == [
         "SHITSHOVELA_IMAP__PASSWORD is set but SHITSHOVELA_IMAP__AUTH=oauthbearer signs in with "
         "an access token (SHITSHOVELA_IMAP__TOKEN_FROM): leave SHITSHOVELA_IMAP__PASSWORD unset"
     ]
-    assert found(PASSWORD="p", TOKEN_FROM="static", ACCESS_TOKEN="t") == [
+    assert found(PASSWORD="pass word", TOKEN_FROM="static", ACCESS_TOKEN="t0ken.value") == [
         "SHITSHOVELA_IMAP__TOKEN_FROM is set but SHITSHOVELA_IMAP__AUTH=password: set "
         "SHITSHOVELA_IMAP__AUTH=xoauth2 (or oauthbearer) to sign in with a token"
     ]
-    plain = found(AUTH="xoauth2", TOKEN_FROM="static", ACCESS_TOKEN="t", SECURITY="plain")
+    plain = found(AUTH="xoauth2", TOKEN_FROM="static", ACCESS_TOKEN="t0ken.value", SECURITY="plain")
     assert plain and "would send the access token in clear" in plain[0]
-    assert found(AUTH="xoauth2", TOKEN_FROM="static", ACCESS_TOKEN="t") == []
+    assert found(AUTH="xoauth2", TOKEN_FROM="static", ACCESS_TOKEN="t0ken.value") == []
 
 
 @pytest.mark.servers
