@@ -16,6 +16,8 @@ documents each hook) and subclasses `Source` or `TicketSystem`. The README's
   `rate_setting`, `Setting`, `EnvName`, `env_name`;
 - safety and HTTP: `SafetyPolicy`, `Exchange`, `Fault`, `Verdict`,
   `HttpClient`, `classify_http`, `parse_retry_after`, `Redactor`, `REDACTOR`;
+- tokens (app-only OAuth2 sign-in): `OAuthSettings`, `token_provider`,
+  `TokenProvider`, `AccessToken`;
 - helpers: `embed_origin`, `find_origin`, `origin_marker`, `strip_origin`,
   `follow_links`, `next_link`, `read_whole`.
 
@@ -80,6 +82,8 @@ if TYPE_CHECKING:
         rate_setting,
         setting,
     )
+    from .tokens import AccessToken, TokenProvider, token_provider
+    from .tokensettings import OAuthSettings
 
 #: Each public name and the submodule it lives in, grouped as in the README.
 _EXPORTS = {
@@ -134,6 +138,11 @@ _EXPORTS = {
     "parse_retry_after": "safehttp",
     "Redactor": "redact",
     "REDACTOR": "redact",
+    # tokens: app-only OAuth2 sign-in
+    "OAuthSettings": "tokensettings",
+    "token_provider": "tokens",
+    "TokenProvider": "tokens",
+    "AccessToken": "tokens",
     # helpers: status-to-error, the origin in free text, pagination
     "raise_for_answer": "safehttp",
     "answer_detail": "safehttp",
@@ -149,6 +158,7 @@ _EXPORTS = {
 __all__ = [
     "FLAG_PREFIX",
     "REDACTOR",
+    "AccessToken",
     "Attachment",
     "Budget",
     "ConfigError",
@@ -162,6 +172,7 @@ __all__ = [
     "HttpClient",
     "Item",
     "ItemRejected",
+    "OAuthSettings",
     "Origin",
     "OutcomeUnknown",
     "PoisonItem",
@@ -184,6 +195,7 @@ __all__ = [
     "TicketDraft",
     "TicketSystem",
     "TlsSettings",
+    "TokenProvider",
     "TransientError",
     "Unreachable",
     "Verdict",
@@ -202,6 +214,7 @@ __all__ = [
     "read_whole",
     "setting",
     "strip_origin",
+    "token_provider",
 ]
 
 

@@ -54,13 +54,12 @@ def check_secret(value: str, *, ascii_only: bool = False, multiline: bool = Fals
     Refused: white space at either end (a line break there is what a secret
     made from a file gets), control and invisible characters anywhere, fewer
     than `MIN_SECRET_LENGTH` characters, and with ``ascii_only`` (a value sent in
-    an HTTP header) anything but ASCII. A ``multiline`` secret (a PEM private
-    key, used where it is, never sent) may hold line breaks, and end with one as
-    the file it came from does; the rest holds for it too."""
+    an HTTP header) anything but ASCII. A ``multiline`` secret is key material
+    (a PEM block, a JSON key) or its file's path: read where it is, never sent as
+    set, so its line breaks, tabs and the white space around it are its format;
+    the rest holds for it too."""
     if multiline:
-        check_secret(
-            value.rstrip("\r\n").replace("\r\n", " ").replace("\n", " "), ascii_only=ascii_only
-        )
+        check_secret(" ".join(value.split()), ascii_only=ascii_only)
         return
     if value != value.strip():
         if value.endswith(("\n", "\r")):

@@ -105,8 +105,10 @@ class Setting:
     be sent as set or masked safely is refused (`redact.check_secret`: white
     space at either end, control characters, under 8 characters).
     ``ascii_only`` refuses a value with a character that is not ASCII (one that
-    goes into an HTTP header, as a bearer token does); ``multiline`` lets a
-    secret hold line breaks (a PEM private key). ``required`` settings
+    goes into an HTTP header, as a bearer token does). ``multiline`` marks a
+    secret that is key material (a PEM block, a JSON key) or the path of its
+    file: it is read, never sent as set, so line breaks, tabs and white space at
+    either end are allowed in it (other control characters are not). ``required`` settings
     must be set. An empty value counts as unset (the default applies) unless
     ``keep_empty``: then it is the empty string (IMAP's ``SET_ASIDE_FOLDER=``
     turns set-aside off). ``fallback`` names another variable read when this
@@ -236,9 +238,9 @@ def setting(
     has no default: its annotation need not allow None. A secret field is left
     out of the object's repr, and its value must pass `redact.check_secret`;
     say ``ascii_only=True`` for a value sent in an HTTP header (a bearer token,
-    a session token), ``multiline=True`` for one made of lines (a PEM private
-    key). ``check`` is called with the parsed value and
-    raises `ValueError` with the reason. ``converter`` turns the valid value
+    a session token), ``multiline=True`` for key material (PEM, JSON) or its
+    path. ``check`` is called with the parsed value and raises `ValueError`
+    with the reason. ``converter`` turns the valid value
     into what the field holds (``str.strip``; a list of ``a=b`` into a dict):
     the annotation is then the converted type, and ``kind`` must be given.
     A ``Literal[...]`` annotation fits a choice. See `Setting` for the rest.
@@ -365,6 +367,9 @@ class TlsSettings(Settings):
 _RESERVED = frozenset(name for name in dir(Settings) if not name.startswith("_"))
 #: The settings the core adds, listed after a plugin's own.
 _ADDED = ("RATE", "TLS_VERIFY", "CA_BUNDLE")
+#: The core's mixins whose settings are listed after a class's own, before `_ADDED`
+#: (`shitshovela_core.tokensettings.OAuthSettings` registers itself).
+LISTED_AFTER_OWN: list[type[Settings]] = []
 
 
 def _annotation(field: attrs.Attribute[Any]) -> str | None:
@@ -388,8 +393,9 @@ _DECLARED: dict[type[Settings], tuple[Setting, ...]] = {}
 
 
 def settings_of(cls: type[Settings]) -> tuple[Setting, ...]:
-    """The settings a class declares, named (``HOST``), in declaration order, with
-    the ones the core adds (``RATE``, ``TLS_VERIFY``, ``CA_BUNDLE``) last.
+    """The settings a class declares, named (``HOST``), in declaration order, then
+    those of the core's mixins (`LISTED_AFTER_OWN`: the token settings), with the
+    ones the core adds (``RATE``, ``TLS_VERIFY``, ``CA_BUNDLE``) last.
 
     Raises `TypeError` for a class the core cannot read: a field not made with
     `setting`, a name that hides a method, a kind its annotation contradicts."""
@@ -435,9 +441,16 @@ def _declared(cls: type[Settings]) -> tuple[Setting, ...]:
         elif default is attrs.NOTHING:
             default = None
         declared.append(attrs.evolve(found, name=field.name.upper(), type=kind, default=default))
-    own = [s for s in declared if s.name not in _ADDED]
+    mixed = {
+        f.name.upper()
+        for mixin in LISTED_AFTER_OWN
+        if issubclass(cls, mixin)
+        for f in attrs.fields(mixin)
+    } - set(_ADDED)
+    own = [s for s in declared if s.name not in _ADDED and s.name not in mixed]
+    from_mixins = [s for s in declared if s.name in mixed]
     added = sorted((s for s in declared if s.name in _ADDED), key=lambda s: _ADDED.index(s.name))
-    return (*own, *added)
+    return (*own, *from_mixins, *added)
 
 
 def settings_class(

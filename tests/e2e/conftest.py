@@ -25,10 +25,18 @@ def moto() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real Dovecot on loopback (fails loudly if it cannot start)."""
-    from shitshovela_testservers.dovecot import DovecotServer
+    """A real Dovecot on loopback (fails loudly if it cannot start) that also validates
+    the access tokens of the testkit's token endpoint stand-in (XOAUTH2, OAUTHBEARER)."""
+    from shitshovela_testkit.tokenendpoint import GOOGLE_ISSUER, MAIL_AUDIENCE, TokenEndpoint
+    from shitshovela_testservers.dovecot import DovecotServer, OAuth2Validation
 
-    with DovecotServer(tmp_path_factory.mktemp("dovecot"), tls=False) as server:
+    tokens = OAuth2Validation(
+        issuers=(TokenEndpoint.microsoft_issuer(), GOOGLE_ISSUER), audience=MAIL_AUDIENCE
+    )
+    server = DovecotServer(tmp_path_factory.mktemp("dovecot"), tls=False, oauth2=tokens)
+    with TokenEndpoint() as endpoint:  # the key every stand-in signs with
+        server.trust_token_key(endpoint.kid, endpoint.public_key_pem)
+    with server:
         yield server
 
 

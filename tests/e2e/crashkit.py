@@ -391,7 +391,57 @@ class GitHubSide:
         return sum(1 for i in self.github.issues() for label in i.labels if label == flag)
 
 
-SECRETS = (API_TOKEN, GITHUB_TOKEN, "e2e-s3-secret", "e2e-imap-password")
+@dataclass
+class ImapOAuthSide(ImapSide):
+    """A fresh mailbox on the shared Dovecot that the job signs in to with an app-only
+    token (SASL XOAUTH2): a Microsoft app registered at a fresh token endpoint stand-in,
+    reached through the fault proxy, so the token request is one of the requests a
+    kill can land before or after."""
+
+    name: str = "imap-oauth"
+    endpoint: Any = None
+    token_proxy: FaultProxy | None = None
+    client_id: str = ""
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        from shitshovela_testkit.tokenendpoint import TokenEndpoint
+
+        self.user = f"e2e{next(_names)}@example.com"
+        self.dovecot.add_user(self.user, "e2e-imap-password")  # the test's own look inside
+        self.relay = stack.enter_context(ImapRelay(("127.0.0.1", self.dovecot.port), killer.imap()))
+        self.endpoint = stack.enter_context(TokenEndpoint())
+        app = self.endpoint.register_app(secret=OAUTH_CLIENT_SECRET, mailbox=self.user)
+        self.client_id = app.client_id
+        self.token_proxy = stack.enter_context(FaultProxy(self.endpoint.address))
+        self.token_proxy.on_event(killer.http(3))
+
+    def env(self) -> dict[str, str]:
+        from shitshovela_testkit.tokenendpoint import TENANT_ID
+
+        assert self.relay is not None and self.token_proxy is not None
+        return jobenv.source(
+            "imap",
+            HOST="127.0.0.1",
+            PORT=self.relay.port,
+            SECURITY="plain",
+            USERNAME=self.user,
+            AUTH="xoauth2",
+            TOKEN_FROM="microsoft",
+            TENANT=TENANT_ID,
+            CLIENT_ID=self.client_id,
+            CLIENT_SECRET=OAUTH_CLIENT_SECRET,
+            AUTHORITY=self.token_proxy.url,
+            SET_ASIDE_FOLDER="SetAside",
+            RATE=200,
+        )
+
+    def secrets(self) -> list[str]:
+        """Every token handed out, besides the fixed secrets (`SECRETS`)."""
+        return list(self.endpoint.tokens()) if self.endpoint is not None else []
+
+
+OAUTH_CLIENT_SECRET = "e2e-oauth-client-secret~1e3"
+SECRETS = (API_TOKEN, GITHUB_TOKEN, "e2e-s3-secret", "e2e-imap-password", OAUTH_CLIENT_SECRET)
 
 
 @dataclass
@@ -538,7 +588,8 @@ class Scenario:
         flags = self.flags_left()
         if flags:
             problems.append(f"{flags} flag(s) left")
-        leaked = [s for s in SECRETS for out in self.outputs if s in out]
+        extra = getattr(self.source, "secrets", list)()  # tokens handed out, for OAuth sides
+        leaked = [s for s in (*SECRETS, *extra) for out in self.outputs if s in out]
         if leaked:
             problems.append("a secret appeared in the job's output")
         total = sum(len(t) for t in wanted.values())

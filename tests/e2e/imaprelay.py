@@ -6,7 +6,9 @@ The relay reads the client's stream line by line (following ``{n}`` literals),
 calls ``listener("before", n)`` before it forwards the n-th command and
 ``listener("after", n)`` when the server's tagged completion of it arrives,
 before that completion reaches the client. A listener that returns True on
-"before" keeps the command from ever reaching the server.
+"before" keeps the command from ever reaching the server. The lines a client
+sends inside an ``AUTHENTICATE`` exchange (SASL responses, such as XOAUTH2's)
+belong to that command and are not counted.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 _TAGGED = re.compile(rb"^([A-Za-z0-9.]+) (OK|NO|BAD)\b")
+_AUTHENTICATE = re.compile(rb"^([A-Za-z0-9.]+) AUTHENTICATE\b", re.IGNORECASE)
 
 Listener = Callable[[str, int], bool | None]
 
@@ -68,20 +71,30 @@ class ImapRelay:
             server.settimeout(None)
             self._sockets += [client, server]
             tags: dict[bytes, int] = {}
-            threading.Thread(target=self._up, args=(client, server, tags), daemon=True).start()
-            threading.Thread(target=self._down, args=(server, client, tags), daemon=True).start()
+            sasl: set[bytes] = set()  # AUTHENTICATE commands still in their exchange
+            threading.Thread(
+                target=self._up, args=(client, server, tags, sasl), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._down, args=(server, client, tags, sasl), daemon=True
+            ).start()
 
     def _notify(self, when: str, number: int) -> bool:
         return bool(self.listener(when, number)) if self.listener else False
 
-    def _up(self, client: socket.socket, server: socket.socket, tags: dict[bytes, int]) -> None:
+    def _up(
+        self, client: socket.socket, server: socket.socket, tags: dict[bytes, int], sasl: set[bytes]
+    ) -> None:
         """Client to server, line by line: a synchronising literal's line must reach the
         server before the client sends the literal (it waits for the server's "+")."""
         reader = client.makefile("rb")
         continued = False
         try:
             while line := reader.readline():
-                if not continued:
+                if not continued and not sasl:  # a SASL response belongs to its AUTHENTICATE
+                    authenticate = _AUTHENTICATE.match(line)
+                    if authenticate:
+                        sasl.add(authenticate.group(1))
                     with self._lock:
                         self.commands += 1
                         number = self.commands
@@ -99,11 +112,15 @@ class ImapRelay:
             with contextlib.suppress(OSError):
                 server.shutdown(socket.SHUT_WR)
 
-    def _down(self, server: socket.socket, client: socket.socket, tags: dict[bytes, int]) -> None:
+    def _down(
+        self, server: socket.socket, client: socket.socket, tags: dict[bytes, int], sasl: set[bytes]
+    ) -> None:
         reader = server.makefile("rb")
         try:
             while line := reader.readline():
                 match = _TAGGED.match(line)
+                if match:
+                    sasl.discard(match.group(1))  # before the client can send its next command
                 if match and match.group(1) in tags:
                     self._notify("after", tags.pop(match.group(1)))
                 client.sendall(line)

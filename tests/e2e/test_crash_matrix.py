@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from crashkit import (
     GitHubSide,
+    ImapOAuthSide,
     ImapSide,
     Killer,
     S3Side,
@@ -36,18 +37,18 @@ pytestmark = pytest.mark.e2e
 ITEMS = int(os.environ.get("SHITSHOVELA_E2E_ITEMS", "2"))
 
 
-def _matrix(pair: str, make_source: Any, make_tickets: Any = None) -> None:
+def _matrix(pair: str, make_source: Any, make_tickets: Any = None, items: int = ITEMS) -> None:
     def make(killer: Killer) -> Scenario:
         tickets = make_tickets() if make_tickets is not None else None
         return Scenario(make_source(), killer=killer, tickets=tickets)
 
-    total = requests_in_a_fault_free_run(make, ITEMS)
-    assert total >= 4 * ITEMS  # create, unflag, read, delete at least
+    total = requests_in_a_fault_free_run(make, items)
+    assert total >= 4 * items  # create, unflag, read, delete at least
     failures = []
     for k, when in crash_points(total):
         killer = Killer(k, when)
         with make(killer) as scenario:
-            scenario.seed(ITEMS)
+            scenario.seed(items)
             result = scenario.run(armed=True)
             assert killer.fired, f"request {k} never came (the run sent {killer.count})"
             # A kill after the run's last request (IMAP's LOGOUT, whose answer the job
@@ -126,3 +127,10 @@ def test_s3_to_github_every_crash_point(moto: Any) -> None:
 
 def test_imap_to_github_every_crash_point(dovecot: Any) -> None:
     _matrix("imap -> github", lambda: ImapSide(dovecot), GitHubSide)
+
+
+def test_imap_with_oauth_to_jira_every_crash_point(dovecot: Any) -> None:
+    """The same with an app-only token (XOAUTH2): the token request is one more crash
+    point. Half the items of the other rows (at least one): the sign-in is the only
+    difference, and CI stays fast."""
+    _matrix("imap-oauth -> jira", lambda: ImapOAuthSide(dovecot), items=max(1, ITEMS // 2))

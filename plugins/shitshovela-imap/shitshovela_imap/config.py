@@ -2,7 +2,8 @@
 
 The core reads each setting; what depends on several of them (plain text only
 to a loopback address, an archive folder for ``DONE=move``, folders that
-differ from the mailbox) is `ImapSettings.problems`, which the core runs while
+differ from the mailbox, a password or a token source as ``AUTH`` says) is
+`ImapSettings.problems`, which the core runs while
 it loads the configuration: a problem is reported, naming the variable, with
 every other problem of the run (exit code 2), before anything is contacted.
 This module is imported by the entry point: standard library only.
@@ -19,6 +20,7 @@ import attrs
 
 from shitshovela_core import (
     EnvName,
+    OAuthSettings,
     ProviderSettings,
     TlsSettings,
     rate_setting,
@@ -105,11 +107,19 @@ def _strip(value: object) -> str:
 #: The default request rate: IMAP commands a second, retries and reconnects included.
 DEFAULT_RATE = 20.0
 
+#: How the source signs in: a password (LOGIN, or AUTHENTICATE PLAIN), or an access
+#: token with SASL XOAUTH2 or OAUTHBEARER.
+AUTH_METHODS = ("password", "xoauth2", "oauthbearer")
+#: The scope of app-only IMAP at Microsoft 365 (Exchange Online), and at Google.
+MICROSOFT_IMAP_SCOPE = "https://outlook.office365.com/.default"
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
+
 
 @attrs.frozen(kw_only=True)
-class ImapSettings(ProviderSettings, TlsSettings):
+class ImapSettings(ProviderSettings, TlsSettings, OAuthSettings):
     """The IMAP source's settings (``SHITSHOVELA_IMAP__*``, see the README's
-    table), and the rules that span them."""
+    table), and the rules that span them. The token settings (``TOKEN_FROM``,
+    ``TENANT``, ``CLIENT_ID``, ...) come from the core's `OAuthSettings`."""
 
     host: str = setting(
         kind="str",
@@ -132,14 +142,24 @@ class ImapSettings(ProviderSettings, TlsSettings):
     allow_plaintext: bool = setting(
         default=False,
         help="Allow SECURITY=plain to a host that is not a loopback address (the password "
-        "then crosses the network in clear).",
+        "or token then crosses the network in clear).",
     )
-    username: str = setting(required=True, check=_single_line, help="The login name.")
-    password: str = setting(
-        secret=True,
+    auth: Literal["password", "xoauth2", "oauthbearer"] = setting(
+        default="password",
+        choices=AUTH_METHODS,
+        help="How to sign in: password (PASSWORD), or an access token (see TOKEN_FROM) with "
+        "SASL xoauth2 (Microsoft 365, Google) or oauthbearer (RFC 7628; Google).",
+    )
+    username: str = setting(
         required=True,
         check=_single_line,
-        help="The login password (sent exactly as set).",
+        help="The login name; with a token, the mailbox's address (support@example.com).",
+    )
+    password: str = setting(
+        secret=True,
+        default="",
+        check=_single_line,
+        help="The login password (sent exactly as set); AUTH=password only.",
     )
     mailbox: str = setting(
         kind="str",
@@ -210,11 +230,13 @@ class ImapSettings(ProviderSettings, TlsSettings):
     rate: float = rate_setting(DEFAULT_RATE)
 
     def problems(self, env: EnvName) -> Iterator[str]:
-        """Plain text only to a loopback address, an archive folder for DONE=move,
-        folders other than the mailbox."""
+        """A password or a token source as AUTH says, plain text only to a loopback
+        address, an archive folder for DONE=move, folders other than the mailbox."""
+        yield from self._sign_in_problems(env)
         if self.security == "plain" and not is_loopback(self.host) and not self.allow_plaintext:
+            what = "password" if self.auth == "password" else "access token"
             yield (
-                f"{env('SECURITY')}=plain would send the password in clear to {self.host}: use "
+                f"{env('SECURITY')}=plain would send the {what} in clear to {self.host}: use "
                 f"tls or starttls, or set {env('ALLOW_PLAINTEXT')}=true if that network "
                 "is trusted"
             )
@@ -232,6 +254,30 @@ class ImapSettings(ProviderSettings, TlsSettings):
                     f"{env(name)}={folder!r} is the mailbox being emptied ({env('MAILBOX')}): "
                     "choose another folder"
                 )
+
+    def _sign_in_problems(self, env: EnvName) -> Iterator[str]:
+        if self.auth == "password":
+            if not self.password:
+                yield f"{env('AUTH')}=password needs {env('PASSWORD')}"
+            if self.token_from is not None:
+                yield (
+                    f"{env('TOKEN_FROM')} is set but {env('AUTH')}=password: set {env('AUTH')}="
+                    "xoauth2 (or oauthbearer) to sign in with a token"
+                )
+                return
+            yield from self.token_problems(env, required=False)
+            return
+        if self.password:
+            yield (
+                f"{env('PASSWORD')} is set but {env('AUTH')}={self.auth} signs in with an access "
+                f"token ({env('TOKEN_FROM')}): leave {env('PASSWORD')} unset"
+            )
+        yield from self.token_problems(env, required=True)
+
+    @property
+    def uses_token(self) -> bool:
+        """True when the source signs in with an access token (XOAUTH2, OAUTHBEARER)."""
+        return self.auth != "password"
 
     @property
     def server_port(self) -> int:

@@ -9,10 +9,15 @@ runs every IMAP command through `ImapConnection.command`, which hands it to
   LOGIN cut short) lost the command (`Fault.LOST`): dropped, and the policy
   tries again on a fresh connection (every command this source sends is
   idempotent), or stops the run at the deadline;
-- a refused login, an untrusted certificate, or a NO/BAD to STARTTLS or
-  CAPABILITY is a refusal (`Fault.REFUSED`): `Unreachable`, never retried;
+- a refused sign-in (LOGIN, or AUTHENTICATE with a token: `shitshovela_imap.signin`,
+  whose message names the fix), an untrusted certificate, or a NO/BAD to STARTTLS
+  or CAPABILITY is a refusal (`Fault.REFUSED`): `Unreachable`, never retried;
 - a NO or BAD to a command is the caller's (imapclient's error, `CommandError`);
   so is a server that ends the session in answer (`ServerBye`) when asked.
+
+Signing in is `shitshovela_imap.signin`'s: a password, or an access token from
+the run's token provider, obtained before the connection is opened (a slow token
+endpoint never holds an IMAP connection; its request runs under its own policy).
 
 Pacing, the budget, the timeouts, the deadline, retries and the breaker are
 the policy's. Each command of a try (connect, STARTTLS, LOGIN, SELECT, the
@@ -49,6 +54,7 @@ from imapclient.response_parser import parse_fetch_response  # type: ignore[impo
 from shitshovela_core import Exchange, Fault, SafetyPolicy, TransientError, Verdict
 
 from .config import ImapSettings
+from .signin import LoginRefused, SignIn
 
 T = TypeVar("T")
 
@@ -181,7 +187,9 @@ def classify(outcome: object) -> Verdict | None:
     if isinstance(outcome, LoginError):
         if isinstance(outcome.__context__, CONNECTION_ERRORS):  # the connection died in LOGIN
             return Verdict(Fault.LOST, f"connection lost: {_server_text(outcome)}")
-        return Verdict(Fault.REFUSED, f"login refused: {_server_text(outcome)}")
+        # A LoginRefused message is ours: the server's words, cut, then the fix (kept whole).
+        said = str(outcome) if isinstance(outcome, LoginRefused) else _server_text(outcome)
+        return Verdict(Fault.REFUSED, f"login refused: {said}")
     if isinstance(outcome, ssl.SSLCertVerificationError):
         return Verdict(Fault.REFUSED, f"the server's certificate is not trusted: {text}")
     if isinstance(outcome, _SessionRefused):
@@ -196,9 +204,13 @@ def classify(outcome: object) -> Verdict | None:
 class ImapConnection:
     """One IMAP session for one source; reconnects on demand. Not thread-safe."""
 
-    def __init__(self, settings: ImapSettings, safety: SafetyPolicy) -> None:
+    def __init__(
+        self, settings: ImapSettings, safety: SafetyPolicy, signin: SignIn | None = None
+    ) -> None:
         self.settings = settings
         self.safety = safety
+        #: How the session signs in (a password, or a token from the run's token provider).
+        self.signin = signin or SignIn(settings, None, safety.redactor)
         self.view: View | None = None
         self.capabilities: frozenset[str] = frozenset()
         #: The server has CONDSTORE and the session enabled it (claims are atomic, I2).
@@ -274,6 +286,9 @@ class ImapConnection:
     def _connect(self, exchange: Exchange) -> None:
         settings = self.settings
         where = f"{settings.host}:{settings.server_port}"
+        # The token first (usually the one already obtained this run): a slow token
+        # endpoint then never holds an IMAP connection open.
+        token = self.signin.token()
         exchange.next(f"connecting to {where}")
 
         def make_socket() -> socket.socket:
@@ -295,11 +310,9 @@ class ImapConnection:
             if settings.security == "starttls":
                 exchange.next(f"STARTTLS at {where}")
                 client.starttls(self._tls_context())
-            exchange.next(f"LOGIN at {where} as {settings.username!r}")
-            if settings.password.isascii() and settings.username.isascii():
-                client.login(settings.username, settings.password)
-            else:  # imaplib's LOGIN sends ASCII only; AUTHENTICATE PLAIN sends UTF-8
-                client.plain_login(settings.username, settings.password)
+            command = "LOGIN" if token is None else f"AUTHENTICATE {self.signin.mechanism}"
+            exchange.next(f"{command} at {where} as {settings.username!r}")
+            self.signin.login(client, token)
             self.capabilities = frozenset(
                 c.decode("ascii", "replace").upper() if isinstance(c, bytes) else str(c)
                 for c in client.capabilities()

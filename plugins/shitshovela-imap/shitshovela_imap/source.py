@@ -62,6 +62,7 @@ from shitshovela_core import (
     TransientError,
     Unreachable,
     env_name,
+    token_provider,
 )
 
 from .claims import (
@@ -75,7 +76,7 @@ from .claims import (
     stale_keywords,
     stamp,
 )
-from .config import ImapSettings
+from .config import GOOGLE_MAIL_SCOPE, MICROSOFT_IMAP_SCOPE, ImapSettings
 from .connection import (
     CommandError,
     ImapConnection,
@@ -99,6 +100,7 @@ from .mime import (
     part_text,
     text_parts,
 )
+from .signin import SignIn, check_token
 
 __all__ = ["CLAIM_KEYWORD", "ImapSource"]
 
@@ -202,7 +204,17 @@ class ImapSource(Source):
         super().__init__(context)
         self.settings = ImapSettings.of(context.settings)
         context.safety.redactor.add(self.settings.password)
-        self.conn = ImapConnection(self.settings, context.safety)
+        tokens = None
+        if self.settings.uses_token:  # app-only OAuth2: a token a run, nothing stored
+            tokens = token_provider(
+                context,
+                self.settings,
+                microsoft_scope=MICROSOFT_IMAP_SCOPE,
+                google_scope=GOOGLE_MAIL_SCOPE,
+                subject=self.settings.username,
+            )
+        self.signin = SignIn(self.settings, tokens, context.safety.redactor, context.provider)
+        self.conn = ImapConnection(self.settings, context.safety, self.signin)
         self.log = context.log.bind(scope=self.settings.scope)
         self.batch_size = BATCH_SIZE
         self.search_window = SEARCH_WINDOW
@@ -1003,8 +1015,11 @@ class ImapSource(Source):
     # -- check and close ---------------------------------------------------------------
 
     def check(self) -> None:
-        """Log in and EXAMINE the mailbox read-only; check UIDPLUS/MOVE and the folders."""
+        """Obtain a token (with AUTH=xoauth2/oauthbearer: its identity and expiry are
+        logged, never the token), log in and EXAMINE the mailbox read-only; check
+        UIDPLUS/MOVE; EXAMINE the set-aside (and archive) folder when it exists."""
         mailbox = self.settings.mailbox
+        check_token(self.signin, self.log)
 
         def examine(client: Any) -> dict[bytes, Any]:
             return dict(client.select_folder(mailbox, readonly=True))
@@ -1033,6 +1048,17 @@ class ImapSource(Source):
                     folder=folder,
                     note="created on first use",
                 )
+                continue
+
+            def examine_folder(client: Any, folder: str = folder) -> dict[bytes, Any]:
+                return dict(client.select_folder(folder, readonly=True))
+
+            try:
+                self.conn.command(f"EXAMINE {folder}", examine_folder, select=False)
+            except CommandError as exc:
+                raise Unreachable(
+                    f"cannot open folder {folder!r} ({self._env(name)}): {str(exc)[:200]}"
+                ) from None
         self.log.info(
             "mailbox_checked",
             mailbox=mailbox,
@@ -1043,5 +1069,7 @@ class ImapSource(Source):
         self.conn.view = None  # EXAMINE selected it read-only: SELECT again before any change
 
     def close(self) -> None:
-        """Log out and drop the connection."""
+        """Log out and drop the connection (and the token endpoint's)."""
         self.conn.close()
+        if self.signin.tokens is not None:
+            self.signin.tokens.close()

@@ -26,6 +26,7 @@ SETTING_NAMES = {
     "PORT",
     "SECURITY",
     "ALLOW_PLAINTEXT",
+    "AUTH",
     "USERNAME",
     "PASSWORD",
     "MAILBOX",
@@ -41,6 +42,17 @@ SETTING_NAMES = {
     "RATE",
     "TLS_VERIFY",
     "CA_BUNDLE",
+    # the core's OAuthSettings (app-only sign-in with a token)
+    "TOKEN_FROM",
+    "TENANT",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "CERTIFICATE",
+    "PRIVATE_KEY",
+    "AUTHORITY",
+    "SERVICE_ACCOUNT_KEY",
+    "ACCESS_TOKEN",
+    "TOKEN_SCOPE",
 }
 
 
@@ -64,7 +76,9 @@ def test_plugin_is_installed() -> None:
     assert imap["kind"] == "source"
     settings = {s["env"]: s for s in imap["settings"]}
     assert {f"SHITSHOVELA_IMAP__{name}" for name in SETTING_NAMES} == set(settings)
-    assert settings["SHITSHOVELA_IMAP__PASSWORD"]["secret"] is True
+    secrets = ("PASSWORD", "CLIENT_SECRET", "PRIVATE_KEY", "SERVICE_ACCOUNT_KEY", "ACCESS_TOKEN")
+    for secret in secrets:
+        assert settings[f"SHITSHOVELA_IMAP__{secret}"]["secret"] is True
     assert settings["SHITSHOVELA_IMAP__SECURITY"]["default"] == "tls"
 
 
@@ -73,7 +87,8 @@ def test_entry_point_does_not_import_the_client_libraries() -> None:
     code = (
         "import sys, shitshovela_imap\n"
         "heavy = ['imapclient', 'imaplib', 'html_text', 'lxml', 'shitshovela_imap.source',"
-        " 'shitshovela_imap.connection', 'shitshovela_imap.mime']\n"
+        " 'shitshovela_imap.connection', 'shitshovela_imap.mime', 'shitshovela_imap.signin',"
+        " 'shitshovela_core.tokens', 'jwt', 'cryptography']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(

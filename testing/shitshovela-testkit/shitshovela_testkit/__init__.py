@@ -12,6 +12,9 @@
 - `shitshovela_testkit.issuetracker`: a GitHub-like issue tracker (a stand-in
   server), a ticket system for it written on the core's helpers, and its
   conformance harness: the worked example of an HTTP ticket system.
+- `shitshovela_testkit.tokenendpoint`: `TokenEndpoint`, a stand-in for the
+  Microsoft identity platform's and Google's token endpoints (app-only grants,
+  their error answers, RS256 tokens a test mail server can validate).
 - `shitshovela_testkit.clock`: `ManualClock`, a clock that moves when told.
 - `shitshovela_testkit.runs`: `run_once` (and `engine_for`): one engine run.
 - `shitshovela_testkit.jobenv`: the environment of a ``shitshovela`` process.

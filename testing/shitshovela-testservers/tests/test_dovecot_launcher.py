@@ -370,3 +370,76 @@ def test_module_imports_without_imapclient() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "DovecotServer"
+
+
+# --- OAuth2: Dovecot validates JWT access tokens itself ------------------------------------
+
+
+@pytest.mark.servers
+def test_oauth2_mode_validates_access_tokens_and_keeps_passwords(tmp_path: Path) -> None:
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def public_pem(key: rsa.RSAPrivateKey) -> str:
+        return (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    key, later = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in "ab")
+    validation = dovecot.OAuth2Validation(
+        issuers=("https://issuer.test/", "https://other.test/"), audience="https://mail.test"
+    )
+    server = DovecotServer(tmp_path, users={"ann@example.com": "pw"}, tls=False, oauth2=validation)
+    server.trust_token_key("k1", public_pem(key))
+    with server:
+
+        def token(signing: Any = key, kid: str = "k1", **claims: Any) -> str:
+            now = int(time.time())
+            body = {
+                "iss": "https://issuer.test/",
+                "aud": "https://mail.test",
+                "sub": "app",
+                "email": "ann@example.com",
+                "iat": now,
+                "nbf": now,
+                "exp": now + 60,
+            }
+            body.update(claims)
+            body = {name: value for name, value in body.items() if value is not None}
+            return jwt.encode(body, signing, "RS256", headers={"kid": kid, "typ": "JWT"})
+
+        def sign_in(value: str, mechanism: str = "XOAUTH2", user: str = "ann@example.com") -> str:
+            client = imapclient.IMAPClient(server.host, port=server.port, ssl=False, timeout=10)
+            try:
+                if mechanism == "XOAUTH2":
+                    client.oauth2_login(user, value)
+                else:
+                    client.oauthbearer_login(user, value)
+                client.select_folder("INBOX")
+                return "OK"
+            except LoginError as exc:
+                return str(exc)
+            finally:
+                client.shutdown()
+
+        assert sign_in(token()) == "OK"
+        assert sign_in(token(iss="https://other.test/"), "OAUTHBEARER") == "OK"
+        assert "AUTHENTICATIONFAILED" in sign_in(token(), user="bob@example.com")
+        assert "AUTHENTICATIONFAILED" in sign_in(token(exp=int(time.time()) - 5))
+        assert "AUTHENTICATIONFAILED" in sign_in(token(aud="https://elsewhere.test"))
+        assert "AUTHENTICATIONFAILED" in sign_in(token(iss="https://forged.test/"))
+        assert "AUTHENTICATIONFAILED" in sign_in(token(signing=later))  # k1 is not this key
+        assert "UNAVAILABLE" in sign_in(token(email=None))  # no username claim: temporary
+        server.trust_token_key("k2", public_pem(later))  # a new kid, while it runs
+        assert sign_in(token(signing=later, kid="k2")) == "OK"
+        assert server.check_login("ann@example.com", "pw")
+        assert not server.check_login("ann@example.com", token())
+    with pytest.raises(dovecot.DovecotError, match="oauth2"):
+        DovecotServer(tmp_path / "x", tls=False).trust_token_key("k", public_pem(key))

@@ -35,11 +35,16 @@ Requirements and limits (read these when something fails):
   CR, LF or NUL (the passwd-file format has no escaping): those raise :class:`ValueError`.
   User names are limited to ``[A-Za-z0-9._@-]`` and are case-sensitive.
 * Maildir keeps at most 26 keywords (custom flags) per mailbox.
+* ``oauth2=OAuth2Validation(issuers=..., audience=...)`` adds sign-in with JWT access tokens
+  (SASL XOAUTH2 and OAUTHBEARER) that Dovecot validates itself with the keys given to
+  :meth:`DovecotServer.trust_token_key` (its ``oauth2`` passdb, local validation); the
+  token's ``email`` claim must be the login.
 * Failed logins are answered after ~0.5 s (Dovecot flushes failures on a timer); the growing
   per-IP auth penalty is switched off.
 * Start-up errors include the tail of Dovecot's log and the exact command.
 """
 
+from .config import OAuth2Validation
 from .errors import DovecotError, DovecotNotInstalledError, DovecotStartError
 from .server import DEFAULT_USERS, DovecotServer, Security, start_dovecot
 from .system import find_dovecot_binary, live_group_members
@@ -50,6 +55,7 @@ __all__ = [
     "DovecotNotInstalledError",
     "DovecotServer",
     "DovecotStartError",
+    "OAuth2Validation",
     "Security",
     "find_dovecot_binary",
     "live_group_members",

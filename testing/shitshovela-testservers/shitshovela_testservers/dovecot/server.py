@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import maildir, system
-from .config import render_config
+from .config import OAuth2Validation, render_config, render_oauth2
 from .errors import DovecotError, DovecotStartError
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ class DovecotServer:
     needed and kept after :meth:`stop` so its log and mail can be inspected.
     ``extra_config`` is appended to the generated ``dovecot.conf`` (Dovecot 2.3 syntax),
     e.g. ``"maildir_very_dirty_syncs = yes\n"`` for a test that drains a huge Maildir.
+    ``oauth2`` also lets users sign in with access tokens (SASL XOAUTH2 and
+    OAUTHBEARER) that Dovecot validates itself (`OAuth2Validation`): trust the
+    keys that sign them with :meth:`trust_token_key`.
     """
 
     def __init__(
@@ -78,8 +81,11 @@ class DovecotServer:
         binary: str | None = None,
         runtime_parent: str | os.PathLike[str] | None = None,
         extra_config: str = "",
+        oauth2: OAuth2Validation | None = None,
     ) -> None:
         self.root = Path(root).absolute()
+        self.oauth2 = oauth2
+        self._token_keys: dict[tuple[str, str, str], str] = {}
         self.runtime_parent = None if runtime_parent is None else Path(runtime_parent)
         self.extra_config = extra_config
         if re.search(r"[\s%\"\\]", str(self.root)):
@@ -174,6 +180,35 @@ class DovecotServer:
     def base_dir(self) -> Path:
         """Dovecot's ``base_dir`` (sockets, pid file)."""
         return self._runtime() / "run"
+
+    @property
+    def oauth2_file(self) -> Path:
+        """``<runtime_dir>/dovecot-oauth2.conf.ext``: the ``oauth2`` passdb's settings."""
+        return self._runtime() / "dovecot-oauth2.conf.ext"
+
+    @property
+    def token_key_dir(self) -> Path:
+        """``<runtime_dir>/token-keys``: ``<azp>/<ALG>/<kid>`` files of trusted public keys."""
+        return self._runtime() / "token-keys"
+
+    def trust_token_key(
+        self, kid: str, public_key_pem: str, *, alg: str = "RS256", azp: str = "default"
+    ) -> None:
+        """Trust ``public_key_pem`` (a PEM ``PUBLIC KEY``) for access tokens whose header
+        has ``kid`` and ``alg`` (and whose ``azp`` claim is ``azp``; ``default``: none).
+
+        Takes effect at once, also while the server runs. Dovecot keeps a key once
+        it has read it: to rotate, trust a new key under a new ``kid``."""
+        if self.oauth2 is None:
+            raise DovecotError("this DovecotServer was made without oauth2=OAuth2Validation(...)")
+        if "BEGIN PUBLIC KEY" not in public_key_pem:
+            raise ValueError("Dovecot wants RS/PS/ES keys as a PEM PUBLIC KEY block")
+        for part in (kid, alg, azp):
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", part):
+                raise ValueError(f"{part!r}: use letters, digits, '.', '_' or '-' only")
+        self._token_keys[(azp, alg, kid)] = public_key_pem
+        if self.runtime_dir is not None and self._uid >= 0:
+            self._write_token_key(azp, alg, kid, public_key_pem)
 
     @property
     def users(self) -> dict[str, str]:
@@ -455,6 +490,36 @@ class DovecotServer:
         for user in self._users:
             self._write_passwd(user)
             self._ensure_mailbox(user, "INBOX")
+        if self.oauth2 is not None:
+            self._write_auth_file(self.oauth2_file, render_oauth2(self).encode("utf-8"))
+            for (azp, alg, kid), pem in self._token_keys.items():
+                self._write_token_key(azp, alg, kid, pem)
+
+    def _auth_group(self) -> tuple[int, int, int]:
+        """(gid, file mode, directory mode) for what only Dovecot's auth process reads."""
+        try:
+            return grp.getgrnam("dovecot").gr_gid, 0o640, 0o750
+        except KeyError:
+            return 0, 0o644, 0o755
+
+    def _write_auth_file(self, target: Path, data: bytes) -> None:
+        """Write a file the auth process (user ``dovecot``) reads, and make its folders."""
+        gid, file_mode, dir_mode = self._auth_group()
+        runtime = self._runtime()
+        folder = runtime
+        for part in target.parent.relative_to(runtime).parts:
+            folder = folder / part
+            folder.mkdir(exist_ok=True)
+            os.chown(folder, 0, gid)
+            folder.chmod(dir_mode)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        os.chown(tmp, 0, gid)
+        tmp.chmod(file_mode)
+        os.replace(tmp, target)
+
+    def _write_token_key(self, azp: str, alg: str, kid: str, pem: str) -> None:
+        self._write_auth_file(self.token_key_dir / azp / alg / kid, pem.encode("ascii"))
 
     def _write_passwd(self, name: str) -> None:
         """Write ``name``'s passwd-file (one file per user, see ``_render_config``)."""
