@@ -286,8 +286,9 @@ def test_the_secret_rules_hold_for_python_values_too() -> None:
 
 
 def test_a_multiline_secret_may_hold_line_breaks_and_nothing_else() -> None:
-    """A PEM private key (``multiline=True``) keeps its lines and its final line break;
-    every other rule still holds, and a one-line secret still refuses line breaks."""
+    """Key material (``multiline=True``: a PEM private key, a JSON key) keeps its lines,
+    its final line break and the white space of its format; every other rule still
+    holds, and a one-line secret still refuses line breaks."""
     from shitshovela_core.envsettings import build_settings
     from shitshovela_core.settings import settings_class
 
@@ -295,7 +296,9 @@ def test_a_multiline_secret_may_hold_line_breaks_and_nothing_else() -> None:
     cls = settings_class("typed", [Setting("KEY", secret=True, multiline=True)], (Settings,))
     assert build_settings(cls, "typed", {"KEY": pem})["KEY"] == pem
     assert build_settings(cls, "typed", {"KEY": pem.replace("\n", "\r\n")})["KEY"].count("\r")
-    for bad in (" " + pem, pem.replace("MIIE", "MI\tIE"), pem + " ", "short\n"):
+    for fine in (" " + pem, pem.replace("MIIE", "MI\tIE"), pem + " "):
+        assert build_settings(cls, "typed", {"KEY": fine})["KEY"] == fine
+    for bad in (pem.replace("MIIE", "MI\x1bIE"), pem.replace("MIIE", "MI\u200bIE"), "short\n"):
         with pytest.raises(ConfigError, match="SHITSHOVELA_TYPED__KEY is invalid"):
             build_settings(cls, "typed", {"KEY": bad})
     one_line = settings_class("typed", [Setting("KEY", secret=True)], (Settings,))

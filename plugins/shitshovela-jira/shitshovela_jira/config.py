@@ -21,6 +21,7 @@ from shitshovela_core import (
     EnvName,
     ProviderSettings,
     TlsSettings,
+    env_name,
     rate_setting,
     setting,
 )
@@ -156,7 +157,7 @@ class JiraSettings(ProviderSettings, TlsSettings):
         minimum=0.0,
         maximum=3600.0,
         help="Seconds the JQL search may lag behind a create (the listing lag, I11); shorter "
-        "than SHITSHOVELA_CLAIM_WINDOW, which keeps a claimed item waiting for its ticket "
+        f"than {env_name(None, 'CLAIM_WINDOW')}, which keeps a claimed item waiting for its ticket "
         "however long the index lags. A source without claims waits this long before "
         "reconcile lists.",
     )
