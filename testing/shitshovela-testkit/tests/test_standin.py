@@ -39,8 +39,12 @@ class Tickets(StandInServer):
         if request.path == "/plain":
             return Response(200, raw=b"just text", content_type="text/plain")
         if request.path == "/stream":
-            return Response(200, raw=bytes(range(256)) * 40, content_type="application/octet-stream",
-                            chunk_size=4096)  # fmt: skip
+            return Response(
+                200,
+                raw=bytes(range(256)) * 40,
+                content_type="application/octet-stream",
+                chunk_size=4096,
+            )
         if request.path == "/lost":
             return Response(500, drop=True)
         if request.path == "/crash":
