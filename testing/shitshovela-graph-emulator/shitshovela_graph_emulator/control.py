@@ -143,7 +143,7 @@ def _messages(lv: Levers, req: GraphRequest, p: dict[str, str]) -> GraphResponse
     if req.media_type == "message/rfc822":
         mime = req.body
         options: dict[str, Any] = {k: v for k, v in req.query}
-        options.setdefault("categories", [c for c in req.q_list("categories")])
+        options["categories"] = req.q_list("categories")
     else:
         options = _body(req)
         mime = base64.b64decode(str(options.get("mime_base64", "")))

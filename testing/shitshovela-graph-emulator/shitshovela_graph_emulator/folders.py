@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from . import render
 from .paging import page, read_query
@@ -37,10 +36,6 @@ def _render(site: Site, box: Mailbox, folder: Folder) -> dict[str, Any]:
     return render.folder(folder, children, record.total, record.unread)
 
 
-def _context(site: Site, user: str, tail: str) -> str:
-    return f"{site.api}/$metadata#users('{quote(user, safe='@')}'){tail}"
-
-
 def _list(site: Site, req: GraphRequest, user: str, box: Mailbox, parent: Folder) -> GraphResponse:
     query = read_query(
         req,
@@ -58,7 +53,7 @@ def _list(site: Site, req: GraphRequest, user: str, box: Mailbox, parent: Folder
             body = {k: v for k, v in body.items() if k in query.select or k == "id"}
         return body
 
-    return page(site, req, query, rows, render=shown, context=_context(site, user, "/mailFolders"))
+    return page(site, req, query, rows, render=shown, context=site.context(user, "/mailFolders"))
 
 
 def list_folders(site: Site, req: GraphRequest, user_id: str) -> GraphResponse:
@@ -90,7 +85,7 @@ def get_folder(site: Site, req: GraphRequest, user_id: str, mailFolder_id: str) 
     if query.select is not None:
         body = {k: v for k, v in body.items() if k in query.select or k == "id"}
     return GraphResponse(
-        200, {"@odata.context": _context(site, user_id, "/mailFolders/$entity"), **body}
+        200, {"@odata.context": site.context(user_id, "/mailFolders/$entity"), **body}
     )
 
 
@@ -113,7 +108,7 @@ def _create(
     return GraphResponse(
         201,
         {
-            "@odata.context": _context(site, user, "/mailFolders/$entity"),
+            "@odata.context": site.context(user, "/mailFolders/$entity"),
             **_render(site, box, folder),
         },
     )

@@ -15,7 +15,6 @@ every write at once.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from . import render
 from .mail import message_query, render_message
@@ -56,15 +55,12 @@ def list_folder_messages(
     """``GET /users/{user-id}/mailFolders/{mailFolder-id}/messages``."""
     box = site.mailbox_for(user_id)
     folder = site.folder_for(box, mailFolder_id)
-    context = (
-        f"{site.api}/$metadata#users('{quote(user_id, safe='@')}')"
-        f"/mailFolders('{mailFolder_id}')/messages"
-    )
+    context = site.context(user_id, f"/mailFolders('{mailFolder_id}')/messages")
     return _list(site, req, site.state.in_folder(box, folder.id), context)
 
 
 def list_messages(site: Site, req: GraphRequest, user_id: str) -> GraphResponse:
     """``GET /users/{user-id}/messages``."""
     box = site.mailbox_for(user_id)
-    context = f"{site.api}/$metadata#users('{quote(user_id, safe='@')}')/messages"
+    context = site.context(user_id, "/messages")
     return _list(site, req, site.state.in_mailbox(box), context)

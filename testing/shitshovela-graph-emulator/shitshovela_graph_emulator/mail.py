@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
 from . import render
 from .mime import attachment_contents
@@ -77,10 +76,6 @@ _EXTENDED_ID = re.compile(
     r"|0x[0-9a-fA-F]+)$"
 )
 _EXTENDED_ENTITY = "singleValueLegacyExtendedProperty"
-
-
-def _context(site: Site, user: str, tail: str) -> str:
-    return f"{site.api}/$metadata#users('{quote(user, safe='@')}'){tail}"
 
 
 def message_query(req: GraphRequest) -> Query:
@@ -137,7 +132,7 @@ def _single(
 ) -> GraphResponse:
     body = render_message(site, req, msg, message_query(req))
     return GraphResponse(
-        status, {"@odata.context": _context(site, user, "/messages/$entity"), **body}
+        status, {"@odata.context": site.context(user, "/messages/$entity"), **body}
     )
 
 
@@ -308,7 +303,7 @@ def list_attachments(site: Site, req: GraphRequest, user_id: str, message_id: st
             return item
         return {k: v for k, v in item.items() if k in query.select or k in ("id", "@odata.type")}
 
-    context = _context(site, user_id, f"/messages('{msg.rest_id}')/attachments")
+    context = site.context(user_id, f"/messages('{msg.rest_id}')/attachments")
     return page(site, req, query, rows, render=shown, context=context)
 
 
@@ -320,6 +315,6 @@ def get_attachment(
     msg = site.message_for(box, message_id)
     for item in _attachments(msg, content=True):
         if item["id"] == attachment_id:
-            context = _context(site, user_id, f"/messages('{msg.rest_id}')/attachments/$entity")
+            context = site.context(user_id, f"/messages('{msg.rest_id}')/attachments/$entity")
             return GraphResponse(200, {"@odata.context": context, **item})
     raise item_not_found()

@@ -35,6 +35,7 @@ __all__ = [
     "parse_select",
     "sort",
     "sort_key_after",
+    "value_at",
 ]
 
 
@@ -99,7 +100,8 @@ def parse_orderby(values: Sequence[str], known: Collection[str], entity: str) ->
     return keys
 
 
-def _value(entity: Any, path: Sequence[str]) -> Any:
+def value_at(entity: Any, path: Sequence[str]) -> Any:
+    """The value at a property path (``from/emailAddress/address``), None when missing."""
     current: Any = entity
     for step in path:
         if not isinstance(current, Mapping):
@@ -120,7 +122,7 @@ def _order(a: Any, b: Any) -> int:
 
 
 def _values(row: tuple[Mapping[str, Any], int], keys: Sequence[OrderBy]) -> list[Any]:
-    return [_value(row[0], key.path) for key in keys] + [row[1]]
+    return [value_at(row[0], key.path) for key in keys] + [row[1]]
 
 
 def _compare(xs: Sequence[Any], ys: Sequence[Any], keys: Sequence[OrderBy]) -> int:
@@ -436,8 +438,8 @@ def _truth(value: Any) -> bool:
 
 def _resolve(steps: Sequence[str], entity: Mapping[str, Any], scope: Mapping[str, Any]) -> Any:
     if steps[0] in scope:
-        return _value(scope[steps[0]], steps[1:])
-    return _value(entity, steps)
+        return value_at(scope[steps[0]], steps[1:])
+    return value_at(entity, steps)
 
 
 def _coerce(a: Any, b: Any) -> tuple[Any, Any]:

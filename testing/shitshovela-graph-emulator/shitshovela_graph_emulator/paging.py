@@ -33,6 +33,7 @@ from .odata import (
     parse_select,
     sort,
     sort_key_after,
+    value_at,
 )
 from .site import Site
 from .wire import GraphRequest, GraphResponse, Reject, error
@@ -175,13 +176,6 @@ def page(
             body["@odata.nextLink"] = _link(site, req, "$skip", str(start + size))
         else:
             last_row, last_seq = window[-1]
-            values = [_path(last_row, k.path) for k in keys] + [last_seq]
+            values = [value_at(last_row, k.path) for k in keys] + [last_seq]
             body["@odata.nextLink"] = _link(site, req, "$skiptoken", _token(values))
     return GraphResponse(200, body)
-
-
-def _path(row: Mapping[str, Any], path: Sequence[str]) -> Any:
-    current: Any = row
-    for step in path:
-        current = current.get(step) if isinstance(current, Mapping) else None
-    return current

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote
 
 from .ids import well_formed
 from .state import Folder, GraphState, Mailbox, Message
@@ -61,6 +62,10 @@ class Site:
     def api(self) -> str:
         """The API root clients are given: ``http://127.0.0.1:PORT/v1.0``."""
         return self.base + API_VERSION
+
+    def context(self, user: str, tail: str) -> str:
+        """An answer's ``@odata.context`` (``…/$metadata#users('x')/messages``), on this host."""
+        return f"{self.api}/$metadata#users('{quote(user, safe='@')}'){tail}"
 
     def mailbox_for(self, ref: str) -> Mailbox:
         """The mailbox of ``/users/{ref}``; Graph's 404 when there is none."""

@@ -10,6 +10,7 @@ import pytest
 from shitshovela_graph_emulator import (
     DEFAULT_APP_ID,
     DEFAULT_MAILBOX,
+    DEFAULT_TENANT_ID,
     AccessPolicy,
     GraphEmulator,
     MailboxConfig,
@@ -132,6 +133,17 @@ def test_keys_and_issuers_the_tenant_trusts(
     assert refusal(graph, make_token(rotated, now=clock()))[0] == 200
     graph.authority.distrust(stranger.kid)
     assert refusal(graph, v2)[:2] == (401, INVALID)
+
+
+def test_a_tenant_and_issuer_of_one_s_own(make_graph: Factory, clock: ManualClock) -> None:
+    tenant = "11111111-2222-3333-4444-555555555555"
+    graph = make_graph(clock=clock, tenant_id=tenant, issuers=["https://issuer.example/"])
+    assert refusal(graph, graph.make_token(iss="https://issuer.example/"))[0] == 200
+    assert refusal(graph, graph.make_token())[2] == (
+        "Access token validation failure. Invalid issuer."  # sts.windows.net/{tenant}/
+    )
+    other = graph.make_token(iss="https://issuer.example/", tenant_id=DEFAULT_TENANT_ID)
+    assert refusal(graph, other)[2] == "Access token validation failure. Invalid tenant."
 
 
 def test_mail_read_reads_and_only_mail_readwrite_writes(graph: GraphEmulator) -> None:

@@ -27,7 +27,7 @@ def test_mailboxes_folders_and_messages_over_http(graph: GraphEmulator) -> None:
             f"{MB}/messages",
             content=mime,
             headers={"Content-Type": "message/rfc822"},
-            params={"received": "1800000000", "is_read": "true"},
+            params={"received": "1800000000", "is_read": "true", "categories": "A,B"},
         )
         encoded = ctl.post(
             f"{MB}/messages",
@@ -55,6 +55,7 @@ def test_mailboxes_folders_and_messages_over_http(graph: GraphEmulator) -> None:
     assert added.status_code == 200 and folder.status_code == 201
     assert raw.status_code == 201 and raw.json()["received"] == "2027-01-15T08:00:00Z"
     assert raw.json()["is_read"] is True and raw.json()["size"] == len(mime)
+    assert raw.json()["categories"] == ["A", "B"]
     assert [m["subject"] for m in listed] == ["over the wire"]
     assert [(m["subject"], m["categories"]) for m in done] == [("second", ["Claimed"])]
     assert one["folder"] == "inbox" and back.content == mime
