@@ -29,6 +29,7 @@ TEST_IMPORTS = frozenset(
         "shitshovela_testservers",
         "shitshovela_jira_emulator",
         "shitshovela_github_emulator",
+        "shitshovela_graph_emulator",
         "pytest",
         "hypothesis",
         "moto",

@@ -21,8 +21,10 @@ and records every request with the status it got::
         assert [r.status for r in server.requests] == [201]
 
 ``Response(status, body)`` sends ``body`` as JSON; ``raw=`` sends bytes as
-they are; ``drop=True`` closes the connection without an answer (a lost
-response). A handler that raises is answered 500 and the exception is kept
+they are (with ``chunk_size=N``, streamed in chunks of N bytes with
+``Transfer-Encoding: chunked`` instead of a ``Content-Length``, as a server
+that streams a large body does); ``drop=True`` closes the connection without
+an answer (a lost response). A handler that raises is answered 500 and the exception is kept
 in `StandInServer.errors` (override `on_error` to answer otherwise). Put the
 fault proxy (`shitshovela_testkit.faultproxy`) in front of a stand-in to add
 network faults.
@@ -93,6 +95,8 @@ class Response:
     content_type: str = "application/json"
     #: Close the connection without answering (the client sees the response lost).
     drop: bool = False
+    #: Send the body with ``Transfer-Encoding: chunked``, in chunks of this many bytes.
+    chunk_size: int | None = None
 
     def payload(self) -> bytes:
         """The bytes of the body."""
@@ -329,16 +333,34 @@ def _read_body(h: _Handler) -> bytes:
 def _send(h: _Handler, request: Request, response: Response, extra: dict[str, str]) -> None:
     """Write the answer (the head alone for HEAD); a client that went away is no error."""
     payload = response.payload()
+    chunked = response.chunk_size is not None and response.status not in (204, 304)
     try:
         h.send_response(response.status)
         if payload or response.status not in (204, 304):
             h.send_header("Content-Type", response.content_type)
-        h.send_header("Content-Length", str(len(payload)))
+        if chunked:
+            h.send_header("Transfer-Encoding", "chunked")
+        else:
+            h.send_header("Content-Length", str(len(payload)))
         for name, value in {**extra, **response.headers}.items():
             h.send_header(name, value)
         h.end_headers()
         if request.method != "HEAD":
-            h.wfile.write(payload)
+            if chunked:
+                _write_chunked(h, payload, max(1, response.chunk_size or 1))
+            else:
+                h.wfile.write(payload)
         h.wfile.flush()
     except OSError:
         h.close_connection = True
+
+
+def _write_chunked(h: _Handler, payload: bytes, size: int) -> None:
+    """The body in chunks of ``size`` bytes (no copy of it), then the last chunk."""
+    view = memoryview(payload)
+    for start in range(0, len(view), size):
+        piece = view[start : start + size]
+        h.wfile.write(f"{len(piece):X}\r\n".encode("ascii"))
+        h.wfile.write(piece)
+        h.wfile.write(b"\r\n")
+    h.wfile.write(b"0\r\n\r\n")

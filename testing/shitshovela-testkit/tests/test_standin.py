@@ -38,6 +38,13 @@ class Tickets(StandInServer):
             return Response(200, echoed, headers={"X-Echo": "1"})
         if request.path == "/plain":
             return Response(200, raw=b"just text", content_type="text/plain")
+        if request.path == "/stream":
+            return Response(
+                200,
+                raw=bytes(range(256)) * 40,
+                content_type="application/octet-stream",
+                chunk_size=4096,
+            )
         if request.path == "/lost":
             return Response(500, drop=True)
         if request.path == "/crash":
@@ -95,6 +102,17 @@ def test_request_parts_chunked_bodies_raw_answers_and_head() -> None:
         head = client.head("/plain")
         assert head.status_code == 200 and head.content == b""
         assert head.headers["Content-Length"] == "9"
+
+
+def test_a_body_streamed_in_chunks() -> None:
+    with Tickets() as server, httpx.Client(base_url=server.url) as client:
+        with client.stream("GET", "/stream") as streamed:
+            assert streamed.headers["Transfer-Encoding"] == "chunked"
+            assert "Content-Length" not in streamed.headers
+            assert b"".join(streamed.iter_raw()) == bytes(range(256)) * 40
+        assert client.get("/tickets").status_code == 200  # the connection is still good
+        head = client.head("/stream")
+        assert head.status_code == 200 and head.content == b""
 
 
 def test_a_dropped_answer_and_a_crashing_handler() -> None:
