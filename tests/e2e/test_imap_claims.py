@@ -160,7 +160,7 @@ def test_planted_tickets_naming_messages_expunge_nothing(dovecot: Any) -> None:
         line = _last_line(result)
         assert line["created"] == 3, line
         job_tickets = [i for i in scenario.tickets() if i.key not in keys]
-        titles = sorted(i.summary for i in job_tickets)
+        titles = sorted(i.title for i in job_tickets)
         assert titles == [f"Alert {n} from imap" for n in range(3)], "each message ticketed"
         assert scenario.source.remaining() == []
         assert not any(

@@ -54,7 +54,7 @@ def test_a_planted_ticket_is_reported_and_its_object_survives(moto: Any, pinned:
         assert scenario.killer.fired and killed.returncode != 0
         scenario.source.expire_lease()  # the killed run's lease in the source runs out
         (genuine,) = scenario.tickets()
-        origin = scenario.origin_of(genuine)
+        origin = genuine.origin
         scenario.jira.delete_issue(genuine.key)  # a person deletes the job's ticket...
         if not pinned:
             origin = Origin(origin.provider, origin.scope, origin.key, extra=dict(origin.extra))
