@@ -55,8 +55,9 @@ class DirSource(Source):
 
     def _entry(self, path):
         data = path.read_bytes()
-        origin = Origin(self.context.provider, self.scope, path.name,
-                        hashlib.sha256(data).hexdigest()[:16])
+        digest = hashlib.sha256(data).hexdigest()
+        origin = Origin(self.context.provider, self.scope, path.name, digest[:16],
+                        "sha256:" + digest)
         title, _, body = data.decode().partition("\\n")
         return Item(origin=origin, title=title, body=body)
 
