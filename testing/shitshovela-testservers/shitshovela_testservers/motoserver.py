@@ -37,8 +37,16 @@ from typing import Any
 __all__ = ["MotoServer", "MotoStartError", "free_port"]
 
 
+#: How often `MotoServer.start` tries a new port when the one it chose was taken.
+BIND_ATTEMPTS = 3
+
+
 class MotoStartError(RuntimeError):
     """moto's server could not be started or did not answer."""
+
+
+class _PortTaken(Exception):
+    """The server exited because another process had taken its port."""
 
 
 def free_port() -> int:
@@ -82,18 +90,38 @@ class MotoServer:
         return ""
 
     def start(self) -> MotoServer:
-        """Start the server and wait until it answers; raise `MotoStartError`."""
+        """Start the server and wait until it answers; raise `MotoStartError`.
+
+        The port is one that was free a moment before; if another process (another
+        pytest worker's server, say) took it meanwhile, the server cannot bind it and
+        exits: then it is started again on another port, up to `BIND_ATTEMPTS` times."""
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except _PortTaken:
+                if attempt == BIND_ATTEMPTS:
+                    raise MotoStartError(
+                        f"moto server could not bind a free port in {BIND_ATTEMPTS} attempts:"
+                        f" {' '.join(self.command())}\n{self._tail()}"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> MotoServer:
         self.port = free_port()
         env = {**os.environ, **self.environment}
         # The server must not pick up real AWS settings from the test environment.
         for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
             env.pop(name, None)
+        self._log.seek(0)
+        self._log.truncate()
         self.process = subprocess.Popen(
             self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "Address already in use" in self._tail():
+                    raise _PortTaken
                 raise MotoStartError(
                     f"moto server exited with {self.process.returncode}: "
                     f"{' '.join(self.command())}\n{self._tail()}\n"
@@ -101,9 +129,13 @@ class MotoServer:
                 )
             try:
                 with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1.0):  # noqa: S310
-                    return self
+                    pass
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
+                continue
+            # What answered may be another process on the same port, if ours lost it.
+            if self.process.poll() is None:
+                return self
         tail = self._tail()
         self.stop()
         raise MotoStartError(

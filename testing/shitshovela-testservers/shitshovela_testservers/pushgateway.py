@@ -24,6 +24,12 @@ import httpx
 
 #: Where Debian's package puts the binary.
 BINARY = "/usr/bin/prometheus-pushgateway"
+#: How often `Pushgateway.start` tries a new port when the one it chose was taken.
+BIND_ATTEMPTS = 3
+
+
+class _PortTaken(Exception):
+    """The gateway exited because another process had taken its port."""
 
 
 def free_port() -> int:
@@ -60,7 +66,11 @@ class Pushgateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Pushgateway:
-        """Start the gateway and wait until it is ready; raise if it is not."""
+        """Start the gateway and wait until it is ready; raise if it is not.
+
+        The port is one that was free a moment before; if another process (another
+        pytest worker's gateway, say) took it meanwhile, the gateway cannot bind it and
+        exits: then it is started again on another port, up to `BIND_ATTEMPTS` times."""
         if not (Path(self.binary).is_file() and os.access(self.binary, os.X_OK)):
             found = shutil.which("prometheus-pushgateway")
             if found is None:
@@ -69,6 +79,18 @@ class Pushgateway:
                     "(bash .ci/install-pushgateway, as root)"
                 )
             self.binary = found
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except _PortTaken as taken:
+                if attempt == BIND_ATTEMPTS:
+                    raise RuntimeError(
+                        f"the Pushgateway could not bind a free port in {BIND_ATTEMPTS} "
+                        f"attempts: {taken}"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> Pushgateway:
         self.port = free_port()
         args = [
             self.binary,
@@ -101,10 +123,15 @@ class Pushgateway:
         assert self._process is not None
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"the Pushgateway exited at start: {self.log_text()}")
+                log = self.log_text()
+                self.stop()
+                if "address already in use" in log:
+                    raise _PortTaken(log)
+                raise RuntimeError(f"the Pushgateway exited at start: {log}")
             try:
                 ready = httpx.get(f"{self.url}/-/ready", auth=self.auth, timeout=1.0)
-                if ready.status_code == 200:
+                # What answered may be another process on the same port, if ours lost it.
+                if ready.status_code == 200 and self._process.poll() is None:
                     return
             except httpx.TransportError:
                 pass
