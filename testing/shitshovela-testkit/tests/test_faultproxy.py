@@ -645,7 +645,9 @@ def test_on_event_listener_runs_before_the_response_is_relayed() -> None:
             """Quiet."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     seen: list[str] = []
     try:
         with FaultProxy(("127.0.0.1", server.server_address[1])) as proxy:
@@ -680,7 +682,9 @@ def test_on_event_listener_can_replace_the_fault_of_a_request() -> None:
             """Quiet."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
 
     def listener(event: object) -> Hang | None:
         return Hang() if isinstance(event, RequestEvent) and event.request == 2 else None
