@@ -7,6 +7,10 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+#: Loaded here, the root, so that the main process of a run on xdist workers (which
+#: loads no conftest below the root) schedules the work and prints the crash matrix.
+pytest_plugins = ["xdistplan", "matrixtable"]
+
 
 @pytest.fixture(autouse=True)
 def _reset_structlog() -> Iterator[None]:

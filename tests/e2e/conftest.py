@@ -1,7 +1,9 @@
-"""Servers for the end-to-end tests, and the crash-matrix table at the end of the run."""
+"""Servers for the end-to-end tests (one of each per pytest process), and the crash-matrix
+rows each test filled, handed to its report (``tests/matrixtable.py`` prints the table)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from crashkit import ROWS
+from matrixtable import PROPERTY
 
 
 @pytest.fixture(scope="session")
@@ -40,15 +43,12 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the crash-matrix table (pair, crash points, schedules, items, outcomes)."""
-    if not ROWS:
-        return
-    write = terminalreporter.write_line
-    write("")
-    write("crash matrix (end to end, real CLI, real servers)")
-    write(f"{'pair':14s} {'crash points':>12s} {'schedules':>9s} {'items':>6s} {'lost':>5s} "
-          f"{'duplicated':>10s} {'flags left':>10s}")  # fmt: skip
-    for r in ROWS.values():
-        write(f"{r.pair:14s} {r.crash_points:12d} {r.schedules:9d} {r.items:6d} {r.lost:5d} "
-              f"{r.duplicated:10d} {r.flags_left:10d}")  # fmt: skip
+@pytest.fixture(autouse=True)
+def _report_matrix_rows(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The crash-matrix rows this test filled go with its teardown report, so the table
+    counts them also when the test ran on an xdist worker."""
+    ROWS.clear()
+    yield
+    for row in ROWS.values():
+        request.node.user_properties.append((PROPERTY, dataclasses.asdict(row)))
+    ROWS.clear()

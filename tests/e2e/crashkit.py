@@ -22,10 +22,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from imaprelay import ImapRelay
 from shitshovela_github_emulator import GitHubEmulator, TokenConfig
@@ -54,6 +54,7 @@ ORIGIN_PROPERTY = "shitshovela.origin"
 #: (below the claim window; the emulator's own lag is `GitHubSide.listing_lag`).
 GITHUB_REPO, GITHUB_TOKEN, LISTING_LAG = "acme/e2e", "ghp_e2eToken0000000000000000000000000000", 2.0
 _names = itertools.count(1)
+T = TypeVar("T")
 
 
 class Killer:
@@ -652,6 +653,14 @@ def crash_points(total: int) -> Iterator[tuple[int, str]]:
     for k in range(1, total + 1):
         for when in ("before", "after"):
             yield k, when
+
+
+def shard_of(points: Iterable[T], shard: int, shards: int) -> list[T]:
+    """The ``shard``-th of ``shards`` parts of ``points``: every ``shards``-th one from
+    the ``shard``-th on (0-based). The parts are disjoint and together hold every point."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} of {shards}")
+    return list(points)[shard::shards]
 
 
 class KillAfterCreate(Killer):

@@ -4,6 +4,9 @@ Each pair runs the real CLI as a subprocess against real servers (moto's S3,
 Dovecot) and the Jira or GitHub emulator, with a SIGKILL right before, and
 separately right after, every request of a fault-free run. ``SHITSHOVELA_E2E_ITEMS``
 sets the items per scenario (2 in CI; see the README for the larger run).
+Each pair's crash points are dealt out to `SHARDS` tests (``[shard1of4]`` ...), which
+together cover every one: the shards run side by side on xdist workers, and the
+table at the end of the run sums them into one row per pair.
 
 The late-commit row (issue 13, item 5): Jira holds the run's first create
 uncommitted while the job gives up on it at its deadline (exit 6), and
@@ -30,14 +33,21 @@ from crashkit import (
     crash_points,
     requests_in_a_fault_free_run,
     row,
+    shard_of,
 )
 
 pytestmark = pytest.mark.e2e
 
 ITEMS = int(os.environ.get("SHITSHOVELA_E2E_ITEMS", "2"))
+#: How many tests share out a pair's crash points (every one is run by exactly one).
+SHARDS = 4
+#: Parametrizes a pair's test by its shard: ``shard`` takes every SHARDS-th crash point.
+sharded = pytest.mark.parametrize("shard", range(SHARDS), ids=lambda n: f"shard{n + 1}of{SHARDS}")
 
 
-def _matrix(pair: str, make_source: Any, make_tickets: Any = None, items: int = ITEMS) -> None:
+def _matrix(
+    pair: str, make_source: Any, make_tickets: Any = None, items: int = ITEMS, *, shard: int
+) -> None:
     def make(killer: Killer) -> Scenario:
         tickets = make_tickets() if make_tickets is not None else None
         return Scenario(make_source(), killer=killer, tickets=tickets)
@@ -45,7 +55,7 @@ def _matrix(pair: str, make_source: Any, make_tickets: Any = None, items: int = 
     total = requests_in_a_fault_free_run(make, items)
     assert total >= 4 * items  # create, unflag, read, delete at least
     failures = []
-    for k, when in crash_points(total):
+    for k, when in shard_of(crash_points(total), shard, SHARDS):
         killer = Killer(k, when)
         with make(killer) as scenario:
             scenario.seed(items)
@@ -65,12 +75,14 @@ def _matrix(pair: str, make_source: Any, make_tickets: Any = None, items: int = 
     assert failures == []
 
 
-def test_s3_to_jira_every_crash_point(moto: Any) -> None:
-    _matrix("s3 -> jira", lambda: S3Side(moto))
+@sharded
+def test_s3_to_jira_every_crash_point(moto: Any, shard: int) -> None:
+    _matrix("s3 -> jira", lambda: S3Side(moto), shard=shard)
 
 
-def test_imap_to_jira_every_crash_point(dovecot: Any) -> None:
-    _matrix("imap -> jira", lambda: ImapSide(dovecot))
+@sharded
+def test_imap_to_jira_every_crash_point(dovecot: Any, shard: int) -> None:
+    _matrix("imap -> jira", lambda: ImapSide(dovecot), shard=shard)
 
 
 #: The late-commit runs' claim window: longer than the server holds a create (the
@@ -121,16 +133,21 @@ def test_s3_to_jira_late_commit(moto: Any, commit: str) -> None:
         assert verdict.problems == []
 
 
-def test_s3_to_github_every_crash_point(moto: Any) -> None:
-    _matrix("s3 -> github", lambda: S3Side(moto), GitHubSide)
+@sharded
+def test_s3_to_github_every_crash_point(moto: Any, shard: int) -> None:
+    _matrix("s3 -> github", lambda: S3Side(moto), GitHubSide, shard=shard)
 
 
-def test_imap_to_github_every_crash_point(dovecot: Any) -> None:
-    _matrix("imap -> github", lambda: ImapSide(dovecot), GitHubSide)
+@sharded
+def test_imap_to_github_every_crash_point(dovecot: Any, shard: int) -> None:
+    _matrix("imap -> github", lambda: ImapSide(dovecot), GitHubSide, shard=shard)
 
 
-def test_imap_with_oauth_to_jira_every_crash_point(dovecot: Any) -> None:
+@sharded
+def test_imap_with_oauth_to_jira_every_crash_point(dovecot: Any, shard: int) -> None:
     """The same with an app-only token (XOAUTH2): the token request is one more crash
     point. Half the items of the other rows (at least one): the sign-in is the only
     difference, and CI stays fast."""
-    _matrix("imap-oauth -> jira", lambda: ImapOAuthSide(dovecot), items=max(1, ITEMS // 2))
+    _matrix(
+        "imap-oauth -> jira", lambda: ImapOAuthSide(dovecot), items=max(1, ITEMS // 2), shard=shard
+    )
