@@ -291,6 +291,7 @@ def test_broken_unselected_plugin_does_not_stop_the_run(site: Path, job: dict[st
     assert '"event": "plugin_broken"' in result.stdout
 
 
+@pytest.mark.alone
 def test_watchdog_ends_a_run_that_ignores_its_budget(site: Path, job: dict[str, str]) -> None:
     started = time.monotonic()
     result = cli(
@@ -304,6 +305,7 @@ def test_watchdog_ends_a_run_that_ignores_its_budget(site: Path, job: dict[str, 
     assert elapsed < 3.0
 
 
+@pytest.mark.alone
 def test_watchdog_ends_a_plan_that_ignores_its_budget(site: Path, job: dict[str, str]) -> None:
     # `plan` reads the source too: the same deadline and the same hard stop as `run`.
     started = time.monotonic()

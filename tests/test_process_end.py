@@ -180,6 +180,7 @@ def http_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.servers
+@pytest.mark.alone  # it loads every CPU: the other tests wait meanwhile
 @pytest.mark.usefixtures("busy_machine")
 def test_the_process_is_gone_before_its_deadline_on_a_busy_machine(
     http_site: Path, tmp_path: Path
@@ -232,6 +233,7 @@ def test_the_process_is_gone_before_its_deadline_on_a_busy_machine(
     assert not late, f"past the {RUNTIME}s deadline: {late} (all: {outcomes})"
 
 
+@pytest.mark.alone
 def test_a_run_that_holds_the_interpreter_is_ended_by_the_kernel_before_its_deadline(
     site: Path, tmp_path: Path
 ) -> None:

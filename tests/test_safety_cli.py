@@ -88,6 +88,7 @@ def upstream(tracker: Tracker) -> tuple[str, int]:
 # -- I5 -------------------------------------------------------------------------------
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize(
     ("fault", "mode", "scheme"),
     [

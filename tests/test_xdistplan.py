@@ -1,5 +1,6 @@
 """The suite on xdist workers: files stay whole, end-to-end tests go one by one and
-first, the crash-matrix table sums every worker's rows, a failure shows its output.
+first, the crash-matrix table sums every worker's rows, a failure shows its output;
+``--alone`` leaves out, or keeps only, the tests marked ``alone``.
 
 A small suite is written to a temporary folder and run by pytest in a subprocess,
 on two workers (as `scripts/test` runs the real one on more) and in one process.
@@ -25,6 +26,7 @@ addopts = --strict-markers -p no:cacheprovider
 markers =
     unit: fast
     e2e: slow
+    alone: needs the machine to itself
 """
 CONFTEST = """\
 import os
@@ -80,6 +82,11 @@ pytestmark = pytest.mark.e2e
 def test_fails_with_its_output():
     print("the failing test's own words")
     assert False
+
+
+@pytest.mark.alone
+def test_needs_the_machine_to_itself():
+    pass
 """
 
 
@@ -110,14 +117,15 @@ def table_line(out: str) -> list[str]:
 
 def test_two_workers_share_the_suite_as_planned(tmp_path: Path) -> None:
     write_suite(tmp_path)
-    result, records = run_suite(tmp_path, "-n", "2")
+    result, records = run_suite(tmp_path, "-n", "2", "--alone=skip")
     out = result.stdout
     assert result.returncode == 1, out + result.stderr  # the one failing test fails the run
     assert "the failing test's own words" in out
-    assert "1 failed, 10 passed" in out
+    assert "1 failed, 10 passed in" in out
     assert table_line(out) == ["4", "0", "8", "0", "0", "0"]  # every worker's rows
     workers = {line.split()[1]: line.split()[0] for line in records}
     assert len(workers) == 11
+    assert not [nodeid for nodeid in workers if "machine_to_itself" in nodeid], "--alone=skip"
     together = {w for nodeid, w in workers.items() if "test_together" in nodeid}
     assert len(together) == 1, "a file runs whole on one worker (its order kept)"
     end_to_end = {w for nodeid, w in workers.items() if "/e2e/" in nodeid}
@@ -133,8 +141,19 @@ def test_one_process_prints_the_same_table(tmp_path: Path) -> None:
     write_suite(tmp_path)
     result, records = run_suite(tmp_path, "-n", "0")
     assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed, 11 passed in" in result.stdout  # without --alone: every test
     assert table_line(result.stdout) == ["4", "0", "8", "0", "0", "0"]
     assert records[0].split()[1].startswith("test_together.py::"), "pytest's own order"
+
+
+def test_only_the_alone_tests_when_asked(tmp_path: Path) -> None:
+    write_suite(tmp_path)
+    result, records = run_suite(tmp_path, "--alone=only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed, 11 deselected" in result.stdout
+    assert [line.split()[1] for line in records] == [
+        "tests/e2e/test_fails.py::test_needs_the_machine_to_itself"
+    ]
 
 
 class Item:

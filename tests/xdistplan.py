@@ -1,9 +1,13 @@
 """How the suite shares out over several pytest processes (pytest-xdist's ``-n N``).
 
-`scripts/test` runs ``pytest -n N`` (``SHITSHOVELA_TEST_WORKERS``, 6 unless told);
-most of the suite's time is waiting (servers, claim windows, the real CLI
-starting), so more workers than CPUs pay. With ``-n`` and no ``--dist`` of its own
-(xdist's ``load``), the work is shared out like this:
+`scripts/test` runs pytest twice: first the tests marked ``alone`` (``--alone=only``),
+one at a time in one process, then the others (``--alone=skip``) on ``-n N`` workers
+(``SHITSHOVELA_TEST_WORKERS``, 6 unless told). Most of the suite's time is waiting
+(servers, claim windows, the real CLI starting), so more workers than CPUs pay; but
+then the CPUs are busy, and a real run whose short deadline counts from its process
+start may spend it starting up: such tests, and a test that loads every CPU itself,
+are marked ``alone``. With ``-n`` and no ``--dist`` of its own (xdist's ``load``),
+the work is shared out like this:
 
 - a test file is one unit of work, run by one worker from start to end, so tests
   that share a module's state or a module's fixture stay together, as in a serial
@@ -31,6 +35,8 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped,unused-ignore]
 
+#: The marker of the tests that need the machine to themselves.
+ALONE = "alone"
 #: The folder whose tests are shared out one by one.
 ONE_BY_ONE = "tests/e2e/"
 #: Tier markers, slowest first: files go to the workers in this order.
@@ -85,8 +91,34 @@ def sort_slowest_first(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: (rank[scope_of(item.nodeid)], position[scope_of(item.nodeid)]))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--alone=skip|only``: leave out the tests marked ``alone``, or run only those."""
+    parser.addoption(
+        "--alone",
+        choices=("skip", "only"),
+        default=None,
+        help="skip: leave out the tests marked 'alone'; only: run only those "
+        "(scripts/test runs them first, one at a time, then the rest on workers)",
+    )
+
+
+def split_alone(items: list[pytest.Item], keep: str | None) -> list[pytest.Item]:
+    """Keep in ``items`` (in place) what ``--alone`` asks for; return what is left out."""
+    if keep is None:
+        return []
+    wanted = keep == "only"
+    kept = [item for item in items if (item.get_closest_marker(ALONE) is not None) == wanted]
+    left = [item for item in items if (item.get_closest_marker(ALONE) is not None) != wanted]
+    items[:] = kept
+    return left
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On an xdist worker, put the slow tiers first (a serial run keeps pytest's order)."""
+    """``--alone``'s choice; on an xdist worker, the slow tiers first (a serial run keeps
+    pytest's order)."""
+    left_out = split_alone(items, config.getoption("alone"))
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
     if hasattr(config, "workerinput"):
         sort_slowest_first(items)

@@ -93,6 +93,7 @@ LATE_RUNTIME = "6"
 LATE_COMMITS = ["before the next run", "after the next run", "by itself", "never"]
 
 
+@pytest.mark.alone  # the first run's 6 s, counted from its process start, must reach the create
 @pytest.mark.parametrize("commit", LATE_COMMITS)
 def test_s3_to_jira_late_commit(moto: Any, commit: str) -> None:
     with Scenario(S3Side(moto)) as scenario:

@@ -25,7 +25,8 @@ from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit import jobenv
 from shitshovela_testkit.faultproxy import Drip, Fault, FaultProxy, Hang, Script
 
-pytestmark = pytest.mark.e2e
+#: ``alone``: each run's 6 s, counted from its process start, must reach the stuck system.
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 RUNTIME = 6.0
 EMAIL, API_TOKEN = "stuck@example.com", "stuck-api-token-12345"

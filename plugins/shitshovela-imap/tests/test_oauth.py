@@ -149,6 +149,7 @@ def test_a_token_for_another_mailbox_is_refused_naming_the_exchange_grant(
 
 
 @pytest.mark.e2e
+@pytest.mark.alone
 def test_a_hanging_token_endpoint_cannot_hold_the_run_past_its_deadline(
     dovecot: DovecotServer, token_endpoint: TokenEndpoint, tmp_path: Path, fault_proxy: Any
 ) -> None:

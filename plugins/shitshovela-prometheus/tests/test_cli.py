@@ -95,6 +95,7 @@ def test_a_run_then_a_failed_run_as_the_pushgateway_sees_them(
     assert second[metrics.COUNTS["created"]] == 0
 
 
+@pytest.mark.alone
 def test_a_hung_pushgateway_changes_nothing_but_two_warnings(
     gateway: Pushgateway, spool: Path, tmp_path: Path
 ) -> None:

@@ -180,6 +180,7 @@ def test_connection_resets_are_retried_once_then_one_warning(gateway: Pushgatewa
     assert gateway.samples() == {}
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("fault", [Hang(), Drip(2.0)], ids=["hang", "drip"])
 def test_a_hung_or_dripping_gateway_is_cut_off_by_the_timeout(
     gateway: Pushgateway, fault: object
@@ -217,6 +218,7 @@ def test_a_push_after_the_deadline_ends_before_the_watchdog(
     assert not fired.is_set()
 
 
+@pytest.mark.alone
 def test_the_push_at_the_start_takes_a_tenth_of_the_time_left(gateway: Pushgateway) -> None:
     with FaultProxy(("127.0.0.1", gateway.port), Script(default=Hang())) as proxy:
         group = settings(proxy.url)
