@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from crashkit import (
     GitHubSide,
+    GraphSide,
     ImapOAuthSide,
     ImapSide,
     Killer,
@@ -134,3 +135,15 @@ def test_imap_with_oauth_to_jira_every_crash_point(dovecot: Any) -> None:
     point. Half the items of the other rows (at least one): the sign-in is the only
     difference, and CI stays fast."""
     _matrix("imap-oauth -> jira", lambda: ImapOAuthSide(dovecot), items=max(1, ITEMS // 2))
+
+
+def test_graph_to_jira_every_crash_point(graph: Any) -> None:
+    """Microsoft Graph mail (the emulator, each exchange checked against Graph's excerpt)
+    into Jira, signing in as an app at Entra ID (the token endpoint stand-in): its token
+    request is one more crash point."""
+    _matrix("graph -> jira", lambda: GraphSide(graph, entra=True))
+
+
+def test_graph_to_github_every_crash_point(graph: Any) -> None:
+    """The same into GitHub, with a static token, done messages moved to a folder."""
+    _matrix("graph -> github", lambda: GraphSide(graph, done="move"), GitHubSide)
