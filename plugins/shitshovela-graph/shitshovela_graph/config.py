@@ -6,7 +6,8 @@ static token, Graph over https unless on loopback, a done folder for
 `GraphSettings.problems`, which the core runs while it loads the configuration:
 a problem is reported, naming the variable, with every other problem of the
 run (exit code 2), before anything is contacted. This module is imported by the
-entry point: standard library and the core's settings only.
+entry point: standard library, the core's settings and `shitshovela_mail.MailSettings`
+only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Literal
 from urllib.parse import quote, urlsplit
 
 import attrs
+from shitshovela_mail import MailSettings
 
 from shitshovela_core import (
     EnvName,
@@ -41,8 +43,6 @@ NATIONAL_CLOUDS = {
 #: Requests a second: one at a time, so at most 6,000 in any 10 minutes, 60 % of the
 #: 10,000 Graph allows one app per mailbox (README, "Politeness").
 DEFAULT_RATE = 10.0
-#: The set-aside folder unless ``SET_ASIDE_FOLDER`` says otherwise.
-SET_ASIDE_FOLDER = "ShitShovela-Set-Aside"
 
 
 def _strip(value: object) -> str:
@@ -84,18 +84,20 @@ def same_folder(a: str, b: str) -> bool:
 
 
 @attrs.frozen(kw_only=True)
-class GraphSettings(ProviderSettings, TlsSettings, OAuthSettings):
+class GraphSettings(ProviderSettings, TlsSettings, OAuthSettings, MailSettings):
     """The Graph source's settings (``SHITSHOVELA_GRAPH__*``, see the README's table),
     and the rules that span them. The token settings (``TOKEN_FROM``, ``TENANT``,
-    ``CLIENT_ID``, ...) come from the core's `OAuthSettings`."""
+    ``CLIENT_ID``, ...) come from the core's `OAuthSettings`; ``SET_ASIDE_FOLDER``,
+    ``MAX_MESSAGE_SIZE`` and the loop protection (``AUTO_REPLIES``,
+    ``MAX_PER_SENDER``, ``SENDER_OVERFLOW``) from `shitshovela_mail.MailSettings`,
+    shared by every mail source."""
 
     mailbox: str = setting(
         kind="str",
         required=True,
         check=_check_mailbox,
         converter=_strip,
-        help="The mailbox: its user principal name (tickets@contoso.com) or the user's "
-        "object id.",
+        help="The mailbox: its user principal name (tickets@contoso.com) or the user's object id.",
     )
     folder: str = setting(
         kind="str",
@@ -118,39 +120,6 @@ class GraphSettings(ProviderSettings, TlsSettings, OAuthSettings):
         converter=_folder,
         help="The folder for DONE=move, a path from the mailbox's root (created if missing).",
     )
-    set_aside_folder: str = setting(
-        kind="str",
-        default=SET_ASIDE_FOLDER,
-        keep_empty=True,
-        check=_check_folder,
-        converter=_folder,
-        help="Where messages that cannot become tickets go (too large, unreadable, auto-replies, "
-        "over the per-sender cap), a path from the mailbox's root; created if missing. Empty: "
-        "such a message stops the run.",
-    )
-    max_message_size: int = setting(
-        default=50_000_000,
-        minimum=1024,
-        help="Largest message (bytes of its MIME) that becomes a ticket; a larger one is set "
-        "aside, its download stopped there.",
-    )
-    auto_replies: Literal["set_aside", "ticket"] = setting(
-        default="set_aside",
-        choices=("set_aside", "ticket"),
-        help="Auto-replies and bounces (Auto-Submitted, Precedence bulk/junk/list, X-Autoreply, "
-        "X-Autorespond, empty Return-Path, delivery reports): set_aside or ticket.",
-    )
-    max_per_sender: int = setting(
-        default=20,
-        minimum=0,
-        help="Most tickets from one sender address in one run (a mail loop's brake); 0: no cap.",
-    )
-    sender_overflow: Literal["set_aside", "leave"] = setting(
-        default="set_aside",
-        choices=("set_aside", "leave"),
-        help="Messages over MAX_PER_SENDER: set_aside (out of the folder, for an operator to "
-        "look at) or leave (in the folder for later runs).",
-    )
     url: str = setting(
         kind="url",
         default=GRAPH_URL,
@@ -170,7 +139,7 @@ class GraphSettings(ProviderSettings, TlsSettings, OAuthSettings):
         """A Microsoft (or static) token, Graph over https unless on loopback, a folder for
         DONE=move, and folders other than the one being emptied."""
         yield from self.token_problems(env, required=True)
-        if self.token_from == "google":
+        if self.token_from == "google":  # noqa: S105  (a platform, not a password)
             yield (
                 f"{env('TOKEN_FROM')}=google: Microsoft Graph takes tokens of the Microsoft "
                 f"identity platform only: set {env('TOKEN_FROM')}=microsoft (or static)"
@@ -186,15 +155,24 @@ class GraphSettings(ProviderSettings, TlsSettings, OAuthSettings):
                 f"{env('DONE')}=move needs {env('DONE_FOLDER')}, the folder to move ticketed "
                 "messages to"
             )
+        try:
+            _check_folder(self.set_aside_folder)
+        except ValueError as exc:
+            yield f"{env('SET_ASIDE_FOLDER')} {exc}"
         for name, folder in (
             ("DONE_FOLDER", self.done_folder if self.done == "move" else ""),
-            ("SET_ASIDE_FOLDER", self.set_aside_folder),
+            ("SET_ASIDE_FOLDER", self.set_aside_path),
         ):
             if folder and same_folder(folder, self.folder):
                 yield (
                     f"{env(name)}={folder!r} is the folder being emptied ({env('FOLDER')}): "
                     "choose another folder"
                 )
+
+    @property
+    def set_aside_path(self) -> str:
+        """``SET_ASIDE_FOLDER`` as a path (no slashes at its ends); empty: none."""
+        return _folder(self.set_aside_folder)
 
     @property
     def scope(self) -> str:

@@ -60,7 +60,7 @@ def unauthorized(
     claims = token.claims if token is not None else {}
     audience = claims.get("aud")
     seen = f" (the token is for {audience})" if audience else ""
-    if settings.token_from == "static":
+    if settings.token_from == "static":  # noqa: S105  (a platform, not a password)
         sign_in = f"the token in {env('ACCESS_TOKEN')}: a fresh app-only token for Graph"
     else:
         sign_in = (

@@ -54,8 +54,21 @@ class Listed:
     change_key: str
     received: str
     folder_id: str
-    #: The claim property's row as listed (None: unclaimed).
+    #: The extended properties expanded with it (the claim property, when claimed).
     properties: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Listed:
+        """A message as Graph lists (or reads) it."""
+        properties = row.get("singleValueExtendedProperties") or []
+        return cls(
+            id=str(row["id"]),
+            internet_message_id=str(row.get("internetMessageId") or ""),
+            change_key=str(row.get("changeKey") or ""),
+            received=str(row.get("receivedDateTime") or ""),
+            folder_id=str(row.get("parentFolderId") or ""),
+            properties=tuple(p for p in properties if isinstance(p, dict)),
+        )
 
 
 class Listing:
@@ -143,21 +156,9 @@ class Listing:
         if not 200 <= response.status_code < 300:
             raise answer_error(self.api, response, what)
         body = response.json()
-        rows = [_listed(row) for row in body.get("value") or []]
+        rows = [Listed.of(row) for row in body.get("value") or []]
         link = body.get("@odata.nextLink")
         return rows, link if isinstance(link, str) and link else None
-
-
-def _listed(row: dict[str, Any]) -> Listed:
-    properties = row.get("singleValueExtendedProperties") or []
-    return Listed(
-        id=str(row["id"]),
-        internet_message_id=str(row.get("internetMessageId") or ""),
-        change_key=str(row.get("changeKey") or ""),
-        received=str(row.get("receivedDateTime") or ""),
-        folder_id=str(row.get("parentFolderId") or ""),
-        properties=tuple(p for p in properties if isinstance(p, dict)),
-    )
 
 
 def _by_offset(link: str) -> bool:
