@@ -33,7 +33,7 @@ import ssl
 import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import httpcore
 import httpx
@@ -333,6 +333,9 @@ def raise_for_answer(
     raise ProviderError(f"{what}: the server answered {shown}")
 
 
+#: Bytes `HttpClient.download` writes at a time.
+DOWNLOAD_CHUNK = 64 * 1024
+
 #: Headers whose values are credentials: scrubbed from every message (I10).
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "private-token"})
 
@@ -411,6 +414,62 @@ class HttpClient:
             send,
             what=what or f"{method} {url.split('?', 1)[0]}",
             idempotent=idempotent,
+            classify=self.classify,
+            timeout=timeout or self.timeout,
+        )
+
+    def download(
+        self,
+        url: str,
+        into: IO[bytes],
+        *,
+        limit: int | None = None,
+        what: str = "",
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """``GET url`` under the safety policy, a success's body streamed into ``into``.
+
+        A 2xx answer's body (decoded as its ``Content-Encoding`` says) is written
+        to ``into`` as it arrives, `DOWNLOAD_CHUNK` bytes at a time, never whole
+        in memory (give it a ``tempfile.SpooledTemporaryFile``); the answer
+        returned carries its status and headers, not its body. Every try starts
+        ``into`` over (it is truncated to empty first). With ``limit``, at most
+        ``limit + 1`` bytes are written: the transfer stops there and its
+        connection is closed, so a caller that finds ``into.tell() > limit``
+        knows the body is larger than ``limit`` without having fetched it all.
+        Any other answer is returned read, as `request` returns it. A GET is
+        idempotent: a lost or failed try is tried again as the policy allows;
+        the deadline bounds the whole transfer (a dripping body is cut off).
+        Raises as `request` does."""
+
+        def send(exchange: Exchange) -> httpx.Response:
+            into.seek(0)
+            into.truncate()
+            token = _CALL_DEADLINE.set((exchange.deadline, exchange.clock))
+            try:
+                with self._client.stream(
+                    "GET", url, timeout=httpx.Timeout(exchange.timeout()), **kwargs
+                ) as response:
+                    if not 200 <= response.status_code < 300:
+                        response.read()
+                        return response
+                    written = 0
+                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                        if limit is not None and written + len(chunk) > limit:
+                            into.write(chunk[: limit + 1 - written])
+                            break
+                        into.write(chunk)
+                        written += len(chunk)
+            finally:
+                _CALL_DEADLINE.reset(token)
+            response.stream = httpx.ByteStream(b"")
+            return response
+
+        return self.safety.attempt(
+            send,
+            what=what or f"GET {url.split('?', 1)[0]}",
+            idempotent=True,
             classify=self.classify,
             timeout=timeout or self.timeout,
         )

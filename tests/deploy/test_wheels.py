@@ -41,6 +41,7 @@ RUNTIME = {
     "shitshovela_s3",
     "shitshovela_jira",
     "shitshovela_github",
+    "shitshovela_graph",
     "shitshovela_prometheus",
     "shitshovela_inhouse",
 }

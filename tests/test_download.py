@@ -1,0 +1,98 @@
+"""`HttpClient.download`: a body streamed into a file under the safety policy, and a cap on it.
+
+A large body (a message's MIME, an export) must never be held whole in memory,
+must stop at a size limit without being fetched to its end, and must still obey
+everything `HttpClient.request` does: retries of a lost transfer (a GET is
+idempotent), the deadline over the whole transfer, 429 with ``Retry-After``.
+Faults happen on the wire (the fault proxy between the client and a stand-in).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from typing import Any
+
+import pytest
+from shitshovela_testkit.faultproxy import Answer, Drip, ResetAfterBytes, Script
+from shitshovela_testkit.standin import Request, Response, StandInServer
+
+from shitshovela_core.deadline import Budget
+from shitshovela_core.errors import CutOff
+from shitshovela_core.safehttp import DOWNLOAD_CHUNK, HttpClient
+from shitshovela_core.safety import SafetyPolicy
+
+pytestmark = pytest.mark.servers
+
+#: A body of many chunks, each byte telling its place (a cut or a mix-up shows).
+BODY = bytes(i % 251 for i in range(5 * DOWNLOAD_CHUNK + 123))
+
+
+class Files(StandInServer):
+    """Serves `BODY` at ``/blob`` (chunked), and a JSON 404 anywhere else."""
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/blob":
+            return Response(200, raw=BODY, content_type="application/octet-stream", chunk_size=8192)
+        return Response(404, {"error": "no such file"})
+
+
+def client(url: str, *, runtime: float = 20.0) -> HttpClient:
+    budget = Budget(runtime, started=time.monotonic(), margin=0.5)
+    return HttpClient(SafetyPolicy("files", budget, 50.0), url, timeout=30.0)
+
+
+def test_a_body_is_streamed_into_the_file_never_whole_in_memory(stand_in: Any) -> None:
+    server = stand_in(Files())
+    with tempfile.SpooledTemporaryFile(max_size=DOWNLOAD_CHUNK) as sink:
+        response = client(server.url).download("/blob", sink)
+        assert response.status_code == 200
+        assert sink.tell() == len(BODY)
+        assert sink._rolled  # type: ignore[attr-defined]  # on disk: more than max_size came
+        sink.seek(0)
+        assert sink.read() == BODY
+
+
+def test_a_body_over_the_limit_stops_one_byte_past_it(stand_in: Any) -> None:
+    server = stand_in(Files())
+    sink = io.BytesIO()
+    client(server.url).download("/blob", sink, limit=2 * DOWNLOAD_CHUNK + 5)
+    assert sink.getvalue() == BODY[: 2 * DOWNLOAD_CHUNK + 6]
+    exact = io.BytesIO()
+    client(server.url).download("/blob", exact, limit=len(BODY))
+    assert exact.getvalue() == BODY, "a body of exactly the limit is whole"
+
+
+def test_another_answer_is_returned_read_and_the_file_stays_empty(stand_in: Any) -> None:
+    server = stand_in(Files())
+    sink = io.BytesIO(b"left over")
+    response = client(server.url).download("/missing", sink)
+    assert response.status_code == 404
+    assert response.json() == {"error": "no such file"}
+    assert sink.getvalue() == b""
+
+
+def test_a_transfer_lost_halfway_starts_over_and_a_429_is_waited_out(
+    stand_in: Any, fault_proxy: Any
+) -> None:
+    server = stand_in(Files())
+    proxy = fault_proxy(
+        server,
+        Script(http={1: ResetAfterBytes(3 * DOWNLOAD_CHUNK), 2: Answer(429, retry_after=1)}),
+    )
+    sink = io.BytesIO()
+    started = time.monotonic()
+    client(proxy.url).download("/blob", sink)
+    assert sink.getvalue() == BODY, "the second try's body replaced the first's half"
+    assert len(server.requests) == 2  # the reset one, and the one after the 429
+    assert time.monotonic() - started >= 1.0, "Retry-After was not waited out"
+
+
+def test_a_dripping_body_is_cut_off_at_the_deadline(stand_in: Any, fault_proxy: Any) -> None:
+    server = stand_in(Files())
+    proxy = fault_proxy(server, Script(default=Drip(bytes_per_second=2000)))
+    started = time.monotonic()
+    with pytest.raises(CutOff):
+        client(proxy.url, runtime=3.0).download("/blob", io.BytesIO())
+    assert time.monotonic() - started < 3.0
