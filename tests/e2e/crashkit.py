@@ -523,7 +523,7 @@ class GraphSide:
                 message_id=message_id,
             )
             record = self.graph.seed_message(mime, mailbox=self.mailbox)
-            self.names[record.id] = self.names[message_id] = name
+            self.names[record.id] = self.names[message_id.strip("<>")] = name
 
     def overwrite(self, name: str, text: str) -> None:
         raise NotImplementedError("mail is not overwritten in place")
@@ -533,7 +533,9 @@ class GraphSide:
 
     def remaining(self) -> list[str]:
         messages = self.graph.messages("inbox", mailbox=self.mailbox)
-        return sorted(self.names.get(m.internet_message_id, m.subject or "?") for m in messages)
+        return sorted(
+            self.names.get(m.internet_message_id.strip("<>"), m.subject or "?") for m in messages
+        )
 
     def env(self) -> dict[str, str]:
         assert self.proxy is not None
@@ -562,11 +564,12 @@ class GraphSide:
 
     def key_of(self, origin: Origin) -> str:
         """The item a ticket's origin names: by the Internet message id it pins, else by
-        the immutable id it keys."""
-        for _, value in origin.extra:
-            if value in self.names:
-                return self.names[value]
-        return self.names.get(origin.key, origin.key)
+        the immutable id its key starts with."""
+        message_id = origin.get("message_id").strip("<>")
+        if message_id in self.names:
+            return self.names[message_id]
+        immutable_id = origin.key.split("/", 1)[0]
+        return self.names.get(immutable_id, origin.key)
 
     def secrets(self) -> list[str]:
         """The token the job was given, or every token the stand-in handed out."""
