@@ -109,7 +109,7 @@ class Listing:
         }
 
     def __iter__(self) -> Iterator[Listed]:
-        before: dict[str, str] = {}  # met on the pass before: id -> received time
+        before: dict[str, str] = {}  # met before, not met again yet: id -> received time
         while True:
             self.passes += 1
             met: dict[str, str] = {}
@@ -121,7 +121,7 @@ class Listing:
                 removed = self.removed()
                 rows, link = self._page(url, query)
                 for row in rows:
-                    seen = row.id in before or row.id in met
+                    seen = before.pop(row.id, None) is not None or row.id in met
                     met[row.id] = row.received
                     frontier = max(frontier, row.received)
                     self.peak_remembered = max(self.peak_remembered, len(before) + len(met))
@@ -135,12 +135,9 @@ class Listing:
                 url, query = self._follow(link), None
             if not restart:
                 return
-            # Forget what this pass went past without meeting: it left the folder.
-            before = {
-                id_: received
-                for id_, received in before.items()
-                if id_ in met or received >= frontier
-            } | met
+            # What this pass met moves over; what it went past without meeting left the
+            # folder and is forgotten; what lies beyond where it stopped is kept.
+            before = {id_: at for id_, at in before.items() if at >= frontier} | met
 
     def _follow(self, link: str) -> str:
         if not self.api.same_service(link):
