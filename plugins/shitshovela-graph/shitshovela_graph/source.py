@@ -11,7 +11,8 @@ attachments and loop protection as IMAP's). Attachments stream from that file
 while the ticket system uploads them.
 
 **Origins** name the mailbox and folder (scope ``graph://<mailbox>/<FOLDER>``),
-the message's immutable id and Internet message id (key ``<id>/<Message-ID>``),
+the message's immutable id and its Message-ID header (key ``<id>/<Message-ID>``;
+Graph's ``internetMessageId`` is kept beside it for the exactness check),
 the folder's id (``version``: the folder it was in, like IMAP's UIDVALIDITY)
 and a digest of the message's size and header block (I9). Every request
 sends ``Prefer: IdType="ImmutableId"``, so the id survives moves.
@@ -141,9 +142,13 @@ class GraphSource(Source):
     def _env(self, name: str) -> str:
         return env_name(self.context.provider, name)
 
-    def _origin(self, listed: Listed, size: int, digest: str) -> Origin:
+    def _origin(self, listed: Listed, size: int, digest: str, header_id: str = "") -> Origin:
+        """The origin of a listed message; its key ends with the Message-ID as the MIME
+        has it (``header_id``), else as Graph reports it (a message not read)."""
         mid = listed.internet_message_id.strip()
-        named = mid[1:-1].strip() if mid.startswith("<") and mid.endswith(">") else mid
+        named = (header_id or mid).strip()
+        if named.startswith("<") and named.endswith(">"):
+            named = named[1:-1].strip()
         return Origin(
             provider=self.context.provider,
             scope=self.scope,
@@ -253,7 +258,8 @@ class GraphSource(Source):
             reason = f"its MIME cannot be read: {exc}"
             return PoisonItem(origin, reason, claimed_at=claimed, claim_token=token), False
         headers = parse_headers(scanned.header)
-        origin = self._origin(listed, scanned.size, header_digest(scanned.size, scanned.header))
+        digest = header_digest(scanned.size, scanned.header)
+        origin = self._origin(listed, scanned.size, digest, headers.message_id)
         if policies and claimed is None:
             verdict = self.loops.check(headers, scanned.root.content_type)
             if verdict.action == "leave":
