@@ -65,6 +65,7 @@ from shitshovela_mail import (
 )
 
 from shitshovela_core import (
+    AccessToken,
     Attachment,
     Flag,
     Item,
@@ -85,7 +86,7 @@ from .answers import GraphError
 from .api import GraphApi
 from .claims import claim_in, claim_patch, claim_property, if_match
 from .config import GraphSettings
-from .diagnose import missing_folder, missing_permission
+from .diagnose import MAIL_ROLE, missing_folder, missing_permission
 from .folders import Folders, answer_error
 from .listing import PAGE_SIZE, Listed, Listing
 
@@ -191,7 +192,15 @@ class GraphSource(Source):
         """Yield the waiting messages lazily, oldest first (see the module docstring)."""
         return self._items()
 
+    def _writable(self, token: AccessToken) -> None:
+        """Stop before anything is asked or changed when the token's roles show an app
+        that may read mail but not write it (`missing_permission`)."""
+        lacking = missing_permission(token.claims)
+        if lacking is not None and "scp" not in token.claims:
+            raise Unreachable(f"{token.identity}: {lacking}")
+
     def _items(self) -> Iterator[Item | PoisonItem]:
+        self._writable(self.api.tokens.token())
         listing = Listing(
             self.api,
             self._source_folder(),
@@ -452,8 +461,8 @@ class GraphSource(Source):
 
     def check(self) -> None:
         """Obtain a token (its identity, expiry and roles are logged, never the token) and
-        stop at one without Mail.ReadWrite; read the folder (and say whether the done and
-        set-aside folders exist). Every refusal names its fix."""
+        stop at one that may read mail but not write it; read the folder (and say whether
+        the done and set-aside folders exist). Every refusal names its fix."""
         tokens = self.api.tokens
         token = tokens.token()
         roles = token.claims.get("roles")
@@ -465,9 +474,14 @@ class GraphSource(Source):
             expires=token.describe_expiry(),
             roles=roles if isinstance(roles, list) else None,
         )
-        lacking = missing_permission(token.claims)
-        if lacking is not None and "scp" not in token.claims:
-            raise Unreachable(f"{token.identity}: {lacking}")
+        self._writable(token)
+        if token.claims and MAIL_ROLE not in (roles or []) and "scp" not in token.claims:
+            self.log.info(
+                "no_mail_role_in_token",
+                note=f"the token carries no {MAIL_ROLE} role: right with RBAC for "
+                "Applications (Exchange holds the grant), else Graph will refuse the reads or "
+                "the first claim",
+            )
         folder = self._source_folder()
         what = f"read folder {self.settings.folder!r}"
         response = self.api.call(

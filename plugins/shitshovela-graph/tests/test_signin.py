@@ -88,7 +88,7 @@ def test_a_token_without_mail_readwrite_is_named_before_graph_is_asked(
     _, settings = app_settings(graph, endpoint, roles=("Mail.Read",))
     message = refusal(graph, **settings)
     assert "Mail.ReadWrite application permission is missing or not admin-consented" in message
-    assert "Grant admin consent" in message and "it has: Mail.Read" in message
+    assert "Grant admin consent" in message and "carries Mail.Read but no" in message
     assert graph.requests == [], "said from the token's roles, before anything else"
 
 
@@ -168,3 +168,31 @@ def test_a_401_mid_run_gets_one_fresh_token_and_one_more_try(
     with pytest.raises(Unreachable, match="refused the access token"):
         list(source.items())
     assert len(endpoint.tokens()) == 4, "one renewal a refusal, not a loop"
+
+
+def test_a_revoked_secret_stops_check_and_run_naming_the_fix_never_the_secret(
+    graph: GraphEmulator, endpoint: TokenEndpoint, tmp_path: Path
+) -> None:
+    app, settings = app_settings(graph, endpoint)
+    graph.seed_message(mail("Kept"))
+    app.revoke_secret()
+    for command, code in (("check", 3), ("run", 3)):
+        result = run_cli(command, cli_env(graph, tmp_path, **settings))
+        assert result.returncode == code, result.output
+        assert "SHITSHOVELA_GRAPH__CLIENT_SECRET" in result.output
+        assert SECRET not in result.output
+    assert graph.requests == [] and tickets(tmp_path) == []
+
+
+def test_a_token_with_no_mail_role_is_left_to_graph_whose_refusal_names_both_grants(
+    graph: GraphEmulator,
+) -> None:
+    """With RBAC for Applications the role lives in Exchange, not in the token, so a token
+    without any mail role is not refused before Graph is asked; Graph's refusal then names
+    both ways to grant it."""
+    message = refusal(graph, ACCESS_TOKEN=graph.make_token(roles=["User.Read.All"]))
+    assert graph.requests, "Graph was asked"
+    assert "403 ErrorAccessDenied" in message
+    assert "Application Mail.ReadWrite" in message and "admin consent" in message
+    message = refusal(graph, ACCESS_TOKEN=graph.make_token(roles=None))
+    assert "the token carries no roles" in message and "New-ManagementRoleAssignment" in message
