@@ -37,6 +37,7 @@ TEST_IMPORTS = frozenset(
 )
 RUNTIME = {
     "shitshovela",
+    "shitshovela_mail",
     "shitshovela_imap",
     "shitshovela_s3",
     "shitshovela_jira",

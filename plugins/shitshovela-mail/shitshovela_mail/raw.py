@@ -58,11 +58,12 @@ LINE_LIMIT = 64 * 1024
 #: Bytes of a header block kept (for the top block: `ScannedMessage.header`); the rest
 #: of a longer block is read past, not kept.
 HEADER_LIMIT = 256 * 1024
-#: Deepest nesting of multiparts followed; a multipart deeper than this is one leaf.
+#: Deepest nesting of multiparts followed; a multipart deeper than this is one leaf, its
+#: raw content a file (``application/octet-stream``).
 MAX_DEPTH = 64
-#: Most parts described; the rest of a message with more is part of its last leaf.
+#: Most parts described; the rest of a message with more is one last leaf, a file.
 MAX_PARTS = 10_000
-#: The type of the part that holds the rest of a multipart with more than `MAX_PARTS`.
+#: The type of a part that holds raw MIME not descended into (too deep, too many parts).
 _REST_TYPE = "application/octet-stream"
 #: Bytes read from the file per step while a part streams.
 CHUNK_SIZE = 256 * 1024
@@ -193,9 +194,12 @@ class _Scanner:
                 part = attrs.evolve(kind.part(path or "TEXT", start, 0), children=(empty,))
                 return part, header, hit
             return kind.part(path or "1", start, 0), header, hit
-        if kind.maintype != "multipart" or depth >= MAX_DEPTH or self.parts >= MAX_PARTS:
+        if kind.maintype != "multipart":
             end, hit = self.body(stack, start)
             return kind.part(path or "1", start, end - start), header, hit
+        if depth >= MAX_DEPTH or self.parts >= MAX_PARTS:  # its raw content as one file
+            end, hit = self.body(stack, start)
+            return _Content(_REST_TYPE).part(path or "1", start, end - start), header, hit
         section = path or "TEXT"
         children, hit = self.children(path, kind, stack, start, depth)
         return attrs.evolve(kind.part(section, start, 0), children=children), header, hit
@@ -267,52 +271,100 @@ class _Content:
         )
 
 
-def _params(message: email.message.Message, header: str) -> list[tuple[str, Any]]:
+#: The header fields a part's content is read from.
+_CONTENT_FIELDS = ("content-type", "content-transfer-encoding", "content-disposition")
+
+
+def _content_fields(header: bytes) -> tuple[email.message.Message, bytes]:
+    """The Content-* fields of a header block (the first of each) in a message of their
+    own, 8-bit bytes decoded as `shitshovela_mail.mime` decodes them (UTF-8, else
+    Windows-1252: the standard library would turn them into U+FFFD), and the raw bytes of
+    the Content-Type value (a boundary is matched as bytes)."""
+    fields = email.message.Message()
+    raw_type = b""
     try:
-        found = message.get_params(header=header, unquote=False) or []
+        raw = _PARSER.parsebytes(_field_lines(header)).raw_items()
+        for name, value in raw:
+            key = str(name).strip().lower()
+            if key in _CONTENT_FIELDS and key not in fields:
+                fields[key] = _undo_surrogates(str(value))
+                if key == "content-type":
+                    raw_type = str(value).encode("utf-8", "surrogateescape")
+    except Exception:
+        return email.message.Message(), b""
+    return fields, raw_type
+
+
+def _field_lines(header: bytes) -> bytes:
+    """The header block without the lines that are no header field (no ``name:`` of
+    printable ASCII) and
+    without lone CRs: the standard library's parser would take such a line for the
+    start of the body (and a lone CR for a line end) and miss the fields after it;
+    Dovecot reads past both."""
+    kept: list[bytes] = []
+    field = False
+    for line in header.split(b"\n"):
+        line = line.rstrip(b"\r").replace(b"\r", b" ")  # a lone CR would end the block
+        if line[:1] in (b" ", b"\t"):  # a continuation of the field before
+            if field:
+                kept.append(line)
+            continue
+        name, colon, _ = line.partition(b":")
+        name = name.rstrip(b" \t")
+        field = bool(colon) and bool(name) and all(0x21 <= c <= 0x7E for c in name)
+        if field:
+            kept.append(line)
+    return b"\n".join(kept) + b"\n\n"
+
+
+def _params(fields: email.message.Message, header: str) -> list[tuple[str, Any]]:
+    try:
+        found = fields.get_params(header=header, unquote=False) or []
     except Exception:
         return []
-    return [(_undo_surrogates(str(name)).strip(), value) for name, value in found[1:]]
+    return [(str(name).strip(), value) for name, value in found[1:]]
+
+
+def _boundary_bytes(fields: email.message.Message, raw_type: bytes) -> bytes:
+    """The boundary parameter as the bytes a boundary line holds."""
+    try:
+        boundary = fields.get_boundary()
+    except Exception:
+        return b""
+    if not boundary:
+        return b""
+    try:
+        raw_type.decode("utf-8")
+        codec = "utf-8"
+    except UnicodeDecodeError:
+        codec = "cp1252"
+    return boundary.encode(codec, "replace").rstrip(b" \t")
 
 
 def _content(header: bytes, default: str) -> _Content:
     """Read a part's header block (standard library) for its type, parameters,
     transfer encoding and disposition; never raises."""
+    fields, raw_type = _content_fields(header)
+    fields.set_default_type(default)
     try:
-        message = _PARSER.parsebytes(header)
-    except Exception:
-        return _Content(default)
-    message.set_default_type(default)
-    try:
-        content_type = well_formed(_undo_surrogates(message.get_content_type()))
+        content_type = well_formed(fields.get_content_type())
     except Exception:
         content_type = default
     maintype, _, subtype = content_type.partition("/")
     if not maintype or not subtype:
         content_type = default
-    params = decoded_params(_params(message, "content-type"))
-    boundary = b""
-    if content_type.startswith("multipart/"):
-        try:
-            raw = message.get_boundary()
-        except Exception:
-            raw = None
-        if raw:
-            boundary = raw.encode("utf-8", "surrogateescape").rstrip(b" \t")
-    encoding = _first_word(message.get("content-transfer-encoding")) or "7bit"
-    disposition = _first_word(message.get("content-disposition"))
-    disposition_params = (
-        decoded_params(_params(message, "content-disposition"))
-        if message.get("content-disposition") is not None
-        else {}
-    )
+    disposition = fields.get("content-disposition")
     return _Content(
         content_type=content_type,
-        params=params,
-        encoding=encoding,
-        disposition=disposition,
-        disposition_params=disposition_params,
-        boundary=boundary,
+        params=decoded_params(_params(fields, "content-type")),
+        encoding=_first_word(fields.get("content-transfer-encoding")) or "7bit",
+        disposition=_first_word(disposition),
+        disposition_params=(
+            decoded_params(_params(fields, "content-disposition")) if disposition else {}
+        ),
+        boundary=(
+            _boundary_bytes(fields, raw_type) if content_type.startswith("multipart/") else b""
+        ),
     )
 
 
@@ -320,7 +372,7 @@ def _first_word(value: Any) -> str:
     """A header value's first token, lower case (``base64``, ``attachment``), or ""."""
     if value is None:
         return ""
-    text = well_formed(_undo_surrogates(str(value))).split(";", 1)[0].strip().lower()
+    text = well_formed(str(value)).split(";", 1)[0].strip().lower()
     return text.split()[0] if text.split() else ""
 
 
