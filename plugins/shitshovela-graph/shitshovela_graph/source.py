@@ -127,8 +127,6 @@ class GraphSource(Source):
         self.claim_property = claim_property(context.instance)
         #: Messages one listing request asks for.
         self.page_size = PAGE_SIZE
-        #: Messages this run took out of the folder (deleted, moved, set aside).
-        self.removed = 0
         #: The last listing made (tests read its passes and memory).
         self.listing: Listing | None = None
         self._source_id: str | None = None
@@ -202,11 +200,7 @@ class GraphSource(Source):
     def _items(self) -> Iterator[Item | PoisonItem]:
         self._writable(self.api.tokens.token())
         listing = Listing(
-            self.api,
-            self._source_folder(),
-            self.claim_property,
-            lambda: self.removed,
-            page_size=self.page_size,
+            self.api, self._source_folder(), self.claim_property, page_size=self.page_size
         )
         self.listing = listing
         for listed in listing:
@@ -438,7 +432,8 @@ class GraphSource(Source):
                 return attempt > 0
             if error is not None:
                 raise answer_error(self.api, response, f"{purpose} {origin.describe()}")
-            self.removed += 1
+            if self.listing is not None:
+                self.listing.left(message)
             return True
         raise TransientError(
             f"{purpose} {origin.describe()}: no answer after {REMOVE_TRIES} tries; the "
