@@ -120,6 +120,12 @@ class GraphSettings(ProviderSettings, TlsSettings, OAuthSettings, MailSettings):
         converter=_folder,
         help="The folder for DONE=move, a path from the mailbox's root (created if missing).",
     )
+    max_message_size: int = setting(
+        default=50_000_000,
+        minimum=1024,
+        help="Largest message (bytes of its MIME) that becomes a ticket; a larger one is set "
+        "aside, its download stopped one byte past this.",
+    )
     url: str = setting(
         kind="url",
         default=GRAPH_URL,

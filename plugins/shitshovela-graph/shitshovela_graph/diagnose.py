@@ -9,8 +9,9 @@ anything is sent. The failures, each with its fix:
   tenant, the client id, the secret or certificate, or a token for another
   resource (``TOKEN_SCOPE``);
 - an app without the ``Mail.ReadWrite`` application permission, or without
-  admin consent for it (``403 ErrorAccessDenied``, and no such role in the
-  token);
+  admin consent for it (``403 ErrorAccessDenied``; a token that carries
+  ``Mail.Read`` but not ``Mail.ReadWrite`` is named before Graph is asked); with
+  RBAC for Applications the role is Exchange's and not in the token;
 - an app kept out of the mailbox by an application access policy or an RBAC
   for Applications management scope (``403`` with ``[RAOP]``);
 - a wrong mailbox (``404 ErrorInvalidUser``), or a user without an Exchange
@@ -33,19 +34,35 @@ MAIL_ROLE = "Mail.ReadWrite"
 
 
 def missing_permission(claims: Mapping[str, Any]) -> str | None:
-    """The fix when a token's ``roles`` lack `MAIL_ROLE`; None when it has the role, or
-    when the token says nothing (an opaque token: Graph's answer decides)."""
-    if not claims:
-        return None
+    """The fix when a token's ``roles`` show an app that may read mail but not write it
+    (``Mail.Read`` or ``Mail.ReadBasic`` consented, `MAIL_ROLE` not). None when it has
+    `MAIL_ROLE`, when the token says nothing (an opaque token), and when it carries no
+    mail role at all: with RBAC for Applications the role is assigned in Exchange, not
+    carried in the token (Microsoft asks to remove the unscoped Entra ID grant, which
+    would widen it), so Graph's answer decides."""
     roles = claims.get("roles")
-    if isinstance(roles, list) and MAIL_ROLE in roles:
+    if not isinstance(roles, list) or MAIL_ROLE in roles:
         return None
-    has = ", ".join(str(r) for r in roles) if isinstance(roles, list) and roles else "none"
+    mail = [str(r) for r in roles if str(r).startswith("Mail.")]
+    if not mail:
+        return None
     return (
-        f"the token carries no {MAIL_ROLE} role (it has: {has}): the {MAIL_ROLE} application "
-        "permission is missing or not admin-consented: in the app registration's API "
-        f"permissions add Microsoft Graph > Application permissions > {MAIL_ROLE}, then "
-        "Grant admin consent (a delegated permission does not count for an app)"
+        f"the token carries {', '.join(mail)} but no {MAIL_ROLE} role: the {MAIL_ROLE} "
+        "application permission is missing or not admin-consented (it claims, moves and "
+        "deletes messages): in the app registration's API permissions add Microsoft Graph > "
+        f"Application permissions > {MAIL_ROLE}, then Grant admin consent; or, with RBAC for "
+        f'Applications, assign the app "Application {MAIL_ROLE}" in Exchange'
+    )
+
+
+def grant_hint(app: str, mailbox: str) -> str:
+    """How to give the app `MAIL_ROLE` on ``mailbox``: either way Microsoft offers."""
+    return (
+        f"grant app {app} {MAIL_ROLE}: the application permission with admin consent in "
+        "its app registration (then limit it to the mailbox with RBAC for Applications or "
+        f'an application access policy), or "Application {MAIL_ROLE}" assigned in Exchange '
+        f"with RBAC for Applications (New-ManagementRoleAssignment -App {app} -Role "
+        f'"Application {MAIL_ROLE}" -CustomResourceScope <a scope that includes {mailbox}>)'
     )
 
 
@@ -60,6 +77,12 @@ def unauthorized(
     claims = token.claims if token is not None else {}
     audience = claims.get("aud")
     seen = f" (the token is for {audience})" if audience else ""
+    if claims and not claims.get("roles") and not claims.get("scp"):
+        app = str(claims.get("appid") or claims.get("azp") or settings.client_id or "<app id>")
+        seen += (
+            f"; the token carries no roles (no application permission is consented): "
+            f"{grant_hint(app, settings.mailbox)}"
+        )
     if settings.token_from == "static":  # noqa: S105  (a platform, not a password)
         sign_in = f"the token in {env('ACCESS_TOKEN')}: a fresh app-only token for Graph"
     else:
@@ -107,11 +130,7 @@ def refusal(
         lacking = missing_permission(claims)
         if lacking is not None:
             return f"Graph denied access to {mailbox} ({said}): {lacking}"
-        return (
-            f"Graph denied app {app} access to {mailbox} ({said}): check that the app has the "
-            f"{MAIL_ROLE} application permission with admin consent, and that no application "
-            "access policy or RBAC for Applications scope leaves this mailbox out"
-        )
+        return f"Graph denied app {app} access to {mailbox} ({said}): {grant_hint(app, mailbox)}"
     if error.status == 404 and error.code == "ErrorInvalidUser":
         tenant = claims.get("tid") or settings.tenant or "the tenant"
         return (

@@ -20,15 +20,18 @@ claim window, over a sender's cap). A link that is a cursor (``$skiptoken``)
 passes nothing over and is always followed.
 
 What a listing remembers is bounded by what stays in the folder, not by its
-size: the ids met on the pass before (every one of them still in the folder,
-or handled on that pass), and on this pass. A message met on the pass before
-that this pass, having gone past its place, did not meet again has left the
-folder and is forgotten.
+size: the ids of the messages it met that are still there (left alone, or not
+reached yet on the current page). A message the run takes out of the folder is
+forgotten at once (`Listing.left`); one someone else took out is forgotten when
+a pass from the start goes past its place without meeting it. Listing again
+costs no more requests than following the links would when a run empties each
+page; each message left in the folder is listed again once per later page the
+run empties.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -74,28 +77,37 @@ class Listed:
 class Listing:
     """The messages of the folder ``folder_id``, lazily (see the module docstring).
 
-    ``removed`` counts the messages this run took out of the folder so far (the
-    source's deletes, moves and set-asides); ``claim_property`` is the instance's
-    claim property id."""
+    ``claim_property`` is the instance's claim property id. The source calls `left`
+    for each message it takes out of the folder (a delete, a move, a set-aside)."""
 
     def __init__(
         self,
         api: GraphApi,
         folder_id: str,
         claim_property: str,
-        removed: Callable[[], int],
         *,
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.api = api
         self.folder_id = folder_id
         self.claim_property = claim_property
-        self.removed = removed
         self.page_size = page_size
+        #: Messages this run took out of the folder so far.
+        self.removals = 0
         #: How many passes from the start the listing made (tests read it).
         self.passes = 0
         #: The most ids remembered at once (tests read it).
         self.peak_remembered = 0
+        # Met on an earlier pass and not again yet, and met on this pass: id -> received.
+        self._before: dict[str, str] = {}
+        self._met: dict[str, str] = {}
+
+    def left(self, message: str) -> None:
+        """The run took ``message`` out of the folder: it will not be listed again (so it
+        is forgotten), and an offset link read before now would pass one message over."""
+        self.removals += 1
+        self._before.pop(message, None)
+        self._met.pop(message, None)
 
     def first_page(self) -> tuple[str, dict[str, str]]:
         """The first page's URL and query."""
@@ -109,38 +121,37 @@ class Listing:
         }
 
     def __iter__(self) -> Iterator[Listed]:
-        before: dict[str, str] = {}  # met on the pass before: id -> received time
         while True:
             self.passes += 1
-            met: dict[str, str] = {}
+            self._met = {}
             frontier = ""
             restart = False
             url, params = self.first_page()
             query: dict[str, str] | None = params
             while True:
-                removed = self.removed()
+                removals = self.removals
                 rows, link = self._page(url, query)
                 for row in rows:
-                    seen = row.id in before or row.id in met
-                    met[row.id] = row.received
+                    seen = self._before.pop(row.id, None) is not None or row.id in self._met
+                    self._met[row.id] = row.received
                     frontier = max(frontier, row.received)
-                    self.peak_remembered = max(self.peak_remembered, len(before) + len(met))
+                    self.peak_remembered = max(
+                        self.peak_remembered, len(self._before) + len(self._met)
+                    )
                     if not seen:
                         yield row
                 if link is None:
                     break
-                if self.removed() != removed and _by_offset(link):
+                if self.removals != removals and _by_offset(link):
                     restart = True
                     break
                 url, query = self._follow(link), None
             if not restart:
                 return
-            # Forget what this pass went past without meeting: it left the folder.
-            before = {
-                id_: received
-                for id_, received in before.items()
-                if id_ in met or received >= frontier
-            } | met
+            # What this pass met moves over; what it went past without meeting left the
+            # folder (someone else's doing) and is forgotten; what lies beyond is kept.
+            kept = {id_: at for id_, at in self._before.items() if at >= frontier}
+            self._before = kept | self._met
 
     def _follow(self, link: str) -> str:
         if not self.api.same_service(link):

@@ -11,7 +11,8 @@ attachments and loop protection as IMAP's). Attachments stream from that file
 while the ticket system uploads them.
 
 **Origins** name the mailbox and folder (scope ``graph://<mailbox>/<FOLDER>``),
-the message's immutable id and Internet message id (key ``<id>/<Message-ID>``),
+the message's immutable id and its Message-ID header (key ``<id>/<Message-ID>``;
+Graph's ``internetMessageId`` is kept beside it for the exactness check),
 the folder's id (``version``: the folder it was in, like IMAP's UIDVALIDITY)
 and a digest of the message's size and header block (I9). Every request
 sends ``Prefer: IdType="ImmutableId"``, so the id survives moves.
@@ -64,6 +65,7 @@ from shitshovela_mail import (
 )
 
 from shitshovela_core import (
+    AccessToken,
     Attachment,
     Flag,
     Item,
@@ -84,7 +86,7 @@ from .answers import GraphError
 from .api import GraphApi
 from .claims import claim_in, claim_patch, claim_property, if_match
 from .config import GraphSettings
-from .diagnose import missing_folder, missing_permission
+from .diagnose import MAIL_ROLE, missing_folder, missing_permission
 from .folders import Folders, answer_error
 from .listing import PAGE_SIZE, Listed, Listing
 
@@ -125,8 +127,6 @@ class GraphSource(Source):
         self.claim_property = claim_property(context.instance)
         #: Messages one listing request asks for.
         self.page_size = PAGE_SIZE
-        #: Messages this run took out of the folder (deleted, moved, set aside).
-        self.removed = 0
         #: The last listing made (tests read its passes and memory).
         self.listing: Listing | None = None
         self._source_id: str | None = None
@@ -141,9 +141,13 @@ class GraphSource(Source):
     def _env(self, name: str) -> str:
         return env_name(self.context.provider, name)
 
-    def _origin(self, listed: Listed, size: int, digest: str) -> Origin:
+    def _origin(self, listed: Listed, size: int, digest: str, header_id: str = "") -> Origin:
+        """The origin of a listed message; its key ends with the Message-ID as the MIME
+        has it (``header_id``), else as Graph reports it (a message not read)."""
         mid = listed.internet_message_id.strip()
-        named = mid[1:-1].strip() if mid.startswith("<") and mid.endswith(">") else mid
+        named = (header_id or mid).strip()
+        if named.startswith("<") and named.endswith(">"):
+            named = named[1:-1].strip()
         return Origin(
             provider=self.context.provider,
             scope=self.scope,
@@ -186,13 +190,17 @@ class GraphSource(Source):
         """Yield the waiting messages lazily, oldest first (see the module docstring)."""
         return self._items()
 
+    def _writable(self, token: AccessToken) -> None:
+        """Stop before anything is asked or changed when the token's roles show an app
+        that may read mail but not write it (`missing_permission`)."""
+        lacking = missing_permission(token.claims)
+        if lacking is not None and "scp" not in token.claims:
+            raise Unreachable(f"{token.identity}: {lacking}")
+
     def _items(self) -> Iterator[Item | PoisonItem]:
+        self._writable(self.api.tokens.token())
         listing = Listing(
-            self.api,
-            self._source_folder(),
-            self.claim_property,
-            lambda: self.removed,
-            page_size=self.page_size,
+            self.api, self._source_folder(), self.claim_property, page_size=self.page_size
         )
         self.listing = listing
         for listed in listing:
@@ -253,7 +261,8 @@ class GraphSource(Source):
             reason = f"its MIME cannot be read: {exc}"
             return PoisonItem(origin, reason, claimed_at=claimed, claim_token=token), False
         headers = parse_headers(scanned.header)
-        origin = self._origin(listed, scanned.size, header_digest(scanned.size, scanned.header))
+        digest = header_digest(scanned.size, scanned.header)
+        origin = self._origin(listed, scanned.size, digest, headers.message_id)
         if policies and claimed is None:
             verdict = self.loops.check(headers, scanned.root.content_type)
             if verdict.action == "leave":
@@ -423,7 +432,8 @@ class GraphSource(Source):
                 return attempt > 0
             if error is not None:
                 raise answer_error(self.api, response, f"{purpose} {origin.describe()}")
-            self.removed += 1
+            if self.listing is not None:
+                self.listing.left(message)
             return True
         raise TransientError(
             f"{purpose} {origin.describe()}: no answer after {REMOVE_TRIES} tries; the "
@@ -446,8 +456,8 @@ class GraphSource(Source):
 
     def check(self) -> None:
         """Obtain a token (its identity, expiry and roles are logged, never the token) and
-        stop at one without Mail.ReadWrite; read the folder (and say whether the done and
-        set-aside folders exist). Every refusal names its fix."""
+        stop at one that may read mail but not write it; read the folder (and say whether
+        the done and set-aside folders exist). Every refusal names its fix."""
         tokens = self.api.tokens
         token = tokens.token()
         roles = token.claims.get("roles")
@@ -459,9 +469,14 @@ class GraphSource(Source):
             expires=token.describe_expiry(),
             roles=roles if isinstance(roles, list) else None,
         )
-        lacking = missing_permission(token.claims)
-        if lacking is not None and "scp" not in token.claims:
-            raise Unreachable(f"{token.identity}: {lacking}")
+        self._writable(token)
+        if token.claims and MAIL_ROLE not in (roles or []) and "scp" not in token.claims:
+            self.log.info(
+                "no_mail_role_in_token",
+                note=f"the token carries no {MAIL_ROLE} role: right with RBAC for "
+                "Applications (Exchange holds the grant), else Graph will refuse the reads or "
+                "the first claim",
+            )
         folder = self._source_folder()
         what = f"read folder {self.settings.folder!r}"
         response = self.api.call(
