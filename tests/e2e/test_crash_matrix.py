@@ -147,3 +147,30 @@ def test_graph_to_jira_every_crash_point(graph: Any) -> None:
 def test_graph_to_github_every_crash_point(graph: Any) -> None:
     """The same into GitHub, with a static token, done messages moved to a folder."""
     _matrix("graph -> github", lambda: GraphSide(graph, done="move"), GitHubSide)
+
+
+def test_graph_verdict_catches_a_lost_message_and_a_broken_exchange() -> None:
+    """*Can fail*: the Graph rows' verdict sees a message gone without its ticket (a user
+    deleting it behind the job's back) and an exchange that broke Graph's excerpt (its
+    own emulator here: the shared one must end clean)."""
+    import httpx
+    from shitshovela_graph_emulator import GraphEmulator, graph_openapi
+
+    with (
+        GraphEmulator(mailboxes=[], validate_spec=graph_openapi()) as graph,
+        Scenario(GraphSide(graph)) as scenario,
+    ):
+        scenario.seed(2)
+        side = scenario.source
+        first = next(iter(side.names))
+        graph.delete_message(first, mailbox=side.mailbox)
+        answer = httpx.patch(
+            f"{side.proxy.url}/v1.0/users/{side.mailbox}/messages/{first}",
+            json={"isRead": "yes"},  # not a boolean
+            headers={"Authorization": f"Bearer {side.token}"},
+        )
+        assert answer.status_code == 500  # the emulator fails loudly
+        scenario.settle()
+        verdict = scenario.verdict()
+    assert verdict.lost == 1 and verdict.duplicated == 0
+    assert any("Graph excerpt violated: request PATCH" in p for p in verdict.problems)
