@@ -308,6 +308,8 @@ class JiraSide:
 
     index_lag: float = 1.0
     name: str = "jira"
+    #: More ticket-system settings (``{"INDEX_LAG": 0}``), for every run.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def start(self, stack: ExitStack, killer: Killer) -> None:
         self.jira = JiraEmulator(
@@ -324,9 +326,8 @@ class JiraSide:
         self.proxy.on_event(killer.http(2))
 
     def env(self) -> dict[str, str]:
-        return jobenv.jira(
-            self.proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=INDEX_LAG, RATE=200
-        )
+        settings: dict[str, Any] = {"INDEX_LAG": INDEX_LAG, "RATE": 200, **self.settings}
+        return jobenv.jira(self.proxy.url, email=EMAIL, api_token=API_TOKEN, **settings)
 
     def tickets(self, instance: str) -> list[Made]:
         made = []
@@ -487,6 +488,8 @@ class GraphSide:
     token: str = ""
     client_id: str = ""
     endpoint: Any = None
+    #: More source settings (``{"MAX_PER_SENDER": 0}``), for every run.
+    settings: dict[str, Any] = field(default_factory=dict)
     #: Each seeded message's immutable id and Internet message id -> its item name.
     names: dict[str, str] = field(default_factory=dict)
     violations_before: int = 0
@@ -525,6 +528,20 @@ class GraphSide:
             record = self.graph.seed_message(mime, mailbox=self.mailbox)
             self.names[record.id] = self.names[message_id.strip("<>")] = name
 
+    def claim(self, names: list[str], instance: str) -> None:
+        """Claim the messages of these items now for ``instance``, behind the job's back, as
+        another run of that instance does (the claim property a run writes): a run leaves
+        them alone within its claim window, and tickets them once it has passed."""
+        from datetime import UTC, datetime
+
+        from shitshovela_graph.claims import claim_property, claim_value
+
+        wanted = set(names)
+        prop, value = claim_property(instance), claim_value(datetime.now(UTC))
+        for message in self.graph.messages("inbox", mailbox=self.mailbox):
+            if self.names.get(message.id) in wanted:
+                self.graph.update_message(message.id, mailbox=self.mailbox, extended={prop: value})
+
     def overwrite(self, name: str, text: str) -> None:
         raise NotImplementedError("mail is not overwritten in place")
 
@@ -546,6 +563,7 @@ class GraphSide:
             "DONE": self.done,
             "DONE_FOLDER": "Done" if self.done == "move" else None,
             "RATE": 200,
+            **self.settings,
         }
         if self.entra:
             from shitshovela_testkit.tokenendpoint import TENANT_ID
@@ -603,7 +621,7 @@ class Verdict:
 
 class Scenario:
     """One fresh source and ticket system (Jira unless ``tickets`` says otherwise), a
-    killer, and the job's runs against them."""
+    killer, and the job's runs against them (``job``: more core settings)."""
 
     def __init__(
         self,
@@ -614,10 +632,13 @@ class Scenario:
         instance: str = "e2e",
         share: Scenario | None = None,
         tickets: TicketSide | None = None,
+        job: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.killer = killer or Killer()
         self.instance = instance
+        #: More core settings (``{"MAX_TICKETS": 200}``), for every run.
+        self.job = dict(job or {})
         self.stack = ExitStack()
         if share is not None:  # a second instance on the same ticket system (I7)
             self.side = share.side
@@ -658,7 +679,9 @@ class Scenario:
         """The job's environment: this scenario's ticket system and source, through their
         proxies."""
         return jobenv.job_env(
-            jobenv.core(self.instance, max_runtime=60, CLAIM_WINDOW=CLAIM_WINDOW),
+            jobenv.core(
+                self.instance, max_runtime=60, **{"CLAIM_WINDOW": CLAIM_WINDOW, **self.job}
+            ),
             self.side.env(),
             self.source.env(),
             **extra,
@@ -784,6 +807,53 @@ def crash_points(total: int) -> Iterator[tuple[int, str]]:
     for k in range(1, total + 1):
         for when in ("before", "after"):
             yield k, when
+
+
+class KillAtRequest(Killer):
+    """SIGKILLs the job right before (the request never reaches the server) or right after
+    (its answer never reaches the job) the ``nth`` request through the proxy numbered
+    ``proxy_id`` that ``matches``: a crash point chosen by what the request is, not by its
+    number in the run. `target` keeps the chosen request's target."""
+
+    def __init__(
+        self,
+        matches: Callable[[RequestEvent], bool],
+        when: str,
+        *,
+        nth: int = 1,
+        proxy_id: int = 1,
+    ) -> None:
+        super().__init__(None, when)
+        self.matches = matches
+        self.nth = nth
+        self.proxy_id = proxy_id
+        self.target = ""
+
+    def http(self, proxy_id: int) -> Callable[[Event], Fault | None]:
+        hits = 0
+        chosen = -1
+
+        def listener(event: Event) -> Fault | None:
+            nonlocal hits, chosen
+            if self.fired or proxy_id != self.proxy_id:
+                return None
+            if isinstance(event, RequestEvent):
+                self._next()
+                if not self.matches(event):
+                    return None
+                hits += 1
+                if hits != self.nth:
+                    return None
+                self.target = event.target
+                if self.when == "before":
+                    self._kill()
+                    return Hang()
+                chosen = event.request
+            elif isinstance(event, ResponseEvent) and event.request == chosen:
+                self._kill()
+            return None
+
+        return listener
 
 
 class KillAfterCreate(Killer):

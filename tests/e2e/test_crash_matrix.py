@@ -18,6 +18,7 @@ import json
 import os
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from crashkit import (
@@ -25,6 +26,8 @@ from crashkit import (
     GraphSide,
     ImapOAuthSide,
     ImapSide,
+    JiraSide,
+    KillAtRequest,
     Killer,
     S3Side,
     Scenario,
@@ -147,6 +150,73 @@ def test_graph_to_jira_every_crash_point(graph: Any) -> None:
 def test_graph_to_github_every_crash_point(graph: Any) -> None:
     """The same into GitHub, with a static token, done messages moved to a folder."""
     _matrix("graph -> github", lambda: GraphSide(graph, done="move"), GitHubSide)
+
+
+#: The Graph source's page: it lists 100 messages a request (not a setting), so a folder
+#: of more than one page holds 101 messages or more.
+GRAPH_PAGE = 100
+#: The messages after the first page.
+GRAPH_PAGE_TWO = 2
+
+
+def _next_page(event: Any) -> bool:
+    """A request for a page of the folder's messages that follows an offset
+    ``@odata.nextLink`` (``$skip``)."""
+    target = unquote(event.target)
+    return event.method == "GET" and "/messages?" in target and "$skip=" in target
+
+
+def _delete(event: Any) -> bool:
+    return event.method == "DELETE"
+
+
+#: Crash point -> (how many of the first page's messages another run of the instance
+#: claimed just now, the request to kill at). All 100: the killed run leaves them alone
+#: and follows the next-page link. All but the page's last: the run tickets and deletes
+#: that one, and its delete comes right before the next page is asked for (from the
+#: start again: an offset link would pass a message over).
+GRAPH_PAGE_POINTS = {
+    "next page": (GRAPH_PAGE, _next_page),
+    "delete between pages": (GRAPH_PAGE - 1, _delete),
+}
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("point", list(GRAPH_PAGE_POINTS))
+def test_graph_to_jira_across_pages(graph: Any, point: str, when: str) -> None:
+    """A folder of more than one page (the source lists 100 messages a request), killed
+    before or after a chosen request at the page boundary: the one following the
+    next-page link, or the delete right before the next page is asked for. The first
+    page is messages another run of this instance claimed just now: the killed run
+    (given a long claim window) leaves them alone, so it gets past the page with one
+    ticket at most, and the fault-free runs ticket them all once the harness's claim
+    window has passed. *Can fail*: the next-page kill fires only if that request goes
+    through the proxy (with the emulator's links on its own address it did not).
+
+    Jira here has no index lag (and the job declares none): a claimed item's lookup
+    reads every issue created within the declared lag, which over a hundred claimed
+    items would make this row slow; the lag is the other rows' subject."""
+    claimed, matches = GRAPH_PAGE_POINTS[point]
+    killer = KillAtRequest(matches, when)
+    fast = {"RATE": 1000}
+    scenario = Scenario(
+        GraphSide(graph, settings={**fast, "MAX_PER_SENDER": 0}),
+        killer=killer,
+        tickets=JiraSide(index_lag=0.0, settings={**fast, "INDEX_LAG": 0}),
+        job={"MAX_TICKETS": 200},
+    )
+    with scenario:
+        names = sorted(scenario.seed(GRAPH_PAGE + GRAPH_PAGE_TWO))
+        scenario.source.claim(names[:claimed], scenario.instance)
+        result = scenario.run(armed=True, SHITSHOVELA_CLAIM_WINDOW="120")
+        assert killer.fired, f"no {point} request came: {result.stdout[-2000:]}"
+        assert result.returncode != 0
+        if point == "next page":
+            assert f"$skip={GRAPH_PAGE}" in unquote(killer.target)
+        scenario.settle()
+        verdict = scenario.verdict()
+        row("graph pages -> jira").add(verdict, crash=True)
+    assert verdict.problems == []
 
 
 def test_graph_verdict_catches_a_lost_message_and_a_broken_exchange() -> None:
