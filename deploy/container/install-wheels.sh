@@ -8,8 +8,8 @@
 # VENV         the virtual environment to create (it must not exist yet)
 # WHEELS       a folder with the wheels and constraints.txt (build-wheels.sh)
 # DISTRIBUTION the plugins to install besides the core, by distribution name
-#              (shitshovela-imap shitshovela-s3 shitshovela-jira shitshovela-prometheus,
-#              or an in-house one)
+#              (shitshovela-imap shitshovela-s3 shitshovela-graph shitshovela-jira
+#              shitshovela-github shitshovela-prometheus, or an in-house one)
 #
 # Our own distributions are installed from their wheel files, by path, never by
 # name from an index (no dependency confusion), with the libraries of ours they
