@@ -9,14 +9,16 @@ the IMAP source); attachments stream from that file; a message larger than
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from graphkit import graph_source, mail
 from shitshovela_graph_emulator import GraphEmulator
 from shitshovela_testkit.fakes import FakeTracker, fake_tickets
+from shitshovela_testkit.faultproxy import Drip, Script
 from shitshovela_testkit.runs import run_once
 
-from shitshovela_core import Item, PoisonItem
+from shitshovela_core import ExitCode, Item, PoisonItem
 
 pytestmark = pytest.mark.servers
 
@@ -79,6 +81,33 @@ def test_a_message_over_the_size_limit_is_set_aside_its_download_stopped(
     summary = run_once(graph_source(graph, MAX_MESSAGE_SIZE=100_000), fake_tickets(FakeTracker()))
     assert summary.set_aside == 1 and summary.created == 1
     assert [m.id for m in graph.messages("ShitShovela-Set-Aside")] == [huge.id]
+
+
+def test_a_message_too_large_for_the_link_stops_the_run_naming_the_timeout(
+    graph: GraphEmulator, fault_proxy: Any
+) -> None:
+    """A MIME still arriving when ``TIMEOUT`` runs out (a large message on a slow link) is
+    read once, and the run stops naming the message and both ways out. *Can fail*: read
+    again and again it took five tries of ``TIMEOUT`` each, then stopped with exit 3 as
+    if Graph were down ("5 failures in a row ... instead of hammering it"), on every run."""
+    big = graph.seed_message(mail("Big", attachments=[("dump", b"x" * 200_000, "")]))
+    graph.seed_message(mail("Small"))
+    # The folder and the list pass; every request after them drips.
+    proxy = fault_proxy(graph, Script(http={n: Drip(20_000) for n in range(3, 20)}))
+    source = graph_source(graph, URL=proxy.url + "/v1.0", TIMEOUT="1")
+    tracker = FakeTracker()
+    summary = run_once(source, fake_tickets(tracker))
+    assert summary.exit_code == ExitCode.DRAIN_FAILED, summary.reason
+    for words in (
+        big.id,
+        "SHITSHOVELA_GRAPH__TIMEOUT (1s)",
+        "raise SHITSHOVELA_GRAPH__TIMEOUT",
+        "SHITSHOVELA_GRAPH__MAX_MESSAGE_SIZE",
+    ):
+        assert words in summary.reason
+    assert len([r for r in graph.requests if r.path.endswith("/$value")]) == 1
+    assert tracker.tickets == {}
+    assert [m.subject for m in graph.messages("inbox")] == ["Big", "Small"]
 
 
 def test_auto_replies_and_a_mail_loop_are_set_aside(graph: GraphEmulator) -> None:
