@@ -457,6 +457,7 @@ class Engine:
                 self._move(entry)
             self.current = None
             self.budget.record_item(self.clock() - started)
+            del entry  # done: a source may free what it holds (a spooled file) before the next
 
     def _move(self, item: Item) -> None:
         origin = item.origin

@@ -208,6 +208,7 @@ class GraphSource(Source):
             entry = self._entry(listed, policies=True)
             if entry is not None:
                 yield entry
+            del entry  # its spooled file goes before the next message is read
 
     def _entry(self, listed: Listed, *, policies: bool) -> Item | PoisonItem | None:
         """What one listed message becomes: an Item, a PoisonItem, or None (gone meanwhile,

@@ -9,9 +9,13 @@ the IMAP source); attachments stream from that file; a message larger than
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+import weakref
 from typing import Any
 
 import pytest
+import shitshovela_graph.source
 from graphkit import graph_source, mail
 from shitshovela_graph_emulator import GraphEmulator
 from shitshovela_testkit.fakes import FakeTracker, fake_tickets
@@ -66,6 +70,37 @@ def test_a_message_becomes_an_item_with_its_text_and_streamed_attachments(
     assert origin.scope == "graph://tickets@contoso.onmicrosoft.com/inbox"
     again = source.read(origin)
     assert isinstance(again, Item) and again.origin == origin, "read again: the same revision"
+
+
+def test_one_message_at_a_time_is_spooled(
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message's spooled file (on disk past 1 MiB) is gone before the next message is
+    read: ``/tmp`` needs room for one ``MAX_MESSAGE_SIZE``, not two. *Can fail*: while
+    the drain and the listing both still held the message just done, its file stayed
+    while the next one downloaded (twice the disk, 100 MB at the default limit)."""
+    spools: list[weakref.ref[Any]] = []
+    peak = 0
+
+    class Spool(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            spools.append(weakref.ref(self))
+
+        def write(self, data: Any) -> int:
+            nonlocal peak
+            written = super().write(data)
+            alive = [s for s in (ref() for ref in spools) if s is not None and not s.closed]
+            peak = max(peak, sum(s.tell() if s is self else s.seek(0, 2) for s in alive))
+            return written
+
+    monkeypatch.setattr(shitshovela_graph.source.tempfile, "SpooledTemporaryFile", Spool)
+    for n in range(3):
+        graph.seed_message(mail(f"Core dump {n}", attachments=[("core", os.urandom(2**21), "")]))
+    largest = max(len(m.mime) for m in graph.messages("inbox"))
+    summary = run_once(graph_source(graph), fake_tickets(FakeTracker()))
+    assert summary.created == 3
+    assert largest <= peak <= largest + 1024, f"{peak} bytes spooled at once"
 
 
 def test_a_message_over_the_size_limit_is_set_aside_its_download_stopped(
