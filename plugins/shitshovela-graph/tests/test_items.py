@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from graphkit import graph_source, mail
 from shitshovela_graph_emulator import GraphEmulator
 from shitshovela_testkit.fakes import FakeTracker, fake_tickets
 from shitshovela_testkit.faultproxy import Drip, Script
-from shitshovela_testkit.runs import run_once
+from shitshovela_testkit.runs import engine_for, run_once
 
 from shitshovela_core import ExitCode, Item, PoisonItem
 
@@ -72,13 +73,10 @@ def test_a_message_becomes_an_item_with_its_text_and_streamed_attachments(
     assert isinstance(again, Item) and again.origin == origin, "read again: the same revision"
 
 
-def test_one_message_at_a_time_is_spooled(
-    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A message's spooled file (on disk past 1 MiB) is gone before the next message is
-    read: ``/tmp`` needs room for one ``MAX_MESSAGE_SIZE``, not two. *Can fail*: while
-    the drain and the listing both still held the message just done, its file stayed
-    while the next one downloaded (twice the disk, 100 MB at the default limit)."""
+@pytest.fixture
+def spooled(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Watch the source's spooled files: the function returned gives the most bytes the
+    files alive at one time held (on disk past 1 MiB each)."""
     spools: list[weakref.ref[Any]] = []
     peak = 0
 
@@ -95,12 +93,37 @@ def test_one_message_at_a_time_is_spooled(
             return written
 
     monkeypatch.setattr(shitshovela_graph.source.tempfile, "SpooledTemporaryFile", Spool)
-    for n in range(3):
+    return lambda: peak
+
+
+def core_dumps(graph: GraphEmulator, count: int) -> int:
+    """Seed ``count`` messages of about 3 MB; the size of the largest MIME."""
+    for n in range(count):
         graph.seed_message(mail(f"Core dump {n}", attachments=[("core", os.urandom(2**21), "")]))
-    largest = max(len(m.mime) for m in graph.messages("inbox"))
+    return max(len(m.mime) for m in graph.messages("inbox"))
+
+
+def test_one_message_at_a_time_is_spooled(graph: GraphEmulator, spooled: Callable[[], int]) -> None:
+    """A message's spooled file is gone before the next message is read: ``/tmp`` needs
+    room for one ``MAX_MESSAGE_SIZE``, not two. *Can fail*: while the drain and the
+    listing both still held the message just done, its file stayed while the next one
+    downloaded (twice the disk, 100 MB at the default limit)."""
+    largest = core_dumps(graph, 3)
     summary = run_once(graph_source(graph), fake_tickets(FakeTracker()))
     assert summary.created == 3
-    assert largest <= peak <= largest + 1024, f"{peak} bytes spooled at once"
+    assert largest <= spooled() <= largest + 1024, f"{spooled()} bytes spooled at once"
+
+
+def test_plan_spools_one_message_at_a_time(
+    graph: GraphEmulator, spooled: Callable[[], int]
+) -> None:
+    """``plan`` shows each would-be ticket's file names, and keeps none of their files.
+    *Can fail*: the plan held every draft's attachments, and so every message's spooled
+    file, to the end (``--limit`` times ``MAX_MESSAGE_SIZE`` of ``/tmp``)."""
+    largest = core_dumps(graph, 3)
+    plan = engine_for(graph_source(graph), fake_tickets(FakeTracker())).plan(5)
+    assert [[a.name for a in e.draft.attachments] for e in plan.drain if e.draft] == [["core"]] * 3
+    assert largest <= spooled() <= largest + 1024, f"{spooled()} bytes spooled at once"
 
 
 def test_a_message_over_the_size_limit_is_set_aside_its_download_stopped(
