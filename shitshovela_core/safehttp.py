@@ -38,7 +38,7 @@ from typing import IO, Any
 import httpcore
 import httpx
 
-from .errors import ItemRejected, ProviderError, Unreachable
+from .errors import ItemRejected, ProviderError, TransferTooSlow, Unreachable
 from .safety import DEFAULT_TIMEOUT, Exchange, Fault, SafetyPolicy, Verdict
 
 #: When the HTTP call in progress must be over, and the clock that says so.
@@ -340,6 +340,17 @@ DOWNLOAD_CHUNK = 64 * 1024
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "private-token"})
 
 
+def _too_slow(exchange: Exchange, received: int) -> TransferTooSlow:
+    """The error for a body still arriving when the call's own timeout ran out."""
+    seconds = exchange.deadline - exchange.started
+    return TransferTooSlow(
+        f"{exchange.call}: the body was still arriving when the call's timeout ran out "
+        f"({received} bytes in {seconds:.1f}s); not tried again, a retry would take as long",
+        received=received,
+        seconds=seconds,
+    )
+
+
 class HttpClient:
     """An httpx client for one provider, under its `SafetyPolicy`.
 
@@ -441,7 +452,10 @@ class HttpClient:
         Any other answer is returned read, as `request` returns it. A GET is
         idempotent: a lost or failed try is tried again as the policy allows;
         the deadline bounds the whole transfer (a dripping body is cut off).
-        Raises as `request` does."""
+        Raises as `request` does, and `TransferTooSlow` (not tried again) when
+        the body was still arriving as the call's ``timeout`` ran out before the
+        run's deadline: a body too large for the link at that timeout would take
+        every try as long."""
 
         def send(exchange: Exchange) -> httpx.Response:
             into.seek(0)
@@ -455,12 +469,18 @@ class HttpClient:
                         response.read()
                         return response
                     written = 0
-                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
-                        if limit is not None and written + len(chunk) > limit:
-                            into.write(chunk[: limit + 1 - written])
-                            break
-                        into.write(chunk)
-                        written += len(chunk)
+                    try:
+                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                            if limit is not None and written + len(chunk) > limit:
+                                into.write(chunk[: limit + 1 - written])
+                                break
+                            into.write(chunk)
+                            written += len(chunk)
+                    except httpx.TimeoutException:
+                        arrived = response.num_bytes_downloaded
+                        if arrived and exchange.deadline < self.safety.budget.stop_at:
+                            raise _too_slow(exchange, arrived) from None
+                        raise  # the run's deadline, or a body that never began: the policy's
             finally:
                 _CALL_DEADLINE.reset(token)
             response.stream = httpx.ByteStream(b"")

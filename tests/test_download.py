@@ -15,11 +15,11 @@ import time
 from typing import Any
 
 import pytest
-from shitshovela_testkit.faultproxy import Answer, Drip, ResetAfterBytes, Script
+from shitshovela_testkit.faultproxy import Answer, Delay, Drip, ResetAfterBytes, Script
 from shitshovela_testkit.standin import Request, Response, StandInServer
 
 from shitshovela_core.deadline import Budget
-from shitshovela_core.errors import CutOff
+from shitshovela_core.errors import CutOff, TransferTooSlow
 from shitshovela_core.safehttp import DOWNLOAD_CHUNK, HttpClient
 from shitshovela_core.safety import SafetyPolicy
 
@@ -38,9 +38,9 @@ class Files(StandInServer):
         return Response(404, {"error": "no such file"})
 
 
-def client(url: str, *, runtime: float = 20.0) -> HttpClient:
+def client(url: str, *, runtime: float = 20.0, timeout: float = 30.0) -> HttpClient:
     budget = Budget(runtime, started=time.monotonic(), margin=0.5)
-    return HttpClient(SafetyPolicy("files", budget, 50.0), url, timeout=30.0)
+    return HttpClient(SafetyPolicy("files", budget, 50.0), url, timeout=timeout)
 
 
 def test_a_body_is_streamed_into_the_file_never_whole_in_memory(stand_in: Any) -> None:
@@ -96,3 +96,29 @@ def test_a_dripping_body_is_cut_off_at_the_deadline(stand_in: Any, fault_proxy: 
     with pytest.raises(CutOff):
         client(proxy.url, runtime=3.0).download("/blob", io.BytesIO())
     assert time.monotonic() - started < 3.0
+
+
+def test_a_body_too_slow_for_the_call_s_timeout_is_not_tried_again(
+    stand_in: Any, fault_proxy: Any
+) -> None:
+    """A body still arriving when the call's own timeout runs out (a large file on a slow
+    link) would take every try as long: `TransferTooSlow` at once, one request sent.
+    *Can fail*: tried again, such a body took five tries and opened the breaker, on
+    every run, without a word about the timeout."""
+    server = stand_in(Files())
+    proxy = fault_proxy(server, Script(default=Drip(bytes_per_second=2000)))
+    with pytest.raises(TransferTooSlow, match="still arriving") as info:
+        client(proxy.url, timeout=1.0).download("/blob", io.BytesIO(), what="GET the blob")
+    assert len(server.requests) == 1
+    assert 0 < info.value.received < len(BODY) and info.value.seconds == pytest.approx(1.0)
+    assert str(info.value).startswith("GET the blob: ")
+
+
+def test_an_answer_that_never_began_within_the_timeout_is_tried_again(
+    stand_in: Any, fault_proxy: Any
+) -> None:
+    server = stand_in(Files())
+    proxy = fault_proxy(server, Script(http={1: Delay(2.0)}))
+    sink = io.BytesIO()
+    client(proxy.url, timeout=1.0).download("/blob", sink)
+    assert sink.getvalue() == BODY, "a lost request, not a slow body: the policy's retry"

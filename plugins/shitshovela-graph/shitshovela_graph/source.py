@@ -76,6 +76,7 @@ from shitshovela_core import (
     ProviderError,
     SetAsideUnavailable,
     Source,
+    TransferTooSlow,
     TransientError,
     Unreachable,
     env_name,
@@ -207,6 +208,7 @@ class GraphSource(Source):
             entry = self._entry(listed, policies=True)
             if entry is not None:
                 yield entry
+            del entry  # its spooled file goes before the next message is read
 
     def _entry(self, listed: Listed, *, policies: bool) -> Item | PoisonItem | None:
         """What one listed message becomes: an Item, a PoisonItem, or None (gone meanwhile,
@@ -222,6 +224,9 @@ class GraphSource(Source):
                 limit=limit,
                 what=f"read message {listed.id[-12:]}",
             )
+        except TransferTooSlow as exc:
+            spool.close()
+            raise self._too_slow(listed, exc) from None
         except BaseException:
             spool.close()
             raise
@@ -248,6 +253,21 @@ class GraphSource(Source):
         finally:
             if not keep:
                 spool.close()
+
+    def _too_slow(self, listed: Listed, exc: TransferTooSlow) -> TransferTooSlow:
+        """The run's stop when a message's MIME did not arrive within ``TIMEOUT``: it names
+        the message and both ways out (a longer ``TIMEOUT``, or a ``MAX_MESSAGE_SIZE`` that
+        sets such messages aside). Reading it again would take as long, in every run."""
+        return TransferTooSlow(
+            f"message {listed.id} ({listed.internet_message_id or 'no Message-ID'}, received "
+            f"{listed.received or '?'}): its MIME was still arriving when "
+            f"{self._env('TIMEOUT')} ({self.settings.timeout:g}s) ran out ({exc.received} "
+            f"bytes had come): raise {self._env('TIMEOUT')} for large messages on a slow "
+            f"link, or lower {self._env('MAX_MESSAGE_SIZE')} "
+            f"({self.settings.max_message_size}) to set such messages aside",
+            received=exc.received,
+            seconds=exc.seconds,
+        )
 
     def _read(
         self, spool: IO[bytes], listed: Listed, claimed: datetime | None, *, policies: bool
