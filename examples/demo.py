@@ -6,7 +6,12 @@ export, and one object that cannot become a ticket), runs ``shitshovela run``
 with the S3 source and the Jira ticket system, and shows what happened: the
 job's console log, the tickets (key, summary, labels), what was set aside, and
 the summary line. ``--imap`` does the same from a Dovecot mailbox (needs
-Debian's ``dovecot-imapd``: ``bash .ci/install-dovecot``). ``--github`` moves
+Debian's ``dovecot-imapd``: ``bash .ci/install-dovecot``). ``--graph`` does it from
+a Microsoft 365 mailbox through Microsoft Graph (the Graph emulator, every request
+and answer checked against Graph's OpenAPI excerpt), signing in as an app with
+client credentials at a stand-in for Entra ID: a message with an attachment
+becomes a ticket with it, an out-of-office reply is set aside into a folder, and
+the ticketed messages go to Deleted Items. ``--github`` moves
 the bucket into the GitHub emulator instead of Jira: first with a token that
 lacks push access (the job stops before it changes anything: GitHub would drop
 its flag label), then with the bot's token. Servers are stopped and temporary
@@ -250,11 +255,116 @@ def imap_demo() -> int:
         return code
 
 
+GRAPH_MAILBOX = "alerts@contoso.onmicrosoft.com"
+GRAPH_CLIENT_SECRET = "demo-graph-client-secret~0"  # noqa: S105 - a demo double
+GRAPH_SET_ASIDE = "Set aside"
+
+
+def graph_mails() -> list[bytes]:
+    """The Graph demo's inbox: two alerts, a report with a CSV attached, an auto-reply."""
+    from shitshovela_graph_emulator import build_mime
+
+    report = b"user,failures,last_seen\nalice,12,2026-11-23T22:01Z\nbob,31,2026-11-24T01:17Z\n"
+    return [
+        build_mime(
+            "Disk almost full on db1",
+            "/var on db1.prod is at 97% since 04:10 UTC.",
+            sender="DB monitor <monitor@db.example.com>",
+            to=GRAPH_MAILBOX,
+        ),
+        build_mime(
+            "Packet loss on uplink 2",
+            "edge-2: 3.1% loss over 15 minutes.",
+            sender="Network probe <probe@net.example.com>",
+            to=GRAPH_MAILBOX,
+        ),
+        build_mime(
+            "Failed logins, week 47",
+            "The weekly export is attached.",
+            sender="SIEM <siem@example.com>",
+            to=GRAPH_MAILBOX,
+            attachments=[("failed-logins-week-47.csv", report, "text/csv")],
+        ),
+        build_mime(
+            "Automatic reply: Packet loss on uplink 2",
+            "I am away until Monday.",
+            sender="Alex <alex@example.com>",
+            to=GRAPH_MAILBOX,
+            headers=[("Auto-Submitted", "auto-replied")],
+        ),
+    ]
+
+
+def show_mailbox(graph: Any) -> None:
+    banner(f"folders of {GRAPH_MAILBOX} (emulated Microsoft 365)")
+    for folder in ("Inbox", GRAPH_SET_ASIDE, "Deleted Items"):
+        try:
+            messages = graph.messages(folder, mailbox=GRAPH_MAILBOX)
+        except KeyError:
+            messages = []
+        print(f"  {folder}: {len(messages)} message(s)")
+        for message in messages:
+            print(f"    {message.subject!r}")
+
+
+def graph_demo() -> int:
+    from shitshovela_graph_emulator import GraphEmulator, graph_openapi
+    from shitshovela_testkit.tokenendpoint import TENANT_ID, TokenEndpoint
+
+    with (
+        TokenEndpoint() as entra,
+        GraphEmulator(
+            mailboxes=[GRAPH_MAILBOX],
+            trusted_keys={entra.kid: entra.public_key_pem},
+            validate_spec=graph_openapi(),
+        ) as graph,
+        jira_emulator() as jira,
+    ):
+        app = entra.register_app(secret=GRAPH_CLIENT_SECRET, roles=("Mail.ReadWrite",))
+        graph.set_policy(app.client_id, [GRAPH_MAILBOX])  # an access policy: this mailbox only
+        for mime in graph_mails():
+            graph.seed_message(mime, mailbox=GRAPH_MAILBOX)
+        banner(
+            f"mailbox {GRAPH_MAILBOX}: {len(graph.messages(mailbox=GRAPH_MAILBOX))} messages "
+            f"(Graph on {graph.api_url}, Entra ID on {entra.url}); Jira on {jira.url}"
+        )
+        mailbox = jobenv.source(
+            "graph",
+            URL=graph.api_url,
+            MAILBOX=GRAPH_MAILBOX,
+            SET_ASIDE_FOLDER=GRAPH_SET_ASIDE,
+            TOKEN_FROM="microsoft",
+            AUTHORITY=entra.authority,
+            TENANT=TENANT_ID,
+            CLIENT_ID=app.client_id,
+            CLIENT_SECRET=GRAPH_CLIENT_SECRET,
+        )
+        env = job_env(jira, "alerts-graph", mailbox)
+        banner("shitshovela run (Microsoft Graph -> Jira)")
+        code = run_job(env)
+        show_tickets(jira)
+        show_mailbox(graph)
+        if graph.violations:
+            banner("requests or answers that broke Graph's OpenAPI excerpt")
+            for violation in graph.violations:
+                print(f"  {violation}")
+            code = code or 1
+        else:
+            print(f"\nevery one of {len(graph.requests)} Graph exchanges matched Graph's excerpt")
+        print(f"\nexit code {code}")
+        return code
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--imap", action="store_true", help="IMAP (Dovecot) -> Jira instead of S3")
     parser.add_argument("--github", action="store_true", help="S3 -> GitHub instead of Jira")
+    parser.add_argument(
+        "--graph", action="store_true", help="Microsoft Graph (emulated) -> Jira instead of S3"
+    )
     args = parser.parse_args()
+    if args.graph:
+        sys.exit(graph_demo())
     sys.exit(imap_demo() if args.imap else github_demo() if args.github else s3_demo())
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         SetAsideUnavailable,
         SetupError,
         ShitShovelaError,
+        TransferTooSlow,
         TransientError,
         Unreachable,
     )
@@ -113,6 +114,7 @@ _EXPORTS = {
     "Unreachable": "errors",
     "CutOff": "errors",
     "TransientError": "errors",
+    "TransferTooSlow": "errors",
     "OutcomeUnknown": "errors",
     "ItemRejected": "errors",
     "SetAsideUnavailable": "errors",
@@ -196,6 +198,7 @@ __all__ = [
     "TicketSystem",
     "TlsSettings",
     "TokenProvider",
+    "TransferTooSlow",
     "TransientError",
     "Unreachable",
     "Verdict",

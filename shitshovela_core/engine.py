@@ -457,6 +457,7 @@ class Engine:
                 self._move(entry)
             self.current = None
             self.budget.record_item(self.clock() - started)
+            del entry  # done: a source may free what it holds (a spooled file) before the next
 
     def _move(self, item: Item) -> None:
         origin = item.origin
@@ -610,6 +611,14 @@ class Engine:
 
     # -- plan ----------------------------------------------------------------------
 
+    def _shown(self, item: Item) -> TicketDraft:
+        """``item``'s draft as a plan shows it: its attachments' names, types and sizes
+        without their content, so that a plan keeps no source's file open (a spooled
+        message) while it reads the next item."""
+        draft = self.draft(item)
+        kept = tuple(attrs.evolve(a, opener=None) for a in draft.attachments)
+        return attrs.evolve(draft, attachments=kept)
+
     def plan(self, limit: int) -> Plan:
         """What reconcile and the first ``limit`` entries of the drain would do.
 
@@ -631,12 +640,13 @@ class Engine:
             if entry is None:
                 break
             if entry.origin.identity() in finished:
+                del entry
                 continue
             claimed = entry.claimed
             waiting = entry.claimed_at is not None and not self._claim_aged(entry.claimed_at)
             if isinstance(entry, Item) and waiting:
                 drain.append(
-                    PlannedItem(entry.origin, self.draft(entry), claimed=True, waiting=True)
+                    PlannedItem(entry.origin, self._shown(entry), claimed=True, waiting=True)
                 )
             elif creates >= self.info.max_tickets:  # the drain stops before the next entry
                 drain.append(PlannedItem(entry.origin, claimed=claimed, beyond_cap=True))
@@ -644,5 +654,6 @@ class Engine:
                 drain.append(PlannedItem(entry.origin, set_aside=entry.reason, claimed=claimed))
             else:
                 creates += 1
-                drain.append(PlannedItem(entry.origin, self.draft(entry), claimed=claimed))
+                drain.append(PlannedItem(entry.origin, self._shown(entry), claimed=claimed))
+            del entry  # as in the drain: the source may free it before it reads the next
         return Plan(self.flag, reconcile, tuple(drain), limit, self.info.max_tickets)

@@ -105,6 +105,25 @@ class TransientError(ProviderError):
     """A failure of an idempotent call that may succeed if tried again later."""
 
 
+class TransferTooSlow(TransientError):
+    """A download whose body was still arriving when the call's own timeout ran out.
+
+    `shitshovela_core.HttpClient.download` raises it instead of trying again: the
+    next try would take as long, so a body too large for the link at that timeout
+    (a message's MIME of tens of megabytes) would take every try and then open the
+    breaker, on every run. The caller names its fix (a longer timeout, or a smaller
+    size limit). ``received`` is the bytes that had arrived, ``seconds`` the time
+    the call had. A run's deadline that cuts a transfer is still a `CutOff`.
+    """
+
+    def __init__(self, message: str, *, received: int, seconds: float) -> None:
+        super().__init__(message)
+        #: Bytes of the body that had arrived (written to the caller's file).
+        self.received = received
+        #: Seconds the call was given (its timeout).
+        self.seconds = seconds
+
+
 class OutcomeUnknown(ProviderError):
     """A non-idempotent call (a create) may or may not have taken effect (I4).
 

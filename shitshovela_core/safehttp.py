@@ -33,12 +33,12 @@ import ssl
 import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import httpcore
 import httpx
 
-from .errors import ItemRejected, ProviderError, Unreachable
+from .errors import ItemRejected, ProviderError, TransferTooSlow, Unreachable
 from .safety import DEFAULT_TIMEOUT, Exchange, Fault, SafetyPolicy, Verdict
 
 #: When the HTTP call in progress must be over, and the clock that says so.
@@ -333,8 +333,22 @@ def raise_for_answer(
     raise ProviderError(f"{what}: the server answered {shown}")
 
 
+#: Bytes `HttpClient.download` writes at a time.
+DOWNLOAD_CHUNK = 64 * 1024
+
 #: Headers whose values are credentials: scrubbed from every message (I10).
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "private-token"})
+
+
+def _too_slow(exchange: Exchange, received: int) -> TransferTooSlow:
+    """The error for a body still arriving when the call's own timeout ran out."""
+    seconds = exchange.deadline - exchange.started
+    return TransferTooSlow(
+        f"{exchange.call}: the body was still arriving when the call's timeout ran out "
+        f"({received} bytes in {seconds:.1f}s); not tried again, a retry would take as long",
+        received=received,
+        seconds=seconds,
+    )
 
 
 class HttpClient:
@@ -411,6 +425,71 @@ class HttpClient:
             send,
             what=what or f"{method} {url.split('?', 1)[0]}",
             idempotent=idempotent,
+            classify=self.classify,
+            timeout=timeout or self.timeout,
+        )
+
+    def download(
+        self,
+        url: str,
+        into: IO[bytes],
+        *,
+        limit: int | None = None,
+        what: str = "",
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """``GET url`` under the safety policy, a success's body streamed into ``into``.
+
+        A 2xx answer's body (decoded as its ``Content-Encoding`` says) is written
+        to ``into`` as it arrives, `DOWNLOAD_CHUNK` bytes at a time, never whole
+        in memory (give it a ``tempfile.SpooledTemporaryFile``); the answer
+        returned carries its status and headers, not its body. Every try starts
+        ``into`` over (it is truncated to empty first). With ``limit``, at most
+        ``limit + 1`` bytes are written: the transfer stops there and its
+        connection is closed, so a caller that finds ``into.tell() > limit``
+        knows the body is larger than ``limit`` without having fetched it all.
+        Any other answer is returned read, as `request` returns it. A GET is
+        idempotent: a lost or failed try is tried again as the policy allows;
+        the deadline bounds the whole transfer (a dripping body is cut off).
+        Raises as `request` does, and `TransferTooSlow` (not tried again) when
+        the body was still arriving as the call's ``timeout`` ran out before the
+        run's deadline: a body too large for the link at that timeout would take
+        every try as long."""
+
+        def send(exchange: Exchange) -> httpx.Response:
+            into.seek(0)
+            into.truncate()
+            token = _CALL_DEADLINE.set((exchange.deadline, exchange.clock))
+            try:
+                with self._client.stream(
+                    "GET", url, timeout=httpx.Timeout(exchange.timeout()), **kwargs
+                ) as response:
+                    if not 200 <= response.status_code < 300:
+                        response.read()
+                        return response
+                    written = 0
+                    try:
+                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                            if limit is not None and written + len(chunk) > limit:
+                                into.write(chunk[: limit + 1 - written])
+                                break
+                            into.write(chunk)
+                            written += len(chunk)
+                    except httpx.TimeoutException:
+                        arrived = response.num_bytes_downloaded
+                        if arrived and exchange.deadline < self.safety.budget.stop_at:
+                            raise _too_slow(exchange, arrived) from None
+                        raise  # the run's deadline, or a body that never began: the policy's
+            finally:
+                _CALL_DEADLINE.reset(token)
+            response.stream = httpx.ByteStream(b"")
+            return response
+
+        return self.safety.attempt(
+            send,
+            what=what or f"GET {url.split('?', 1)[0]}",
+            idempotent=True,
             classify=self.classify,
             timeout=timeout or self.timeout,
         )

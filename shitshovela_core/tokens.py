@@ -163,6 +163,17 @@ class TokenProvider(ABC):
         )
         return token
 
+    def renew(self, refused: AccessToken) -> bool:
+        """The system refused ``refused`` (an HTTP 401 mid-run: revoked, or its
+        signing keys rolled over): forget it, so that the next `token` obtains a
+        new one. True when a new one can be obtained, False when there is no other
+        token to get (`StaticToken`). A provider asks again once at most per
+        refusal, so a platform that keeps issuing refused tokens costs one more
+        request, not a loop."""
+        if self._token is not None and self._token.value == refused.value:
+            self._token = None
+        return True
+
     def stale(self, token: AccessToken) -> bool:
         """True when ``token`` is too close to its expiry to sign in with: less than a
         tenth of its lifetime, at most `RENEW_BEFORE` seconds, is left."""
@@ -542,6 +553,10 @@ class StaticToken(TokenProvider):
 
     def stale(self, token: AccessToken) -> bool:
         """Never: there is no other token to use."""
+        return False
+
+    def renew(self, refused: AccessToken) -> bool:
+        """False: the configured token is the only one (a refusal of it is final)."""
         return False
 
 

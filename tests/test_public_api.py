@@ -73,7 +73,7 @@ def core_uses(source: str) -> list[str]:
 
 def test_there_are_production_modules_to_check() -> None:
     names = {path.parent.name for path in production_modules()}
-    plugins = {"imap", "s3", "jira", "github", "prometheus", "inhouse"}
+    plugins = {"imap", "s3", "jira", "github", "graph", "prometheus", "inhouse"}
     assert {f"shitshovela_{name}" for name in plugins} <= names
 
 

@@ -209,6 +209,22 @@ def test_a_secret_gets_a_token_once_and_again_only_when_it_would_expire(
 
 
 @pytest.mark.servers
+def test_a_token_the_system_refused_is_renewed_once_asked(stand_in: Any) -> None:
+    endpoint = stand_in(TokenEndpoint())
+    app = endpoint.register_app(secret=SECRET, mailbox="alice@example.com")
+    tokens = tokens_for(microsoft(endpoint, app.client_id, CLIENT_SECRET=SECRET))
+    first = tokens.token()
+    assert tokens.renew(first) is True
+    second = tokens.token()
+    assert second.value != first.value and tokens.requests == 2
+    assert tokens.renew(first) is True  # an older token refused: the current one stays
+    assert tokens.token() is second and tokens.requests == 2
+    static = tokens_for({"TOKEN_FROM": "static", "ACCESS_TOKEN": "ya29.opaque-static"})
+    token = static.token()
+    assert static.renew(token) is False, "a static token has no other to get"
+
+
+@pytest.mark.servers
 def test_a_certificate_signs_an_assertion_the_platform_verifies(stand_in: Any) -> None:
     endpoint = stand_in(TokenEndpoint())
     cert, key = make_certificate()

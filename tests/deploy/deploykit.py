@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,20 @@ QUOTED_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)='([^']*)'$")
 
 #: The uid the image runs as, and the Kubernetes examples with it.
 IMAGE_UID = 10001
+
+
+def shipped_plugins() -> dict[str, list[str]]:
+    """Every plugin distribution the repository ships (``plugins/*``), by distribution
+    name, with the names it registers in the ``shitshovela`` entry-point group. A library
+    of ours (``shitshovela-mail``) registers none and is left out; so is the in-house
+    example under ``examples/``."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
+        project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+        names = sorted(project.get("entry-points", {}).get("shitshovela", {}))
+        if names:
+            found[project["name"]] = names
+    return found
 
 
 def env_files() -> list[Path]:

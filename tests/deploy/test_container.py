@@ -25,12 +25,29 @@ from deploykit import (
     k8s_instances,
     read_env_file,
     run,
+    shipped_plugins,
     uv_binary,
     uv_env,
 )
 
 INSTALL_SCRIPT = "deploy/container/install-wheels.sh"
-PLUGINS = ("shitshovela-imap", "shitshovela-s3", "shitshovela-jira", "shitshovela-prometheus")
+#: The image's default plugins, as its ``PLUGINS`` names them: every plugin we ship.
+PLUGINS = (
+    "shitshovela-imap",
+    "shitshovela-s3",
+    "shitshovela-graph",
+    "shitshovela-jira",
+    "shitshovela-github",
+    "shitshovela-prometheus",
+)
+#: The providers an image with them offers.
+PROVIDERS = {
+    "imap": "source",
+    "s3": "source",
+    "graph": "source",
+    "jira": "ticket_system",
+    "github": "ticket_system",
+}
 
 
 @dataclass(frozen=True)
@@ -165,6 +182,32 @@ def test_install_step_is_the_shared_script(dockerfile: list[Instruction]) -> Non
 
 
 @pytest.mark.unit
+def test_the_default_plugins_are_every_plugin_we_ship() -> None:
+    """A plugin added under plugins/ fails this until the image carries it by default
+    (and the docs' install command names it)."""
+    assert len(set(PLUGINS)) == len(PLUGINS)
+    assert set(PLUGINS) == set(shipped_plugins())
+    readme = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"install-wheels\.sh /opt/shitshovela dist \\\n\s*([^#\n]+)", readme)
+    assert command, "deploy/README.md's systemd section installs the plugins"
+    assert command.group(1).split() == list(PLUGINS)
+
+
+@pytest.mark.unit
+def test_shipped_plugins_are_read_from_the_repository() -> None:
+    """*Can fail*: the list the check above compares with is not empty or guessed: the
+    providers and the metrics plugin are in it, the mail library (no entry point) and
+    the in-house example are not."""
+    shipped = shipped_plugins()
+    assert shipped["shitshovela-graph"] == ["graph"]
+    assert shipped["shitshovela-github"] == ["github"]
+    assert shipped["shitshovela-prometheus"] == ["prometheus"]
+    assert "shitshovela-mail" not in shipped and "shitshovela-inhouse" not in shipped
+    provided = {name for names in shipped.values() for name in names}
+    assert provided == set(PROVIDERS) | {"prometheus"}
+
+
+@pytest.mark.unit
 def test_dockerignore_lets_the_copied_files_through(dockerfile: list[Instruction]) -> None:
     rules = [
         line.strip()
@@ -250,7 +293,7 @@ def test_installed_environment_lists_the_providers(installed: Path, tmp_path: Pa
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)
     providers = {p["name"]: p["kind"] for p in data["providers"]}
-    assert providers == {"imap": "source", "s3": "source", "jira": "ticket_system"}
+    assert providers == PROVIDERS
     plugins = {p["distribution"]: p for p in data["plugins"]}
     assert set(plugins) == set(PLUGINS), "only the chosen plugins (not the in-house example)"
     assert not any(p["error"] for p in plugins.values())
@@ -281,6 +324,41 @@ def test_installed_environment_writes_nothing(installed: Path, tmp_path: Path, p
     assert '"check_finished"' in result.stdout
     assert snapshot(installed) == before
     assert list(home.iterdir()) == []
+
+
+#: Graph into GitHub, as an operator writes it (no example env file has them): the check
+#: validates it offline, so the wheels carry those providers and what they import.
+GRAPH_TO_GITHUB = {
+    "SHITSHOVELA_SOURCE": "graph",
+    "SHITSHOVELA_TICKET_SYSTEM": "github",
+    "SHITSHOVELA_INSTANCE": "graph-to-github",
+    "SHITSHOVELA_LOG_FORMAT": "json",
+    "SHITSHOVELA_GRAPH__MAILBOX": "support@contoso.com",
+    "SHITSHOVELA_GRAPH__TOKEN_FROM": "microsoft",
+    "SHITSHOVELA_GRAPH__TENANT": "contoso.onmicrosoft.com",
+    "SHITSHOVELA_GRAPH__CLIENT_ID": "1421c259-9e4b-4d3c-9d6a-2f1b0c8e5a77",
+    "SHITSHOVELA_GRAPH__CLIENT_SECRET": "CHANGE-ME-client-secret",
+    "SHITSHOVELA_GITHUB__REPO": "acme/ops-inbox",
+    "SHITSHOVELA_GITHUB__TOKEN": "CHANGE-ME-github-token",
+}
+
+
+@pytest.mark.deploy
+def test_installed_environment_checks_graph_into_github(installed: Path, tmp_path: Path) -> None:
+    """The providers the examples do not use work from the wheels too: Graph into
+    GitHub passes ``check --offline``, writing nothing."""
+    home = tmp_path / "home"
+    home.mkdir()
+    before = snapshot(installed)
+    check = [str(installed / "bin" / "shitshovela"), "check", "--offline"]
+    result = run(check, env=job_env(home) | GRAPH_TO_GITHUB)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"check_finished"' in result.stdout
+    assert snapshot(installed) == before
+    assert list(home.iterdir()) == []
+    refused = run(check, env=job_env(home) | GRAPH_TO_GITHUB | {"SHITSHOVELA_GRAPH__MAILBOX": ""})
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "SHITSHOVELA_GRAPH__MAILBOX" in refused.stdout
 
 
 @pytest.mark.deploy

@@ -37,10 +37,12 @@ TEST_IMPORTS = frozenset(
 )
 RUNTIME = {
     "shitshovela",
+    "shitshovela_mail",
     "shitshovela_imap",
     "shitshovela_s3",
     "shitshovela_jira",
     "shitshovela_github",
+    "shitshovela_graph",
     "shitshovela_prometheus",
     "shitshovela_inhouse",
 }

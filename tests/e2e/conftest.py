@@ -43,6 +43,23 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def graph() -> Iterator[Any]:
+    """A Microsoft Graph emulator in the test process, shared by the Graph scenarios (each
+    on a fresh mailbox), every exchange checked against Graph's OpenAPI excerpt; it trusts
+    the token endpoint stand-in's key, as Graph trusts Entra ID's. Any violation left
+    fails the session at the end (each scenario's verdict checks its own)."""
+    from shitshovela_graph_emulator import GraphEmulator, graph_openapi
+    from shitshovela_testkit.tokenendpoint import TokenEndpoint
+
+    with TokenEndpoint() as endpoint:  # the key every stand-in signs with
+        trusted = {endpoint.kid: endpoint.public_key_pem}
+    emulator = GraphEmulator(mailboxes=[], trusted_keys=trusted, validate_spec=graph_openapi())
+    with emulator:
+        yield emulator
+    emulator.assert_no_violations()
+
+
 @pytest.fixture(autouse=True)
 def _report_matrix_rows(request: pytest.FixtureRequest) -> Iterator[None]:
     """The crash-matrix rows this test filled go with its teardown report, so the table

@@ -309,6 +309,8 @@ class JiraSide:
 
     index_lag: float = 1.0
     name: str = "jira"
+    #: More ticket-system settings (``{"INDEX_LAG": 0}``), for every run.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def start(self, stack: ExitStack, killer: Killer) -> None:
         self.jira = JiraEmulator(
@@ -325,9 +327,8 @@ class JiraSide:
         self.proxy.on_event(killer.http(2))
 
     def env(self) -> dict[str, str]:
-        return jobenv.jira(
-            self.proxy.url, email=EMAIL, api_token=API_TOKEN, INDEX_LAG=INDEX_LAG, RATE=200
-        )
+        settings: dict[str, Any] = {"INDEX_LAG": INDEX_LAG, "RATE": 200, **self.settings}
+        return jobenv.jira(self.proxy.url, email=EMAIL, api_token=API_TOKEN, **settings)
 
     def tickets(self, instance: str) -> list[Made]:
         made = []
@@ -460,6 +461,154 @@ OAUTH_CLIENT_SECRET = "e2e-oauth-client-secret~1e3"
 SECRETS = (API_TOKEN, GITHUB_TOKEN, "e2e-s3-secret", "e2e-imap-password", OAUTH_CLIENT_SECRET)
 
 
+#: The Graph scenarios' tenant domain (their mailboxes' UPNs end in it).
+GRAPH_DOMAIN = "contoso.onmicrosoft.com"
+#: The folder a Graph source sets poison and auto-replies aside into (made if missing).
+GRAPH_SET_ASIDE = "Set aside"
+
+
+@dataclass
+class GraphSide:
+    """A fresh mailbox on a shared Microsoft Graph emulator (in the test process, every
+    exchange checked against Graph's OpenAPI excerpt), through the fault proxy.
+
+    The job signs in with a static app-only token the emulator made, or (``entra``)
+    with client credentials at a fresh token endpoint stand-in (Entra ID), reached
+    through its own fault proxy, so the token request is one more crash point; the
+    app is then restricted to this mailbox by an application access policy, as an
+    administrator scopes a real one. ``done`` is the source's ``DONE`` (``delete``:
+    into Deleted Items; ``move``: into ``Done``)."""
+
+    graph: Any
+    entra: bool = False
+    done: str = "delete"
+    name: str = "graph"
+    mailbox: str = ""
+    proxy: FaultProxy | None = None
+    token_proxy: FaultProxy | None = None
+    token: str = ""
+    client_id: str = ""
+    endpoint: Any = None
+    #: More source settings (``{"MAX_PER_SENDER": 0}``), for every run.
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: Each seeded message's immutable id and Internet message id -> its item name.
+    names: dict[str, str] = field(default_factory=dict)
+    violations_before: int = 0
+
+    def start(self, stack: ExitStack, killer: Killer) -> None:
+        self.mailbox = f"e2e{os.getpid()}-{next(_names)}@{GRAPH_DOMAIN}"
+        self.graph.add_mailbox(self.mailbox)
+        self.violations_before = len(self.graph.violations)
+        self.proxy = stack.enter_context(FaultProxy(self.graph.address))
+        self.proxy.on_event(killer.http(1))
+        if not self.entra:
+            self.token = self.graph.make_token()
+            return
+        from shitshovela_testkit.tokenendpoint import TokenEndpoint
+
+        self.endpoint = stack.enter_context(TokenEndpoint())
+        app = self.endpoint.register_app(secret=OAUTH_CLIENT_SECRET, roles=("Mail.ReadWrite",))
+        self.client_id = app.client_id
+        self.graph.set_policy(app.client_id, [self.mailbox])
+        self.token_proxy = stack.enter_context(FaultProxy(self.endpoint.address))
+        self.token_proxy.on_event(killer.http(3))
+
+    def seed(self, items: dict[str, str]) -> None:
+        from shitshovela_graph_emulator import build_mime
+
+        for name, text in items.items():
+            title, _, body = text.partition("\n")
+            message_id = f"<{name}@e2e.example.com>"
+            mime = build_mime(
+                title,
+                body or "-",
+                sender="Monitor <monitor@example.com>",
+                to=self.mailbox,
+                message_id=message_id,
+            )
+            record = self.graph.seed_message(mime, mailbox=self.mailbox)
+            self.names[record.id] = self.names[message_id.strip("<>")] = name
+
+    def claim(self, names: list[str], instance: str) -> None:
+        """Claim the messages of these items now for ``instance``, behind the job's back, as
+        another run of that instance does (the claim property a run writes): a run leaves
+        them alone within its claim window, and tickets them once it has passed."""
+        from datetime import UTC, datetime
+
+        from shitshovela_graph.claims import claim_property, claim_value
+
+        wanted = set(names)
+        prop, value = claim_property(instance), claim_value(datetime.now(UTC))
+        for message in self.graph.messages("inbox", mailbox=self.mailbox):
+            if self.names.get(message.id) in wanted:
+                self.graph.update_message(message.id, mailbox=self.mailbox, extended={prop: value})
+
+    def overwrite(self, name: str, text: str) -> None:
+        raise NotImplementedError("mail is not overwritten in place")
+
+    def expire_lease(self) -> None:
+        """Graph holds no run lease (its claims are per message)."""
+
+    def remaining(self) -> list[str]:
+        messages = self.graph.messages("inbox", mailbox=self.mailbox)
+        return sorted(
+            self.names.get(m.internet_message_id.strip("<>"), m.subject or "?") for m in messages
+        )
+
+    def env(self) -> dict[str, str]:
+        assert self.proxy is not None
+        settings: dict[str, Any] = {
+            "MAILBOX": self.mailbox,
+            "URL": self.proxy.url + "/v1.0",
+            "SET_ASIDE_FOLDER": GRAPH_SET_ASIDE,
+            "DONE": self.done,
+            "DONE_FOLDER": "Done" if self.done == "move" else None,
+            "RATE": 200,
+            **self.settings,
+        }
+        if self.entra:
+            from shitshovela_testkit.tokenendpoint import TENANT_ID
+
+            assert self.token_proxy is not None
+            settings.update(
+                TOKEN_FROM="microsoft",
+                TENANT=TENANT_ID,
+                CLIENT_ID=self.client_id,
+                CLIENT_SECRET=OAUTH_CLIENT_SECRET,
+                AUTHORITY=self.token_proxy.url,
+            )
+        else:
+            settings.update(TOKEN_FROM="static", ACCESS_TOKEN=self.token)
+        return jobenv.source("graph", **settings)
+
+    def key_of(self, origin: Origin) -> str:
+        """The item a ticket's origin names: by the Internet message id it pins, else by
+        the immutable id its key starts with."""
+        message_id = origin.get("message_id").strip("<>")
+        if message_id in self.names:
+            return self.names[message_id]
+        immutable_id = origin.key.split("/", 1)[0]
+        return self.names.get(immutable_id, origin.key)
+
+    def secrets(self) -> list[str]:
+        """The token the job was given, or every token the stand-in handed out."""
+        if self.endpoint is not None:
+            return list(self.endpoint.tokens())
+        return [self.token] if self.token else []
+
+    def problems(self) -> list[str]:
+        """What the emulator found wrong in this scenario's exchanges (Graph's excerpt
+        broken by a request or an answer), and anything set aside."""
+        found = [str(v) for v in self.graph.violations[self.violations_before :]]
+        found = [f"Graph excerpt violated: {v}" for v in found]
+        aside = [
+            f for f in self.graph.folders(mailbox=self.mailbox) if f.display_name == GRAPH_SET_ASIDE
+        ]
+        if aside and aside[0].total:
+            found.append(f"{aside[0].total} message(s) set aside")
+        return found
+
+
 @dataclass
 class Verdict:
     """What the checks found after the fault-free runs."""
@@ -473,7 +622,7 @@ class Verdict:
 
 class Scenario:
     """One fresh source and ticket system (Jira unless ``tickets`` says otherwise), a
-    killer, and the job's runs against them."""
+    killer, and the job's runs against them (``job``: more core settings)."""
 
     def __init__(
         self,
@@ -484,10 +633,13 @@ class Scenario:
         instance: str = "e2e",
         share: Scenario | None = None,
         tickets: TicketSide | None = None,
+        job: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.killer = killer or Killer()
         self.instance = instance
+        #: More core settings (``{"MAX_TICKETS": 200}``), for every run.
+        self.job = dict(job or {})
         self.stack = ExitStack()
         if share is not None:  # a second instance on the same ticket system (I7)
             self.side = share.side
@@ -528,7 +680,9 @@ class Scenario:
         """The job's environment: this scenario's ticket system and source, through their
         proxies."""
         return jobenv.job_env(
-            jobenv.core(self.instance, max_runtime=60, CLAIM_WINDOW=CLAIM_WINDOW),
+            jobenv.core(
+                self.instance, max_runtime=60, **{"CLAIM_WINDOW": CLAIM_WINDOW, **self.job}
+            ),
             self.side.env(),
             self.source.env(),
             **extra,
@@ -599,6 +753,7 @@ class Scenario:
         flags = self.flags_left()
         if flags:
             problems.append(f"{flags} flag(s) left")
+        problems += getattr(self.source, "problems", list)()  # a source's own findings
         extra = getattr(self.source, "secrets", list)()  # tokens handed out, for OAuth sides
         leaked = [s for s in (*SECRETS, *extra) for out in self.outputs if s in out]
         if leaked:
@@ -661,6 +816,53 @@ def shard_of(points: Iterable[T], shard: int, shards: int) -> list[T]:
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} of {shards}")
     return list(points)[shard::shards]
+
+
+class KillAtRequest(Killer):
+    """SIGKILLs the job right before (the request never reaches the server) or right after
+    (its answer never reaches the job) the ``nth`` request through the proxy numbered
+    ``proxy_id`` that ``matches``: a crash point chosen by what the request is, not by its
+    number in the run. `target` keeps the chosen request's target."""
+
+    def __init__(
+        self,
+        matches: Callable[[RequestEvent], bool],
+        when: str,
+        *,
+        nth: int = 1,
+        proxy_id: int = 1,
+    ) -> None:
+        super().__init__(None, when)
+        self.matches = matches
+        self.nth = nth
+        self.proxy_id = proxy_id
+        self.target = ""
+
+    def http(self, proxy_id: int) -> Callable[[Event], Fault | None]:
+        hits = 0
+        chosen = -1
+
+        def listener(event: Event) -> Fault | None:
+            nonlocal hits, chosen
+            if self.fired or proxy_id != self.proxy_id:
+                return None
+            if isinstance(event, RequestEvent):
+                self._next()
+                if not self.matches(event):
+                    return None
+                hits += 1
+                if hits != self.nth:
+                    return None
+                self.target = event.target
+                if self.when == "before":
+                    self._kill()
+                    return Hang()
+                chosen = event.request
+            elif isinstance(event, ResponseEvent) and event.request == chosen:
+                self._kill()
+            return None
+
+        return listener
 
 
 class KillAfterCreate(Killer):

@@ -21,12 +21,16 @@ import json
 import os
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from crashkit import (
     GitHubSide,
+    GraphSide,
     ImapOAuthSide,
     ImapSide,
+    JiraSide,
+    KillAtRequest,
     Killer,
     S3Side,
     Scenario,
@@ -152,3 +156,111 @@ def test_imap_with_oauth_to_jira_every_crash_point(dovecot: Any, shard: int) -> 
     _matrix(
         "imap-oauth -> jira", lambda: ImapOAuthSide(dovecot), items=max(1, ITEMS // 2), shard=shard
     )
+
+
+@sharded
+def test_graph_to_jira_every_crash_point(graph: Any, shard: int) -> None:
+    """Microsoft Graph mail (the emulator, each exchange checked against Graph's excerpt)
+    into Jira, signing in as an app at Entra ID (the token endpoint stand-in): its token
+    request is one more crash point."""
+    _matrix("graph -> jira", lambda: GraphSide(graph, entra=True), shard=shard)
+
+
+@sharded
+def test_graph_to_github_every_crash_point(graph: Any, shard: int) -> None:
+    """The same into GitHub, with a static token, done messages moved to a folder."""
+    _matrix("graph -> github", lambda: GraphSide(graph, done="move"), GitHubSide, shard=shard)
+
+
+#: The Graph source's page: it lists 100 messages a request (not a setting), so a folder
+#: of more than one page holds 101 messages or more.
+GRAPH_PAGE = 100
+#: The messages after the first page.
+GRAPH_PAGE_TWO = 2
+
+
+def _next_page(event: Any) -> bool:
+    """A request for a page of the folder's messages that follows an offset
+    ``@odata.nextLink`` (``$skip``)."""
+    target = unquote(event.target)
+    return event.method == "GET" and "/messages?" in target and "$skip=" in target
+
+
+def _delete(event: Any) -> bool:
+    return event.method == "DELETE"
+
+
+#: Crash point -> (how many of the first page's messages another run of the instance
+#: claimed just now, the request to kill at). All 100: the killed run leaves them alone
+#: and follows the next-page link. All but the page's last: the run tickets and deletes
+#: that one, and its delete comes right before the next page is asked for (from the
+#: start again: an offset link would pass a message over).
+GRAPH_PAGE_POINTS = {
+    "next page": (GRAPH_PAGE, _next_page),
+    "delete between pages": (GRAPH_PAGE - 1, _delete),
+}
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("point", list(GRAPH_PAGE_POINTS))
+def test_graph_to_jira_across_pages(graph: Any, point: str, when: str) -> None:
+    """A folder of more than one page (the source lists 100 messages a request), killed
+    before or after a chosen request at the page boundary: the one following the
+    next-page link, or the delete right before the next page is asked for. The first
+    page is messages another run of this instance claimed just now: the killed run
+    (given a long claim window) leaves them alone, so it gets past the page with one
+    ticket at most, and the fault-free runs ticket them all once the harness's claim
+    window has passed. *Can fail*: the next-page kill fires only if that request goes
+    through the proxy (with the emulator's links on its own address it did not).
+
+    Jira here has no index lag (and the job declares none): a claimed item's lookup
+    reads every issue created within the declared lag, which over a hundred claimed
+    items would make this row slow; the lag is the other rows' subject."""
+    claimed, matches = GRAPH_PAGE_POINTS[point]
+    killer = KillAtRequest(matches, when)
+    fast = {"RATE": 1000}
+    scenario = Scenario(
+        GraphSide(graph, settings={**fast, "MAX_PER_SENDER": 0}),
+        killer=killer,
+        tickets=JiraSide(index_lag=0.0, settings={**fast, "INDEX_LAG": 0}),
+        job={"MAX_TICKETS": 200},
+    )
+    with scenario:
+        names = sorted(scenario.seed(GRAPH_PAGE + GRAPH_PAGE_TWO))
+        scenario.source.claim(names[:claimed], scenario.instance)
+        result = scenario.run(armed=True, SHITSHOVELA_CLAIM_WINDOW="120")
+        assert killer.fired, f"no {point} request came: {result.stdout[-2000:]}"
+        assert result.returncode != 0
+        if point == "next page":
+            assert f"$skip={GRAPH_PAGE}" in unquote(killer.target)
+        scenario.settle()
+        verdict = scenario.verdict()
+        row("graph pages -> jira").add(verdict, crash=True)
+    assert verdict.problems == []
+
+
+def test_graph_verdict_catches_a_lost_message_and_a_broken_exchange() -> None:
+    """*Can fail*: the Graph rows' verdict sees a message gone without its ticket (a user
+    deleting it behind the job's back) and an exchange that broke Graph's excerpt (its
+    own emulator here: the shared one must end clean)."""
+    import httpx
+    from shitshovela_graph_emulator import GraphEmulator, graph_openapi
+
+    with (
+        GraphEmulator(mailboxes=[], validate_spec=graph_openapi()) as graph,
+        Scenario(GraphSide(graph)) as scenario,
+    ):
+        scenario.seed(2)
+        side = scenario.source
+        first = next(iter(side.names))
+        graph.delete_message(first, mailbox=side.mailbox)
+        answer = httpx.patch(
+            f"{side.proxy.url}/v1.0/users/{side.mailbox}/messages/{first}",
+            json={"isRead": "yes"},  # not a boolean
+            headers={"Authorization": f"Bearer {side.token}"},
+        )
+        assert answer.status_code == 500  # the emulator fails loudly
+        scenario.settle()
+        verdict = scenario.verdict()
+    assert verdict.lost == 1 and verdict.duplicated == 0
+    assert any("Graph excerpt violated: request PATCH" in p for p in verdict.problems)

@@ -57,3 +57,22 @@ def test_demo_github_moves_the_bucket_into_github() -> None:
     assert "set-aside/alerts/core-dump.bin" in out
     assert "drained: the source is empty" in out
     assert "ghp_demo" not in out and "demo-secret-key" not in out
+
+
+def test_demo_graph_moves_the_mailbox_into_jira() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--graph"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={"PATH": "/usr/bin:/bin", "SHITSHOVELA_LOG_FORMAT": "console"},
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "OPS-3" in out and "OPS-4" not in out
+    assert "'Disk almost full on db1'" in out
+    assert "components=['Databases']" in out  # the example plugin's hook took part
+    assert "attachment failed-logins-week-47.csv" in out
+    assert "Set aside: 1 message(s)" in out and "'Automatic reply: Packet loss" in out
+    assert "Inbox: 0 message(s)" in out and "Deleted Items: 3 message(s)" in out
+    assert "matched Graph's excerpt" in out
+    assert "drained: the source is empty" in out
+    assert "demo-graph-client-secret" not in out and "demo-api-token" not in out

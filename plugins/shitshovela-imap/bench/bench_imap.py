@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# The plugin's test helpers (tests/imapkit.py, mimegen.py) serve this script too, and
+# The plugin's test helpers (tests/imapkit.py) serve this script too, and
 # the repository's bench/ (not a package) holds the outcome check every benchmark uses.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
@@ -159,10 +159,10 @@ def mime_cases(server: Any, settings: dict[str, Any], cases: int) -> dict[str, i
     """Deliver generated messages (hypothesis), one folder per case, and drain each."""
     import itertools
 
-    import mimegen
     from hypothesis import HealthCheck, given, strategies
     from hypothesis import settings as hypothesis_settings
     from imapkit import Mailbox
+    from shitshovela_testkit import mimegen
     from shitshovela_testkit.fakes import fake_tickets
     from shitshovela_testkit.runs import run_once
 

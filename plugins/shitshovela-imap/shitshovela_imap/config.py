@@ -6,7 +6,8 @@ differ from the mailbox, a password or a token source as ``AUTH`` says) is
 `ImapSettings.problems`, which the core runs while
 it loads the configuration: a problem is reported, naming the variable, with
 every other problem of the run (exit code 2), before anything is contacted.
-This module is imported by the entry point: standard library only.
+This module is imported by the entry point: standard library, attrs, the core and
+`shitshovela_mail.MailSettings` only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Literal
 from urllib.parse import quote
 
 import attrs
+from shitshovela_mail import MailSettings
 
 from shitshovela_core import (
     EnvName,
@@ -116,10 +118,13 @@ GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 
 
 @attrs.frozen(kw_only=True)
-class ImapSettings(ProviderSettings, TlsSettings, OAuthSettings):
+class ImapSettings(ProviderSettings, TlsSettings, OAuthSettings, MailSettings):
     """The IMAP source's settings (``SHITSHOVELA_IMAP__*``, see the README's
     table), and the rules that span them. The token settings (``TOKEN_FROM``,
-    ``TENANT``, ``CLIENT_ID``, ...) come from the core's `OAuthSettings`."""
+    ``TENANT``, ``CLIENT_ID``, ...) come from the core's `OAuthSettings`; the
+    set-aside folder, the size limit and the loop protection (``SET_ASIDE_FOLDER``,
+    ``MAX_MESSAGE_SIZE``, ``AUTO_REPLIES``, ``MAX_PER_SENDER``, ``SENDER_OVERFLOW``)
+    from `shitshovela_mail.MailSettings`, shared by every mail source."""
 
     host: str = setting(
         kind="str",
@@ -188,38 +193,6 @@ class ImapSettings(ProviderSettings, TlsSettings, OAuthSettings):
         check=_single_line,
         converter=_strip,
         help="The archive folder for DONE=move (created if missing).",
-    )
-    set_aside_folder: str = setting(
-        kind="str",
-        default="ShitShovela-Set-Aside",
-        keep_empty=True,
-        check=_single_line,
-        converter=_strip,
-        help="Where messages that cannot become tickets go (too large, unreadable, auto-replies, "
-        "over the per-sender cap); created if missing. Empty: such a message stops the run.",
-    )
-    max_message_size: int = setting(
-        default=50_000_000,
-        minimum=1024,
-        help="Largest message (bytes, RFC822.SIZE) that becomes a ticket; larger ones are set "
-        "aside without being downloaded.",
-    )
-    auto_replies: Literal["set_aside", "ticket"] = setting(
-        default="set_aside",
-        choices=("set_aside", "ticket"),
-        help="Auto-replies and bounces (Auto-Submitted, Precedence bulk/junk/list, X-Autoreply, "
-        "X-Autorespond, empty Return-Path, delivery reports): set_aside or ticket.",
-    )
-    max_per_sender: int = setting(
-        default=20,
-        minimum=0,
-        help="Most tickets from one sender address in one run (a mail loop's brake); 0: no cap.",
-    )
-    sender_overflow: Literal["set_aside", "leave"] = setting(
-        default="set_aside",
-        choices=("set_aside", "leave"),
-        help="Messages over MAX_PER_SENDER: set_aside (out of the mailbox, for an operator to "
-        "look at) or leave (in the mailbox for later runs).",
     )
     timeout: float = setting(
         kind="duration",

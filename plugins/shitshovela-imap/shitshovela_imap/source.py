@@ -10,7 +10,7 @@ attachments are fetched only when a ticket system opens them, in chunks of
 
 An origin names the mailbox (scope ``imap://user@host:port/MAILBOX``), its
 UIDVALIDITY (``version``), the UID, the Message-ID and a digest of the size
-and header block (I9, see `shitshovela_imap.mime.header_digest`). Deleting
+and header block (I9, see `shitshovela_mail.header_digest`). Deleting
 verifies that digest on the UID first and then expunges *only that UID*
 (``UID STORE +FLAGS (\\Deleted)``, ``UID EXPUNGE``; never a plain ``EXPUNGE``);
 when UIDVALIDITY changed, the message is located again by Message-ID (or, with
@@ -48,6 +48,20 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import attrs
+from shitshovela_mail import (
+    TEXT_LIMIT,
+    LoopGuard,
+    MessageHeaders,
+    Part,
+    StructureError,
+    decoder_for,
+    header_digest,
+    mail_item,
+    parse_headers,
+    parse_structure,
+    part_attachment,
+    shown_parts,
+)
 
 from shitshovela_core import (
     Attachment,
@@ -86,20 +100,6 @@ from .connection import (
     ViewChanged,
     store_unchanged_since,
 )
-from .mime import (
-    MessageHeaders,
-    Part,
-    StructureError,
-    attachment_name,
-    attachment_parts,
-    auto_reply_reason,
-    decoder_for,
-    header_digest,
-    parse_headers,
-    parse_structure,
-    part_text,
-    text_parts,
-)
 from .signin import SignIn, check_token
 
 __all__ = ["CLAIM_KEYWORD", "ImapSource"]
@@ -108,9 +108,6 @@ __all__ = ["CLAIM_KEYWORD", "ImapSource"]
 BATCH_SIZE = 50
 #: Bytes of a header block read (and digested); longer header blocks are cut.
 HEADER_LIMIT = 256 * 1024
-#: Bytes of one text part read for the ticket; longer text is cut (ticket systems cap
-#: their bodies far below this).
-TEXT_LIMIT = 1024 * 1024
 #: Most text bytes one FETCH of text parts asks for.
 TEXT_GROUP_BYTES = 4 * 1024 * 1024
 #: About how many UIDs one UID SEARCH window covers.
@@ -221,8 +218,7 @@ class ImapSource(Source):
         self.chunk_size = CHUNK_SIZE
         #: The most listing entries held in memory at once (tests read it).
         self.peak_buffered = 0
-        self._per_sender: collections.Counter[str] = collections.Counter()
-        self._left_senders: set[str] = set()
+        self.loops = LoopGuard(self.settings, self._env, self.log)
         self._folders: set[str] = set()
         self._claims: bool | None = None
         #: The wall clock claim times are read against (UTC seconds).
@@ -579,31 +575,11 @@ class ImapSource(Source):
                 claim_token=token,
             )
         if policies and claimed is None:
-            if self.settings.auto_replies == "set_aside":
-                why = auto_reply_reason(headers, root.content_type)
-                if why:
-                    return PoisonItem(origin, f"auto-reply or bounce ({why})", claim_token=token)
-            sender = headers.sender or "(no sender)"
-            cap = self.settings.max_per_sender
-            if cap and self._per_sender[sender] >= cap:
-                if self.settings.sender_overflow == "leave":
-                    if sender not in self._left_senders:
-                        self._left_senders.add(sender)
-                        self.log.warning(
-                            "sender_capped",
-                            sender=sender,
-                            cap=cap,
-                            note="further messages from this sender stay in the mailbox "
-                            "for a later run",
-                        )
-                    return None
-                return PoisonItem(
-                    origin,
-                    f"more than {cap} messages from {sender} in one run (a mail loop?); "
-                    f"{self._env('MAX_PER_SENDER')}",
-                    claim_token=token,
-                )
-            self._per_sender[sender] += 1
+            verdict = self.loops.check(headers, root.content_type)
+            if verdict.action == "leave":
+                return None
+            if verdict.action == "set_aside":
+                return PoisonItem(origin, verdict.reason, claim_token=token)
         internal = meta.get(b"INTERNALDATE")
         return _Pending(
             uid=uid,
@@ -611,7 +587,7 @@ class ImapSource(Source):
             origin=origin,
             headers=headers,
             root=root,
-            texts=tuple(self._shown(root)),
+            texts=tuple(shown_parts(root)),
             internal_date=internal if isinstance(internal, datetime) else None,
             claimed_at=claimed,
             claim_token=token,
@@ -637,19 +613,6 @@ class ImapSource(Source):
             return now, token.dumps()
         self.log.info("legacy_claim_stamped", uid=uid, claimed_at=stamped[0].isoformat())
         return stamped
-
-    @staticmethod
-    def _shown(root: Part) -> list[Part]:
-        """The text parts to show, up to about `TEXT_LIMIT` bytes in all (the parts after
-        that become attachments: nothing is dropped)."""
-        shown: list[Part] = []
-        left = TEXT_LIMIT
-        for part in text_parts(root):
-            if shown and left <= 0:
-                break
-            shown.append(part)
-            left -= min(part.size, TEXT_LIMIT)
-        return shown
 
     def _complete(self, pending: Sequence[_Pending], validity: int) -> Iterator[Item | PoisonItem]:
         """Fetch the text parts of ``pending`` (one FETCH per set of sections) and
@@ -708,43 +671,25 @@ class ImapSource(Source):
         return {uid: found.get(uid, {}) for uid in uids}
 
     def _item(self, entry: _Pending, data: Any) -> Item:
-        headers = entry.headers
-        texts: list[str] = []
+        texts: dict[str, bytes] = {}
         for part in entry.texts:
             raw = data.get(f"BODY[{part.section}]<0>".encode()) or b""
-            text = part_text(part, raw if isinstance(raw, bytes) else b"")
-            if text.strip():
-                texts.append(text)
-        body = "\n\n".join(texts)
-        long_texts = [p for p in entry.texts if p.size > TEXT_LIMIT]
-        if long_texts:  # cut here, attached whole: nothing is lost with the message
-            names = ", ".join(attachment_name(p) for p in long_texts)
-            body += (
-                f"\n\n[The text was longer than {TEXT_LIMIT} bytes; it is attached whole as "
-                f"{names}.]"
-            )
-        files = [*attachment_parts(entry.root, entry.texts), *long_texts]
-        attachments = tuple(self._attachment(entry.validity, entry.uid, part) for part in files)
+            texts[part.section] = raw if isinstance(raw, bytes) else b""
         meta = {
-            "from": headers.from_text,
-            "to": headers.to,
-            "cc": headers.cc,
-            "reply_to": headers.reply_to,
-            "date": headers.get("date").strip(),
-            "message_id": headers.message_id,
             "mailbox": self.settings.mailbox,
             "uid": str(entry.uid),
             "uidvalidity": str(entry.validity),
             "size": entry.origin.get("size"),
         }
-        return Item(
-            origin=entry.origin,
-            title=headers.subject or "(no subject)",
-            body=body,
-            sender=headers.sender,
-            created=headers.date or entry.internal_date,
-            meta={k: v for k, v in meta.items() if v},
-            attachments=attachments,
+        return mail_item(
+            entry.origin,
+            entry.headers,
+            entry.root,
+            entry.texts,
+            texts,
+            functools.partial(self._attachment, entry.validity, entry.uid),
+            meta,
+            entry.internal_date,
             claimed_at=entry.claimed_at,
             claim_token=entry.claim_token,
         )
@@ -752,12 +697,8 @@ class ImapSource(Source):
     # -- attachments -------------------------------------------------------------------
 
     def _attachment(self, validity: int, uid: int, part: Part) -> Attachment:
-        return Attachment(
-            name=attachment_name(part),
-            content_type=part.content_type,
-            size=part.decoded_size(),
-            opener=functools.partial(self._open_part, validity, uid, part.section, part.encoding),
-        )
+        opener = functools.partial(self._open_part, validity, uid, part.section, part.encoding)
+        return part_attachment(part, opener)
 
     def _open_part(
         self, validity: int, uid: int, section: str, encoding: str

@@ -87,7 +87,7 @@ def test_entry_point_does_not_import_the_client_libraries() -> None:
     code = (
         "import sys, shitshovela_imap\n"
         "heavy = ['imapclient', 'imaplib', 'html_text', 'lxml', 'shitshovela_imap.source',"
-        " 'shitshovela_imap.connection', 'shitshovela_imap.mime', 'shitshovela_imap.signin',"
+        " 'shitshovela_imap.connection', 'shitshovela_mail.mime', 'shitshovela_imap.signin',"
         " 'shitshovela_core.tokens', 'jwt', 'cryptography']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )

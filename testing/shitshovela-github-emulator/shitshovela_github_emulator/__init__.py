@@ -15,12 +15,12 @@ Modules, one concern each: ``server`` (the emulator: the request pipeline and th
 test-facing API, on the testkit's stand-in server), ``routes`` (operations to
 handlers), ``auth`` (tokens and callers), ``app`` (the GitHub App flow: JWTs and
 installation tokens), ``ratelimit`` (primary and secondary limits), ``speccheck``
-and ``validation`` (the OpenAPI checks and the openapi-core adapter), ``issues``,
-``labels``, ``listing`` and ``meta`` (the handlers), ``render`` (GitHub's JSON
-shapes), ``state`` (repositories, issues, the lagging listing), ``site`` (what a
-handler works on), ``faults`` and ``control`` (the test's levers, in Python and over
-HTTP), ``config`` (what a test configures), ``messages`` (requests, answers, error
-bodies), ``specfile``.
+(the OpenAPI checks, on the testkit's ``openapicheck`` and ``specfindings``),
+``issues``, ``labels``, ``listing`` and ``meta`` (the handlers), ``render``
+(GitHub's JSON shapes), ``state`` (repositories, issues, the lagging listing),
+``site`` (what a handler works on), ``faults`` (on the testkit's ``faultscript``)
+and ``control`` (the test's levers, in Python and over HTTP), ``config`` (what a
+test configures), ``messages`` (requests, answers, error bodies), ``specfile``.
 """
 
 from shitshovela_testkit.standin import RecordedRequest

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shitshovela_testkit.specfindings import CheckedEmulator
 from shitshovela_testkit.standin import Request, Response, StandInServer
 
 from . import control, routes
@@ -30,7 +31,7 @@ from .faults import Faults, Throttle
 from .messages import GitHubRequest, GitHubResponse, Reject, error
 from .ratelimit import RateLimits, Snapshot, primary_exceeded, secondary_exceeded
 from .site import Site, UnknownLabels
-from .speccheck import SpecCheck, Violation
+from .speccheck import SpecCheck
 from .state import GitHubState, IssueRecord, LabelRecord, Repo
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ DEFAULT_TOKEN = "ghp_emulatorTokenForTests0000000000000000"  # noqa: S105 - a te
 ENTERPRISE_PREFIX = "/api/v3"
 
 
-class GitHubEmulator(StandInServer):
+class GitHubEmulator(StandInServer, CheckedEmulator):
     """A stateful GitHub on ``http://127.0.0.1:<free port>``, as a context manager.
 
     ``repos``: ``{"owner/name": RepoConfig(...)}`` or a list of names (default one
@@ -57,6 +58,8 @@ class GitHubEmulator(StandInServer):
 
     server_name = "github.com"
     request_class = GitHubRequest
+    described_as = "GitHub's OpenAPI description"
+    spec: SpecCheck
 
     def __init__(
         self,
@@ -261,29 +264,6 @@ class GitHubEmulator(StandInServer):
         """A pull request: it takes the repository's next issue number."""
         return self.seed_issue(title, repo=repo, pull_request=True, **kwargs)
 
-    @property
-    def violations(self) -> list[Violation]:
-        """Requests and answers that broke GitHub's OpenAPI description (and emulator crashes)."""
-        return self.spec.violations
-
-    @property
-    def unvalidated(self) -> list[str]:
-        """Requests answered without a spec check (``"METHOD /path: why"``)."""
-        return self.spec.unvalidated
-
-    def clear_violations(self) -> None:
-        self.spec.clear()
-
-    def assert_no_violations(self) -> None:
-        """Fail, listing them, if any request or answer broke the description."""
-        found = self.violations
-        if found:
-            lines = "\n".join(f"  - {v}" for v in found)
-            raise AssertionError(
-                f"{len(found)} request/response(s) do not match GitHub's OpenAPI description "
-                f"(or crashed the emulator):\n{lines}"
-            )
-
     # ------------------------------------------------------------------- serving
     def handle(self, request: Request) -> Response:
         """Route, check, authenticate, count, fault, answer, check the answer."""
@@ -363,27 +343,24 @@ class GitHubEmulator(StandInServer):
         self, req: GitHubRequest, the_route: routes.Route, params: dict[str, str]
     ) -> GitHubResponse:
         """The handler's answer, with a scheduled fault applied."""
-        mode = self.site.faults.take(the_route.name)
-        if mode == "fail_500":
-            return _fault(error(500, "Server Error"))
-        if mode == "drop":
-            return _fault(GitHubResponse(0, drop=True))
-        with self.site.state.lock:
-            try:
-                resp = routes.answer(self.site, req, the_route, params)
-            except Reject as rejected:
-                resp = rejected.response
-        if mode == "commit_then_500":
-            return _fault(error(500, "Server Error"))
-        if mode == "commit_then_drop":
-            return _fault(GitHubResponse(0, drop=True))
-        return resp
+
+        def answer() -> GitHubResponse:
+            with self.site.state.lock:
+                try:
+                    return routes.answer(self.site, req, the_route, params)
+                except Reject as rejected:
+                    return rejected.response
+
+        return self.site.faults.apply(
+            the_route.name,
+            answer,
+            failed=lambda: _fault(error(500, "Server Error")),
+            dropped=lambda: _fault(GitHubResponse(0, drop=True)),
+        )
 
     def on_error(self, request: Request, error_: Exception) -> Response:
         """An emulator bug: answer 500 and record it, so that the test fails."""
-        self.spec.record(
-            Violation("emulator", request.method, request.path, "-", repr(error_), 500)
-        )
+        self.spec.record_crash(request, error_)
         return _loud("the emulator crashed", [repr(error_)])
 
     def extra_headers(self, request: Request, response: Response) -> dict[str, str]:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +9,7 @@ from typing import Any
 import pytest
 from shitshovela_github_emulator import NOT_IN_EXCERPT, ROUTES, GitHubEmulator, routes
 from shitshovela_github_emulator.messages import GitHubResponse
-from shitshovela_github_emulator.validation import load_validator
+from shitshovela_testkit.emulatorsuite import check_routes_documented, run_python
 
 pytestmark = pytest.mark.servers
 
@@ -143,31 +139,10 @@ def test_without_validation_nothing_is_recorded_and_github_s_own_checks_answer(
 # ---------------------------------------------------------------- what is (not) checked
 
 
-def readme_operations() -> dict[str, str]:
-    """``{"METHOD /path": what the README says}`` from its table of operations."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `([A-Z]+ /[^`]*)` \| ([^|]+) \|", text, re.MULTILINE)
-    return {op: what.strip() for op, what in rows}
-
-
 def test_every_served_operation_is_in_the_excerpt_or_documented_as_unchecked(
     spec_path: Path,
 ) -> None:
-    in_excerpt = {f"{m} {p}" for m, p in load_validator(spec_path).operations()}
-    documented = readme_operations()
-    for route in ROUTES:
-        op = f"{route.method} {route.template}"
-        if route.unvalidated is None:
-            assert op in in_excerpt, f"{op} is checked but not in the excerpt"
-            assert documented.get(op) == "checked", op
-        else:
-            assert route.unvalidated == NOT_IN_EXCERPT
-            assert op not in in_excerpt, f"{op} is in the excerpt: check it"
-            assert documented.get(op, "").startswith("not in the excerpt"), op
-    served = {f"{r.method} {r.template}" for r in ROUTES}
-    for op in in_excerpt - served:
-        assert documented.get(op, "").startswith("not served"), op
-    assert set(documented) == in_excerpt | served  # the table lists no stray operation
+    check_routes_documented(ROUTES, spec_path, ROOT / "README.md", NOT_IN_EXCERPT)
 
 
 def test_every_answer_of_a_checked_operation_was_checked(github: GitHubEmulator) -> None:
@@ -200,15 +175,6 @@ def test_the_emulator_imports_and_runs_without_openapi_core_or_pyjwt() -> None:
         "assert not loaded, loaded\n"
         "print('ok')\n"
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    out = run_python(code, pythonpath=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

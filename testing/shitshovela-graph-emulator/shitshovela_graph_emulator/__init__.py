@@ -20,12 +20,13 @@ query options, pages, ``@odata.nextLink``), ``odata`` (``$filter``,
 ``$orderby``, ``$select``, ``$expand``), ``render`` (Graph's JSON shapes),
 ``mime`` (what Exchange reads out of MIME), ``state`` (mailboxes, folders,
 messages), ``ids`` (Exchange-shaped ids and change keys), ``site`` (what a
-handler works on, the lookups), ``auth`` (tokens, permissions, access
-policies), ``tokens`` (key pairs and tokens for tests), ``identity`` (the
-caller), ``throttle`` (Outlook's limits), ``speccheck`` and ``validation``
-(the OpenAPI checks and the openapi-core adapter), ``faults``, ``levers`` and
-``control`` (the test's levers, in Python and over HTTP), ``config`` (what a
-test configures), ``wire`` (requests, answers, error bodies), ``specfile``.
+handler works on, the lookups), ``auth`` (tokens, permissions, access policies),
+``tokens`` (key pairs and tokens for tests), ``identity`` (the caller),
+``throttle`` (Outlook's limits), ``speccheck`` (the OpenAPI checks, on the
+testkit's ``openapicheck`` and ``specfindings``), ``faults`` (on the testkit's
+``faultscript``), ``levers`` and ``control`` (the test's levers, in Python and
+over HTTP), ``config`` (what a test configures), ``wire`` (requests, answers,
+error bodies), ``specfile``.
 """
 
 from shitshovela_testkit.standin import RecordedRequest

@@ -53,7 +53,9 @@ def _list(site: Site, req: GraphRequest, user: str, box: Mailbox, parent: Folder
             body = {k: v for k, v in body.items() if k in query.select or k == "id"}
         return body
 
-    return page(site, req, query, rows, render=shown, context=site.context(user, "/mailFolders"))
+    return page(
+        site, req, query, rows, render=shown, context=site.context(req, user, "/mailFolders")
+    )
 
 
 def list_folders(site: Site, req: GraphRequest, user_id: str) -> GraphResponse:
@@ -85,7 +87,7 @@ def get_folder(site: Site, req: GraphRequest, user_id: str, mailFolder_id: str) 
     if query.select is not None:
         body = {k: v for k, v in body.items() if k in query.select or k == "id"}
     return GraphResponse(
-        200, {"@odata.context": site.context(user_id, "/mailFolders/$entity"), **body}
+        200, {"@odata.context": site.context(req, user_id, "/mailFolders/$entity"), **body}
     )
 
 
@@ -108,7 +110,7 @@ def _create(
     return GraphResponse(
         201,
         {
-            "@odata.context": site.context(user, "/mailFolders/$entity"),
+            "@odata.context": site.context(req, user, "/mailFolders/$entity"),
             **_render(site, box, folder),
         },
     )

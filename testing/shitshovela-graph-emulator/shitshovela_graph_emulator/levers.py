@@ -14,11 +14,13 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from shitshovela_testkit.specfindings import CheckedEmulator
+
 from .auth import Authority
 from .config import DEFAULT_APP_ID, AccessPolicy, MailboxConfig, Throttling
 from .faults import Faults
 from .site import Settings, Site
-from .speccheck import SpecCheck, Violation
+from .speccheck import SpecCheck
 from .state import Folder, FolderRecord, Mailbox, Message, MessageRecord
 from .throttle import Limits, Usage
 from .tokens import SigningKey, make_token
@@ -26,8 +28,12 @@ from .tokens import SigningKey, make_token
 __all__ = ["Levers"]
 
 
-class Levers:
-    """Test-facing operations on one emulator's parts."""
+class Levers(CheckedEmulator):
+    """Test-facing operations on one emulator's parts (and, from `CheckedEmulator`, the
+    findings of its OpenAPI checks: ``violations``, ``assert_no_violations``, ...)."""
+
+    described_as = "Microsoft Graph's OpenAPI description"
+    spec: SpecCheck
 
     def __init__(
         self,
@@ -271,27 +277,3 @@ class Levers:
     def settings(self) -> Settings:
         """The paging form, page sizes and ``If-Match`` enforcement (change them at will)."""
         return self.site.settings
-
-    # --------------------------------------------------------------- findings
-    @property
-    def violations(self) -> list[Violation]:
-        """Requests and answers that broke Graph's OpenAPI description (and emulator crashes)."""
-        return self.spec.violations
-
-    @property
-    def unvalidated(self) -> list[str]:
-        """Requests answered without a spec check (``"METHOD /path: why"``)."""
-        return self.spec.unvalidated
-
-    def clear_violations(self) -> None:
-        self.spec.clear()
-
-    def assert_no_violations(self) -> None:
-        """Fail, listing them, if any request or answer broke the description."""
-        found = self.violations
-        if found:
-            lines = "\n".join(f"  - {v}" for v in found)
-            raise AssertionError(
-                f"{len(found)} request/response(s) do not match Microsoft Graph's OpenAPI "
-                f"description (or crashed the emulator):\n{lines}"
-            )

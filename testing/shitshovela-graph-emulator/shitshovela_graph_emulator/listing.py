@@ -55,12 +55,12 @@ def list_folder_messages(
     """``GET /users/{user-id}/mailFolders/{mailFolder-id}/messages``."""
     box = site.mailbox_for(user_id)
     folder = site.folder_for(box, mailFolder_id)
-    context = site.context(user_id, f"/mailFolders('{mailFolder_id}')/messages")
+    context = site.context(req, user_id, f"/mailFolders('{mailFolder_id}')/messages")
     return _list(site, req, site.state.in_folder(box, folder.id), context)
 
 
 def list_messages(site: Site, req: GraphRequest, user_id: str) -> GraphResponse:
     """``GET /users/{user-id}/messages``."""
     box = site.mailbox_for(user_id)
-    context = site.context(user_id, "/messages")
+    context = site.context(req, user_id, "/messages")
     return _list(site, req, site.state.in_mailbox(box), context)

@@ -132,7 +132,7 @@ def _single(
 ) -> GraphResponse:
     body = render_message(site, req, msg, message_query(req))
     return GraphResponse(
-        status, {"@odata.context": site.context(user, "/messages/$entity"), **body}
+        status, {"@odata.context": site.context(req, user, "/messages/$entity"), **body}
     )
 
 
@@ -303,7 +303,7 @@ def list_attachments(site: Site, req: GraphRequest, user_id: str, message_id: st
             return item
         return {k: v for k, v in item.items() if k in query.select or k in ("id", "@odata.type")}
 
-    context = site.context(user_id, f"/messages('{msg.rest_id}')/attachments")
+    context = site.context(req, user_id, f"/messages('{msg.rest_id}')/attachments")
     return page(site, req, query, rows, render=shown, context=context)
 
 
@@ -315,6 +315,6 @@ def get_attachment(
     msg = site.message_for(box, message_id)
     for item in _attachments(msg, content=True):
         if item["id"] == attachment_id:
-            context = site.context(user_id, f"/messages('{msg.rest_id}')/attachments/$entity")
+            context = site.context(req, user_id, f"/messages('{msg.rest_id}')/attachments/$entity")
             return GraphResponse(200, {"@odata.context": context, **item})
     raise item_not_found()

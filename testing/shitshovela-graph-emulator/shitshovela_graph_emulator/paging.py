@@ -4,7 +4,8 @@
 ``$skip``, ``$skiptoken`` and ``$count`` (``$search`` is not modelled: 501).
 `page` filters and sorts the rows and cuts out one page; when more follow, the
 answer carries ``@odata.nextLink``, the whole URL of the next page (the query
-as sent, ``$`` written ``%24`` as Graph does), which a client follows as it is:
+as sent, ``$`` written ``%24`` as Graph does, on the host the client addressed),
+which a client follows as it is:
 
 * ``skip`` (the default, as Outlook's message lists do): the link carries
   ``$skip=N``, an offset into the list *as it is when the link is followed*, so
@@ -132,7 +133,7 @@ def _link(site: Site, req: GraphRequest, name: str, value: str) -> str:
     kept.append((name, value))
     safe = ",:'()/@"
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe=safe)}" for k, v in kept)
-    return f"{site.api}{req.api_path}?{query}"
+    return f"{site.api_for(req)}{req.api_path}?{query}"
 
 
 def page(

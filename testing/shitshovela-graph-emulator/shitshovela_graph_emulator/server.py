@@ -36,7 +36,7 @@ from .faults import Faults
 from .ids import Ids
 from .levers import Levers
 from .site import API_VERSION, Paging, Settings, Site
-from .speccheck import SpecCheck, Violation
+from .speccheck import SpecCheck
 from .state import GraphState
 from .throttle import Limits
 from .tokens import SigningKey, default_key
@@ -230,21 +230,20 @@ class GraphEmulator(StandInServer, Levers):
         self, req: GraphRequest, the_route: routes.Route, params: dict[str, str]
     ) -> GraphResponse:
         """The handler's answer, with a scheduled fault applied."""
-        mode = self.faults.take(the_route.name)
-        if mode == "fail_500":
-            return error(500, "UnknownError", "An internal server error occurred.")
-        if mode == "drop":
-            return GraphResponse(0, drop=True)
-        with self.site.state.lock:
-            try:
-                resp = routes.answer(self.site, req, the_route, params)
-            except Reject as rejected:
-                resp = rejected.response
-        if mode == "commit_then_500":
-            return error(500, "UnknownError", "An internal server error occurred.")
-        if mode == "commit_then_drop":
-            return GraphResponse(0, drop=True)
-        return resp
+
+        def answer() -> GraphResponse:
+            with self.site.state.lock:
+                try:
+                    return routes.answer(self.site, req, the_route, params)
+                except Reject as rejected:
+                    return rejected.response
+
+        return self.faults.apply(
+            the_route.name,
+            answer,
+            failed=lambda: error(500, "UnknownError", "An internal server error occurred."),
+            dropped=lambda: GraphResponse(0, drop=True),
+        )
 
     def _finish(self, req: GraphRequest, resp: GraphResponse) -> GraphResponse:
         """Graph's ``innerError`` in an error body; ``Preference-Applied`` for immutable ids."""
@@ -264,9 +263,7 @@ class GraphEmulator(StandInServer, Levers):
 
     def on_error(self, request: Request, error_: Exception) -> Response:
         """An emulator bug: answer 500 and record it, so that the test fails."""
-        self.spec.record(
-            Violation("emulator", request.method, request.path, "-", repr(error_), 500)
-        )
+        self.spec.record_crash(request, error_)
         return _loud("the emulator crashed", [repr(error_)])
 
     def extra_headers(self, request: Request, response: Response) -> dict[str, str]:

@@ -11,9 +11,10 @@ not there (gone, moved away under its old REST id) 404 ``ErrorItemNotFound``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .ids import well_formed
 from .state import Folder, GraphState, Mailbox, Message
@@ -43,6 +44,13 @@ class Settings:
     if_match: Literal["ignore", "enforce"] = "ignore"
 
 
+#: A ``Host`` header that names a host: a name or an IPv4 address, or an IPv6 one in
+#: brackets, and an optional port. Anything else is not used in a link.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+
+
 def item_not_found() -> Reject:
     return Reject(
         error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
@@ -58,14 +66,21 @@ class Site:
     #: ``http://127.0.0.1:PORT`` once the server listens.
     base: str = ""
 
-    @property
-    def api(self) -> str:
-        """The API root clients are given: ``http://127.0.0.1:PORT/v1.0``."""
+    def api_for(self, req: GraphRequest) -> str:
+        """The API root as the client addressed it, for the links of its answer: the
+        scheme the request came in on and its ``Host`` header as sent (Graph builds
+        ``@odata.nextLink`` from the host a request was sent to, so a client behind a
+        proxy follows every page through it); the emulator's own root when the request
+        has no usable ``Host`` (HTTP/1.0)."""
+        host = req.headers.get("host", "").strip()
+        if _HOST.fullmatch(host):
+            return f"{urlsplit(self.base).scheme or 'http'}://{host}{API_VERSION}"
         return self.base + API_VERSION
 
-    def context(self, user: str, tail: str) -> str:
-        """An answer's ``@odata.context`` (``…/$metadata#users('x')/messages``), on this host."""
-        return f"{self.api}/$metadata#users('{quote(user, safe='@')}'){tail}"
+    def context(self, req: GraphRequest, user: str, tail: str) -> str:
+        """An answer's ``@odata.context`` (``…/$metadata#users('x')/messages``), on the host
+        the client addressed (`api_for`)."""
+        return f"{self.api_for(req)}/$metadata#users('{quote(user, safe='@')}'){tail}"
 
     def mailbox_for(self, ref: str) -> Mailbox:
         """The mailbox of ``/users/{ref}``; Graph's 404 when there is none."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from shitshovela_graph_emulator import GraphEmulator, graph_openapi
 from shitshovela_testkit.clock import ManualClock
+from shitshovela_testkit.emulatorsuite import checked_emulators
 
 Factory = Callable[..., GraphEmulator]
 
@@ -25,19 +25,8 @@ def spec_path() -> Path:
 @pytest.fixture
 def make_graph(spec_path: Path) -> Iterator[Factory]:
     """Start emulators (spec-validated unless told otherwise); fail on any violation."""
-    started: list[GraphEmulator] = []
-
-    def make(**kwargs: Any) -> GraphEmulator:
-        kwargs.setdefault("validate_spec", spec_path)
-        emulator = GraphEmulator(**kwargs).start()
-        started.append(emulator)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
-    for emulator in started:
-        emulator.assert_no_violations()
+    with checked_emulators(GraphEmulator, spec_path) as make:
+        yield make
 
 
 @pytest.fixture

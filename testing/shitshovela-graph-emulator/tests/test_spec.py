@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +15,8 @@ from shitshovela_graph_emulator import (
     build_mime,
     routes,
 )
-from shitshovela_graph_emulator.validation import load_validator
 from shitshovela_graph_emulator.wire import GraphResponse
+from shitshovela_testkit.emulatorsuite import check_routes_documented, run_python
 
 pytestmark = pytest.mark.servers
 
@@ -177,38 +173,10 @@ def test_without_validation_nothing_is_recorded_and_graph_s_own_checks_answer(
 # ---------------------------------------------------------------- what is (not) checked
 
 
-def readme_operations() -> dict[str, str]:
-    """``{"METHOD /path": what the README says}`` from its table of operations."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `([A-Z]+ /[^`]*)` \| ([^|]+) \|", text, re.MULTILINE)
-    return {op: what.strip() for op, what in rows}
-
-
 def test_every_served_operation_is_in_the_excerpt_or_documented_as_unchecked(
     spec_path: Path,
 ) -> None:
-    in_excerpt = {f"{m} {p}" for m, p in load_validator(spec_path).operations()}
-    documented = readme_operations()
-    served: set[str] = set()
-    for route in ROUTES:
-        op = f"{route.method} {route.template}"
-        served.add(op)
-        if route.unvalidated is None:
-            assert op in in_excerpt, f"{op} is checked but not in the excerpt"
-            assert documented.get(op) == "checked", op
-        else:
-            assert route.unvalidated == NOT_IN_EXCERPT
-            assert op not in in_excerpt, f"{op} is in the excerpt: check it"
-            assert documented.get(op, "").startswith("not in the excerpt"), op
-        for alias in route.aliases:
-            form = f"{route.method} {alias}"
-            served.add(form)
-            assert form not in in_excerpt
-            expected = "checked as" if route.unvalidated is None else "not in the excerpt"
-            assert documented.get(form, "").startswith(expected), form
-    for op in in_excerpt - served:
-        assert documented.get(op, "").startswith("not served"), op
-    assert set(documented) == in_excerpt | served  # the table lists no stray operation
+    check_routes_documented(ROUTES, spec_path, ROOT / "README.md", NOT_IN_EXCERPT)
 
 
 def test_every_answer_of_a_checked_operation_was_checked(graph: GraphEmulator) -> None:
@@ -275,15 +243,6 @@ def test_the_package_imports_neither_openapi_core_nor_pyjwt_and_runs_without_ope
         "    assert r.status_code == 200 and len(r.json()['value']) == 1, r.text\n"
         "print('ok')\n"
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+    out = run_python(code, pythonpath=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

@@ -11,18 +11,20 @@ Importing this package does not import openapi-core; only ``validate_spec=...`` 
 
 Modules, one concern each: ``server`` (the emulator: the request pipeline and the
 test-facing API, on the testkit's stand-in server), ``routes`` (paths to handlers),
-``auth`` (the site's users and their credentials: tokens -> users), ``speccheck`` and
-``validation`` (the OpenAPI checks and the openapi-core adapter), ``fields`` (field
-rules), ``issues``, ``search`` and ``metadata`` (the handlers), ``jql`` (the JQL parser
-and evaluator), ``render`` (Jira's JSON shapes), ``state`` (projects, issues with their
-creator, the lagging index, faults, creates held for a late commit), ``site`` (what a
-handler works on), ``messages`` (requests, answers, error bodies), ``specfile``.
+``auth`` (the site's users and their credentials: tokens -> users), ``speccheck`` (the
+OpenAPI checks, on the testkit's ``openapicheck`` and ``specfindings``), ``fields``
+(field rules), ``issues``, ``search`` and ``metadata`` (the handlers), ``jql`` (the
+JQL parser and evaluator), ``render`` (Jira's JSON shapes), ``state`` (projects,
+issues with their creator, the lagging index, faults, creates held for a late commit),
+``site`` (what a handler works on), ``messages`` (requests, answers, error bodies),
+``specfile``.
 """
 
 from shitshovela_testkit.standin import RecordedRequest
 
 from .jql import JqlError, escape_jql_string
 from .server import JiraEmulator
+from .speccheck import Violation
 from .specfile import jira_openapi
 from .state import (
     AttachmentRecord,
@@ -30,7 +32,6 @@ from .state import (
     Faults,
     IssueRecord,
     ProjectConfig,
-    Violation,
 )
 
 __all__ = [

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from shitshovela_testkit.specfindings import CheckedEmulator
 from shitshovela_testkit.standin import Request, Response, StandInServer
 
 from . import render
@@ -24,7 +25,7 @@ from .messages import JiraRequest, Reject, error, throttled
 from .routes import route
 from .site import Flavour, Site
 from .speccheck import SpecCheck
-from .state import Faults, IssueRecord, JiraState, ProjectConfig, Violation
+from .state import Faults, IssueRecord, JiraState, ProjectConfig
 
 __all__ = ["JiraEmulator"]
 
@@ -33,7 +34,7 @@ _SEARCH_REMOVED = (
 )
 
 
-class JiraEmulator(StandInServer):
+class JiraEmulator(StandInServer, CheckedEmulator):
     """A stateful Jira on ``http://127.0.0.1:<free port>``, as a context manager.
 
     ``flavour="cloud"`` serves ``/rest/api/3`` (ADF descriptions) and ``/rest/api/2``
@@ -50,6 +51,8 @@ class JiraEmulator(StandInServer):
 
     server_name = "JiraEmulator/1.0"
     request_class = JiraRequest
+    described_as = "Jira's OpenAPI description"
+    spec: SpecCheck
 
     def __init__(
         self,
@@ -229,30 +232,6 @@ class JiraEmulator(StandInServer):
                 creator=self.site.identity.username if creator is None else creator,
             )
 
-    @property
-    def violations(self) -> list[Violation]:
-        """Requests and answers that broke Jira's OpenAPI description (and emulator crashes)."""
-        return self.spec.violations
-
-    @property
-    def unvalidated(self) -> list[str]:
-        """Requests answered without a spec check (``"METHOD /path: why"``)."""
-        return self.spec.unvalidated
-
-    def clear_violations(self) -> None:
-        """Forget the violations found so far."""
-        self.spec.clear()
-
-    def assert_no_violations(self) -> None:
-        """Fail, listing them, if any request or answer broke the description."""
-        found = self.violations
-        if found:
-            lines = "\n".join(f"  - {v}" for v in found)
-            raise AssertionError(
-                f"{len(found)} request/response(s) do not match Jira's OpenAPI description:\n"
-                f"{lines}"
-            )
-
     # ------------------------------------------------------------------- serving
     def handle(self, request: Request) -> Response:
         """Route, check, throttle, authenticate, answer, check the answer."""
@@ -292,9 +271,7 @@ class JiraEmulator(StandInServer):
 
     def on_error(self, request: Request, error_: Exception) -> Response:
         """An emulator bug: answer 500 and record it, so that the test fails."""
-        self.spec.record(
-            Violation("emulator", request.method, request.path, "-", repr(error_), 500)
-        )
+        self.spec.record_crash(request, error_)
         return error(500, f"emulator error: {error_!r}")
 
     def extra_headers(self, request: Request, response: Response) -> dict[str, str]:

@@ -15,92 +15,26 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from shitshovela_testkit.openapicheck import SpecCall
+from shitshovela_testkit.specfindings import Checked, SpecFindings, Violation
 
 from . import render
 from .issues import multipart
 from .messages import JiraRequest, JiraResponse
 from .routes import Route
-from .state import Violation
 
-if TYPE_CHECKING:  # typing only: openapi-core stays optional at run time
-    from .validation import SpecCall, SpecValidator
-
-__all__ = ["Checked", "SpecCheck"]
-
-Operation = tuple[str, frozenset[str]]
-"""(operationId, the statuses it declares)."""
-
-Checked = tuple["SpecCall", Operation] | None
-"""The call as checked and its operation; None when the request was not checked."""
+__all__ = ["Checked", "SpecCheck", "Violation"]
 
 
-class SpecCheck:
-    """The OpenAPI checks of one emulator, and their findings (thread-safe)."""
+class SpecCheck(SpecFindings):
+    """The OpenAPI checks of one Jira emulator, and their findings (thread-safe)."""
 
     def __init__(self, spec: Path | str | None, *, cloud: bool) -> None:
+        super().__init__(spec)
         self.cloud = cloud
-        self.validator: SpecValidator | None = None
-        if spec is not None:
-            from .validation import load_validator
-
-            self.validator = load_validator(spec)
-        self._lock = threading.Lock()
-        self._violations: list[Violation] = []
-        self._unvalidated: list[str] = []
-
-    # -- findings ------------------------------------------------------------------------
-
-    @property
-    def violations(self) -> list[Violation]:
-        """Everything that broke the description so far (and the emulator's own crashes)."""
-        with self._lock:
-            return list(self._violations)
-
-    @property
-    def unvalidated(self) -> list[str]:
-        """Requests answered without a spec check (``"METHOD /path: why"``)."""
-        with self._lock:
-            return list(self._unvalidated)
-
-    def clear(self) -> None:
-        """Forget the violations found so far."""
-        with self._lock:
-            self._violations.clear()
-
-    def record(self, violation: Violation) -> None:
-        """Record one violation."""
-        with self._lock:
-            self._violations.append(violation)
-
-    def note_unvalidated(self, req: JiraRequest, why: str) -> None:
-        """List a request that was answered without a check (when checking is on)."""
-        if self.validator is None:
-            return
-        with self._lock:
-            self._unvalidated.append(f"{req.method} {req.path}: {why}")
-
-    def _violate(
-        self,
-        kind: str,
-        req: JiraRequest,
-        op: Operation,
-        message: str,
-        status: str | int | None = None,
-    ) -> None:
-        self.record(
-            Violation(
-                kind,
-                req.method,
-                req.path,
-                op[0],
-                message,
-                int(status) if status is not None else None,
-            )
-        )
 
     # -- requests ------------------------------------------------------------------------
 
@@ -115,23 +49,19 @@ class SpecCheck:
             return checked, []
         call, op = checked
         problems = self.validator.check_request(call)
-        for problem in problems + self._extra_rules(req, route):
-            self._violate("request", req, op, problem)
+        self.violate("request", req, op.id, problems + self._extra_rules(req, route))
         return checked, problems
 
     def _spec_call(self, req: JiraRequest, route: Route | None) -> Checked:
         """Map the request onto the v3 operation of the excerpt that it is checked against."""
         if self.validator is None or route is None:
             return None
-        from .validation import SpecCall
-
         name = route.name
         if name == "search_v2" and self.cloud:
             return None  # removed on Cloud (410); nothing to check it against
         v3_path = re.sub(r"^/rest/api/(2|latest)/", "/rest/api/3/", req.raw_path.rstrip("/"))
         query = list(req.query)
         body = req.body
-        headers = dict(req.headers)
         if name == "search_v2":
             # DC search: checked as the enhanced search minus its paging differences
             v3_path = "/rest/api/3/search/jql"
@@ -143,14 +73,8 @@ class SpecCheck:
         op = self.validator.operation(req.method, v3_path)
         if op is None:
             return None
-        call = SpecCall(
-            method=req.method.lower(),
-            path=v3_path,
-            query=query,
-            headers=headers,
-            body=body,
-            content_type=req.content_type or "application/json",
-            params_only=name == "add_attachment",
+        call = SpecCall.of(
+            req, v3_path, query=query, body=body, params_only=name == "add_attachment"
         )
         return call, op
 
@@ -183,19 +107,20 @@ class SpecCheck:
             return
         if resp.fault:
             return
-        call, op = checked
-        op_id, statuses = op
+        call, (op_id, statuses) = checked
         status = str(resp.status)
         declared = status in statuses or "default" in statuses
         if not declared:
             if resp.status >= 400:
                 self.note_unvalidated(req, f"status {status} is not declared by {op_id}")
             else:
-                self._violate("response", req, op, f"status {status} is not declared", status)
+                self.violate(
+                    "response", req, op_id, [f"status {status} is not declared"], resp.status
+                )
             return
         if resp.status == 204:
             if resp.payload():
-                self._violate("response", req, op, "a 204 response must not have a body", 204)
+                self.violate("response", req, op_id, ["a 204 response must not have a body"], 204)
             return  # the spec's 204s declare a JSON body of schema {} (specs/README.md, quirks)
         payload = resp.payload()
         if not self.cloud and op_id.startswith("searchAndReconsile") and resp.status == 200:
@@ -210,8 +135,7 @@ class SpecCheck:
         problems = self.validator.check_response(
             call, resp.status, payload, resp.content_type.split(";", 1)[0]
         )
-        for problem in problems:
-            self._violate("response", req, op, problem, resp.status)
+        self.violate("response", req, op_id, problems, resp.status)
 
 
 def _v2_to_v3_body(body: bytes, drop: Sequence[str] = ()) -> bytes:

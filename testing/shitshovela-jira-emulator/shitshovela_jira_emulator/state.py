@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shitshovela_testkit.faultscript import FAULT_MODES, Countdown
+
 __all__ = [
     "AttachmentRecord",
     "CommentRecord",
@@ -17,7 +19,6 @@ __all__ = [
     "HeldCreates",
     "IssueRecord",
     "ProjectConfig",
-    "Violation",
 ]
 
 PRIORITIES: tuple[tuple[str, str], ...] = (
@@ -114,23 +115,6 @@ class _Issue:
     # (clock time of the write, what the index learns from that write)
     index_history: list[tuple[float, IssueRecord]] = field(default_factory=list)
 
-
-@dataclass(frozen=True)
-class Violation:
-    kind: str  # "request" | "response"
-    method: str
-    path: str
-    operation: str
-    message: str
-    status: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.method} {self.path} ({self.operation})"
-        extra = f" [status {self.status}]" if self.status is not None else ""
-        return f"{self.kind} {where}{extra}: {self.message}"
-
-
-CREATE_FAULTS = frozenset({"commit_then_500", "commit_then_drop", "fail_500", "drop"})
 
 #: How long a held create waits for its commit when no delay was given (an upper
 #: bound, so that a forgotten hold cannot keep a server thread forever).
@@ -233,12 +217,13 @@ class Faults:
         self._lock = threading.Lock()
         self._hold_after: float | None = None
         self._next: dict[str, str | None] = {"create": None, "edit": None}
-        self._throttle: list[tuple[int, str | None, str | None, str]] = []
+        # (status, Retry-After, RateLimit-Reason) for the next n requests
+        self._throttle: Countdown[tuple[int, str | None, str | None]] = Countdown()
         self._forbidden: dict[str, bool] = {}  # project key -> browse allowed
 
     def _set(self, kind: str, mode: str | None) -> None:
-        if mode is not None and mode not in CREATE_FAULTS:
-            raise ValueError(f"unknown fault {mode!r}; one of {sorted(CREATE_FAULTS)}")
+        if mode is not None and mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault {mode!r}; one of {sorted(FAULT_MODES)}")
         with self._lock:
             self._next[kind] = mode
 
@@ -281,24 +266,14 @@ class Faults:
     def rate_limit(
         self, n_requests: int, retry_after: str | None = "2", reason: str = "jira-burst-based"
     ) -> None:
-        with self._lock:
-            self._throttle.append((n_requests, retry_after, reason, "429"))
+        self._throttle.add(n_requests, (429, retry_after, reason))
 
     def unavailable(self, n_requests: int, retry_after: str | None = None) -> None:
-        with self._lock:
-            self._throttle.append((n_requests, retry_after, None, "503"))
+        self._throttle.add(n_requests, (503, retry_after, None))
 
     def take_throttle(self) -> tuple[int, str | None, str | None] | None:
         """(status, Retry-After, RateLimit-Reason) for this request, or None."""
-        with self._lock:
-            while self._throttle:
-                n, retry_after, reason, status = self._throttle[0]
-                if n <= 0:
-                    self._throttle.pop(0)
-                    continue
-                self._throttle[0] = (n - 1, retry_after, reason, status)
-                return int(status), retry_after, reason
-            return None
+        return self._throttle.take()
 
     def forbid_project(self, key: str, *, browse: bool = True) -> None:
         with self._lock:

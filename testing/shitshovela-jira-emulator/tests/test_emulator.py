@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +14,7 @@ import pytest
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig, jira_openapi, routes
 from shitshovela_jira_emulator.jql import Clause, JqlError, parse, tokenize
 from shitshovela_testkit.clock import ManualClock
+from shitshovela_testkit.emulatorsuite import checked_emulators, run_python
 
 pytestmark = pytest.mark.servers
 
@@ -34,19 +32,8 @@ def spec_path() -> Path:
 @pytest.fixture
 def make_jira(spec_path: Path) -> Iterator[Factory]:
     """Start emulators (spec-validated unless told otherwise); fail on any violation."""
-    started: list[JiraEmulator] = []
-
-    def make(**kwargs: Any) -> JiraEmulator:
-        kwargs.setdefault("validate_spec", spec_path)
-        emulator = JiraEmulator(**kwargs).start()
-        started.append(emulator)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
-    for emulator in started:
-        emulator.assert_no_violations()
+    with checked_emulators(JiraEmulator, spec_path) as make:
+        yield make
 
 
 @pytest.fixture
@@ -884,17 +871,6 @@ def test_emulator_imports_and_runs_without_openapi_core() -> None:
         "assert 'openapi_core' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print('ok')\n"
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PLUGIN_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    out = run_python(code, pythonpath=PLUGIN_ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

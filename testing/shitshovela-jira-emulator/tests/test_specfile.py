@@ -6,30 +6,17 @@ from pathlib import Path
 
 import pytest
 from shitshovela_jira_emulator import jira_openapi, specfile
+from shitshovela_testkit.emulatorsuite import check_excerpt_finder
 
 pytestmark = pytest.mark.unit
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 
 
-def test_finds_the_excerpt_in_the_checkouts_specs_folder() -> None:
-    assert jira_openapi() == CHECKOUT / "specs" / "jira-platform.openapi.json"
-    assert jira_openapi().is_file()
-
-
-def test_does_not_depend_on_the_working_directory(
+def test_finds_the_excerpt_in_the_checkouts_specs_folder_and_says_where_it_looked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert jira_openapi() == CHECKOUT / "specs" / "jira-platform.openapi.json"
-
-
-def test_outside_a_checkout_the_error_says_where_it_looked_and_what_to_do(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(specfile, "_CHECKOUT", tmp_path)
-    with pytest.raises(FileNotFoundError) as caught:
-        jira_openapi()
-    message = str(caught.value)
-    assert str(tmp_path / "specs" / "jira-platform.openapi.json") in message
-    assert "validate_spec=PATH" in message
+    expected = CHECKOUT / "specs" / "jira-platform.openapi.json"
+    check_excerpt_finder(
+        jira_openapi, specfile, expected, tmp_path=tmp_path, monkeypatch=monkeypatch
+    )

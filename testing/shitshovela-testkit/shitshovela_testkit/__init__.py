@@ -12,6 +12,13 @@
 - `shitshovela_testkit.issuetracker`: a GitHub-like issue tracker (a stand-in
   server), a ticket system for it written on the core's helpers, and its
   conformance harness: the worked example of an HTTP ticket system.
+- `shitshovela_testkit.openapicheck`, `shitshovela_testkit.specfindings`:
+  an emulator's checks against its vendor's OpenAPI excerpt (openapi-core,
+  the ``openapi`` extra) and what they found (`Violation`, `SpecFindings`,
+  `CheckedEmulator`).
+- `shitshovela_testkit.faultscript`: `FaultScript`, the faults a test
+  schedules on an emulator (failed or lost writes, refusals, slow answers).
+- `shitshovela_testkit.emulatorsuite`: pieces of an emulator's own tests.
 - `shitshovela_testkit.tokenendpoint`: `TokenEndpoint`, a stand-in for the
   Microsoft identity platform's and Google's token endpoints (app-only grants,
   their error answers, RS256 tokens a test mail server can validate).

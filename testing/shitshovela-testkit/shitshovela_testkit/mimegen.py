@@ -6,12 +6,20 @@ ways real mail is: nested multiparts with missing or wrong boundaries, raw 8-bit
 RFC 2047 headers in known and unknown charsets, odd transfer encodings, missing
 Message-IDs, file names with paths and control characters, auto-reply headers, and text
 that decodes to lone surrogates (UTF-7 ``+2D0-``, Python's escape codecs as a charset).
+
+`stdlib_messages()` draws well-formed messages built with the standard library
+(``email.message.EmailMessage``): nested multiparts, text/plain and text/html
+alternatives, attachments in base64, quoted-printable, 7bit and 8bit, forwarded
+messages, with CRLF or LF line ends. What ``email.message_from_bytes`` makes of them is
+the reference a MIME reader is compared with.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import email.policy
+from email.message import EmailMessage, Message, MIMEPart
 from typing import Any
 
 from hypothesis import strategies as st
@@ -172,3 +180,78 @@ _EXTRA_HEADERS = (
     b"X-Weird: \x80\x81\xfe\xff",
     b"Received: from x by y; Mon, 02 Mar 2026 10:00:00 +0000",
 )
+
+
+# -- well-formed messages built with the standard library ---------------------------------
+
+_ASCII_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120
+).map(lambda t: t + "\n")
+_ANY_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=["Cs", "Cc"], exclude_characters="\u2028\u2029"),
+    max_size=120,
+).map(lambda t: t + "\n")
+_FILE_NAMES = st.text(
+    alphabet=st.sampled_from("abcXYZ019.-_\u00e4\u00df\u20ac\u6f22"), min_size=1, max_size=16
+).filter(lambda n: n.strip("."))
+
+
+def _fill_leaf(draw: st.DrawFn, part: MIMEPart) -> None:
+    kind = draw(st.sampled_from(("text", "text", "file", "file", "forward")))
+    if kind == "text":
+        cte = draw(st.sampled_from(("7bit", "8bit", "quoted-printable", "base64")))
+        text = draw(_ASCII_TEXT if cte == "7bit" else _ANY_TEXT)
+        subtype = draw(st.sampled_from(("plain", "html")))
+        if subtype == "html":
+            text = f"<p>{text}</p>\n"
+        part.set_content(text, subtype=subtype, cte=cte)
+        if draw(st.booleans()):
+            part.add_header("Content-Disposition", "attachment", filename=draw(_FILE_NAMES))
+    elif kind == "file":
+        cte = draw(st.sampled_from(("base64", "base64", "quoted-printable")))
+        data = draw(st.binary(max_size=3000))
+        maintype, subtype = draw(
+            st.sampled_from((("application", "pdf"), ("image", "png"), ("application", "zip")))
+        )
+        filename = draw(st.one_of(st.none(), _FILE_NAMES))
+        part.set_content(data, maintype=maintype, subtype=subtype, cte=cte, filename=filename)
+    else:
+        inner = EmailMessage()
+        inner["From"] = "inner@example.com"
+        inner["Subject"] = "forwarded"
+        inner.set_content(draw(_ASCII_TEXT))
+        part.set_content(inner)
+
+
+def _fill_body(draw: st.DrawFn, part: MIMEPart, boundaries: list[str], depth: int = 0) -> None:
+    """A leaf, or a multipart of 1-3 parts (boundaries drawn here, not by the ``random``
+    module the ``email`` package would use)."""
+    if depth >= 3 or draw(st.integers(0, 2)) == 0:
+        _fill_leaf(draw, part)
+        return
+    subtype = draw(st.sampled_from(("mixed", "alternative", "related")))
+    boundary = f"==_{len(boundaries):03d}_{draw(st.integers(0, 9999)):04d}_=="
+    boundaries.append(boundary)
+    part["Content-Type"] = f"multipart/{subtype}"
+    part.set_boundary(boundary)
+    children: list[Message[str, str] | str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        child = MIMEPart()
+        _fill_body(draw, child, boundaries, depth + 1)
+        children.append(child)
+    part.set_payload(children)
+
+
+@st.composite
+def stdlib_messages(draw: st.DrawFn) -> bytes:
+    """One well-formed message built with ``email.message.EmailMessage``, as bytes (CRLF
+    line ends, or LF)."""
+    message = EmailMessage()
+    message["From"] = "Customer <customer@example.com>"
+    message["To"] = "support@example.com"
+    message["Subject"] = draw(_ANY_TEXT).strip() or "no text"
+    _fill_body(draw, message, [])
+    if "MIME-Version" not in message:
+        message["MIME-Version"] = "1.0"
+    policy = draw(st.sampled_from((email.policy.SMTP, email.policy.default)))
+    return message.as_bytes(policy=policy)

@@ -1,9 +1,11 @@
-"""From what an IMAP server returns to ticket text, best effort and never a crash.
+"""From a mail server's answers to ticket text, best effort and never a crash.
 
-The source never downloads a whole message to read it. It fetches the header
-block, the size and the server's ``BODYSTRUCTURE`` (the MIME tree, parsed by the
-server), then only the text parts it shows, and streams attachments on demand.
-This module holds the pure functions for that:
+A mail source never holds a whole message in memory to read it. The IMAP source
+fetches the header block, the size and the server's ``BODYSTRUCTURE`` (the MIME
+tree, parsed by the server), then only the text parts it shows, and streams
+attachments on demand; the Graph source spools the message's MIME to a file and
+reads the same tree from it (`shitshovela_mail.raw`). This module holds the pure
+functions both use:
 
 - `MessageHeaders` / `parse_headers`: the header block parsed with the standard
   library's ``email`` package; RFC 2047 words in any charset, raw 8-bit headers
@@ -310,6 +312,13 @@ def _params(value: Any) -> dict[str, str]:
         decoded = email.utils.decode_params([("", ""), *pairs])[1:]
     except Exception:
         decoded = list(pairs)
+    return decoded_params(decoded)
+
+
+def decoded_params(decoded: Sequence[tuple[str, Any]]) -> dict[str, str]:
+    """Parameters as ``email.utils.decode_params`` leaves them (a value is a string, or
+    an RFC 2231 ``(charset, language, quoted value)``) made text: names lower case, the
+    first of a name kept, charsets applied, RFC 2047 words decoded. Never raises."""
     out: dict[str, str] = {}
     for name, raw in decoded:
         try:
@@ -339,7 +348,9 @@ def _int(value: Any) -> int:
 
 @attrs.frozen
 class Part:
-    """One node of the MIME tree with its IMAP section (``1``, ``2.1``, ...)."""
+    """One node of the MIME tree with its IMAP section (``1``, ``2.1``, ...; a
+    multipart at the top is ``TEXT``), as a server's BODYSTRUCTURE or
+    `shitshovela_mail.raw.scan_message` describes it."""
 
     section: str
     maintype: str
@@ -350,6 +361,10 @@ class Part:
     disposition: str = ""
     disposition_params: Mapping[str, str] = attrs.field(factory=dict)
     children: tuple[Part, ...] = ()
+    #: Where the part's (encoded) content starts in the file it was scanned from
+    #: (`shitshovela_mail.raw.scan_message`); None for a part a server described
+    #: (IMAP's BODYSTRUCTURE). Not compared: a part read either way is the same part.
+    offset: int | None = attrs.field(default=None, eq=False)
 
     @property
     def content_type(self) -> str:
@@ -394,7 +409,8 @@ class Part:
 
 
 class StructureError(ValueError):
-    """A BODYSTRUCTURE that cannot be read as a MIME tree."""
+    """A MIME structure (a BODYSTRUCTURE, or a message's bytes) that cannot be read as a
+    MIME tree at all."""
 
 
 def parse_structure(structure: Any, section: str = "") -> Part:
