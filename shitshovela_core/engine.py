@@ -241,18 +241,9 @@ class Engine:
             )
             self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
             return self.summary
-        window = self.info.claim_window
-        # supports_claims may ask the server (IMAP): only when it decides anything.
-        if lag > 0 and window <= lag and self.source.supports_claims:
-            self.summary.exit_code = ExitCode.CONFIG
-            self.summary.reason = (
-                f"the claim window ({window:g}s, {env_name(None, 'CLAIM_WINDOW')}) must be longer "
-                f"than the ticket system's listing lag ({lag:g}s): a claimed item would be "
-                "ticketed again before its first ticket could be listed"
-            )
-            self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
-            return self.summary
         try:
+            self.summary.phase = "start"
+            self._guard(self._check_window, ExitCode.UNREACHABLE)
             self.summary.phase = "lease"
             self._guard(self._lease, ExitCode.UNREACHABLE)
             if self._leased:
@@ -282,6 +273,20 @@ class Engine:
             self.hooks.run_failed(self.info, self.summary, self.summary.reason, self.budget)
         return self.summary
 
+    def _check_window(self) -> None:
+        """Refuse a claim window no longer than the ticket system's listing lag when the
+        source claims: a claimed item would be ticketed again before its first ticket
+        could be listed. ``supports_claims`` may ask the server (IMAP), so this runs
+        guarded, and only when the window would decide anything."""
+        lag, window = self.tickets.listing_lag, self.info.claim_window
+        if lag > 0 and window <= lag and self.source.supports_claims:
+            raise _Failure(
+                ExitCode.CONFIG,
+                f"the claim window ({window:g}s, {env_name(None, 'CLAIM_WINDOW')}) must be "
+                f"longer than the ticket system's listing lag ({lag:g}s): a claimed item would "
+                "be ticketed again before its first ticket could be listed",
+            )
+
     def _guard(self, phase: Callable[[], None], code: ExitCode) -> None:
         """Run a phase, turning any error into a `_Failure` with the right exit code;
         the reason names the item the drain was working on."""
@@ -295,7 +300,7 @@ class Engine:
     def _phase(self, phase: Callable[[], None], code: ExitCode) -> None:
         try:
             phase()
-        except StopRun:
+        except (StopRun, _Failure):
             raise
         except OutcomeUnknown as exc:
             raise _Failure(

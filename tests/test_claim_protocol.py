@@ -13,7 +13,7 @@ from enginekit import CLAIM_WINDOW, World, settle_runs
 from shitshovela_testkit.conformance import check_two_runs_cannot_both_claim
 from shitshovela_testkit.fakes import FakeSource, FakeStore, fake_context
 
-from shitshovela_core.errors import ExitCode
+from shitshovela_core.errors import ExitCode, Unreachable
 from shitshovela_core.models import Flag, Origin
 
 pytestmark = pytest.mark.unit
@@ -172,3 +172,42 @@ def test_a_planted_ticket_for_an_item_of_the_drain_is_not_taken_as_its_ticket() 
     assert summary is not None and summary.exit_code == ExitCode.OK, summary
     assert summary.created == 3
     assert Flag("a").label in world.tracker.tickets[planted].labels
+
+
+# -- a claim window no longer than the listing lag ----------------------------------------
+
+
+def test_a_claim_window_no_longer_than_the_listing_lag_stops_the_run_untouched() -> None:
+    """A claimed item would be ticketed again before its first ticket could be listed:
+    the run stops at its start (exit 2) naming CLAIM_WINDOW, touching nothing."""
+    world = seeded(lag=5.0)
+    summary = world.run(claim_window=5.0)
+    assert summary is not None and summary.exit_code == ExitCode.CONFIG, summary
+    assert "SHITSHOVELA_CLAIM_WINDOW" in summary.reason
+    assert summary.phase == "start"
+    assert not world.tracker.tickets
+    assert sorted(world.stores["a"].names()) == sorted(ITEMS)
+
+
+class _SilentSource(FakeSource):
+    """A source whose `supports_claims` asks a server that does not answer."""
+
+    @property  # type: ignore[override]
+    def supports_claims(self) -> bool:
+        raise Unreachable("the source's server does not answer")
+
+    @supports_claims.setter
+    def supports_claims(self, value: bool) -> None:
+        pass
+
+
+def test_a_source_that_cannot_say_whether_it_claims_ends_the_run_as_unreachable() -> None:
+    """*Can fail* (it escaped the run as an exception before): asking the source whether
+    it claims is a network call like any other, so it fails the run with exit 3."""
+    world = seeded(lag=5.0)
+    engine = world.engine(claim_window=5.0)
+    engine.source = _SilentSource(engine.source.context, world.stores["a"])
+    summary = engine.run()
+    assert summary.exit_code == ExitCode.UNREACHABLE, summary
+    assert "does not answer" in summary.reason
+    assert not world.tracker.tickets
