@@ -19,6 +19,8 @@ by path: ``bench/`` is not a package).
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -129,14 +132,21 @@ def run_cli(
 
     Its stdout and stderr go to temporary files, never to a pipe a long log could fill.
     The last JSON line is read from stdout, or from stderr for `STDERR_COMMANDS`. With
-    ``rss``, the child's VmHWM is sampled every 20 ms until it exits."""
+    ``rss``, the child's VmHWM is sampled every 20 ms until it exits.
+
+    The CLI runs with its byte code cached, as installed (the container compiles it
+    at install time, ``deploy/container/install-wheels.sh``): ``PYTHONDONTWRITEBYTECODE``
+    is left out of ``env``, so the first run writes the caches and the others read them.
+    With it set, every run compiles some 200 modules again: ``plan`` reached its first
+    request after 0.46 s instead of 0.24 s (2026-11-30, 2 cores)."""
+    env = {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory(prefix="shsh-bench-out-") as folder:
         out, err = Path(folder, "stdout"), Path(folder, "stderr")
         with out.open("wb") as stdout, err.open("wb") as stderr:
             started = time.perf_counter()
             process = subprocess.Popen(
                 [python, "-m", "shitshovela_core", *args],
-                env=dict(env),
+                env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
@@ -229,6 +239,20 @@ class Figures:
             raise SystemExit(1)
 
 
+def measured_on(load_at_start: float) -> str:
+    """When and where figures were measured, with the machine's load from the start of
+    the measurement (``os.getloadavg()[0]`` then) to now: ``2026-11-30 on x86_64, 2
+    cores, Python 3.11.7, Linux (load average 1.2 at the start, 3.4 at the end)``."""
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()}"
+    )
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d} on {machine} (load average {load_at_start:.1f} at the "
+        f"start, {os.getloadavg()[0]:.1f} at the end)"
+    )
+
+
 def write_section(path: Path, name: str, lines: Sequence[str]) -> None:
     """Replace the part of ``path`` between ``<!-- NAME -->`` and ``<!-- /NAME -->`` with
     ``lines`` (appending the marked part if it is not there); the rest of the file is kept."""
@@ -252,6 +276,7 @@ __all__ = [
     "expect",
     "from_summary",
     "last_json_line",
+    "measured_on",
     "run_cli",
     "write_section",
 ]

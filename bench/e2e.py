@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _outcome import Figures, Outcome, expect, run_cli, write_section
+from _outcome import Figures, Outcome, expect, measured_on, run_cli, write_section
 from shitshovela_jira_emulator import JiraEmulator, ProjectConfig
 from shitshovela_testkit import jobenv
 from shitshovela_testkit.faultproxy import FaultProxy
@@ -292,6 +290,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     q = args.quick
+    load = os.getloadavg()[0]
     figs = Figures()
     figures: dict[str, dict[str, Any]] = {
         k: {} for k in ("limit", "naive", "startup", "memory", "deadline")
@@ -309,14 +308,15 @@ def main() -> None:
                 step(moto)
     if "times" in figures["limit"]:
         plot(figures["limit"]["times"], figures["limit"]["rate"], HERE / "throughput.png")
-    write_results(figures, figs.refused, quick=q)
+    write_results(figures, figs.refused, quick=q, load=load)
     figs.exit()
 
 
-def write_results(f: dict[str, dict[str, Any]], refused: list[str], *, quick: bool) -> None:
+def write_results(
+    f: dict[str, dict[str, Any]], refused: list[str], *, quick: bool, load: float
+) -> None:
     """Write this script's section of RESULTS.md (the rest of the file is kept)."""
     lim, nv, su, mem, dl = f["limit"], f["naive"], f["startup"], f["memory"], f["deadline"]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     drained_ = "exit 0 `drained`"
 
     def no_figure(what: str) -> str:
@@ -326,7 +326,7 @@ def write_results(f: dict[str, dict[str, Any]], refused: list[str], *, quick: bo
     lines = [
         "## End to end: `uv run python bench/e2e.py`",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine}{' (--quick sizes)' if quick else ''}:",
+        f"Measured {measured_on(load)}{' (--quick sizes)' if quick else ''}:",
         "moto's S3 server (a subprocess) and the Jira emulator (in the benchmark's process) on",
         "loopback, the real CLI as a subprocess with `SHITSHOVELA_LOG_LEVEL=info` (its last",
         "line says why it stopped). Every figure comes from runs that ended as the last column",
