@@ -35,8 +35,9 @@ from shitshovela_testkit.faultproxy import (
     ResponseEvent,
 )
 
-#: Kinds of Graph request a schedule aims at (``any``: the n-th request of the run).
-KINDS = ("any", "listing", "mime", "claim", "check", "removal")
+#: Kinds of Graph request a schedule aims at (``any``: the n-th request of the run;
+#: ``folders``: finding or making the source, done and set-aside folders).
+KINDS = ("any", "folders", "listing", "mime", "claim", "check", "removal")
 
 #: A run's Graph requests that do not depend on the items: the source folder's id, the
 #: done or set-aside folder's (found, or made: a request a path segment each way), and

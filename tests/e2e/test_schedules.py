@@ -143,7 +143,9 @@ GRAPH_SCRIPTS = st.dictionaries(GRAPH_AIMS, GRAPH_FAULTS, min_size=1, max_size=3
 GRAPH_ITEMS = 3
 #: Schedules tried before the drawn ones (with each ``done``), one for each rule the
 #: test checks: a removal Graph applied whose answer was lost, and one that never came;
-#: 429 and 503 with Retry-After on a claim and a removal; 503 without it, 504 and a drip.
+#: 429 and 503 with Retry-After on a claim and a removal; 503 without it, 504, a drip,
+#: and a folder made whose answer was lost (the done folder, ``DONE=move``); one
+#: message's removal lost three times (the run stops; the next one finishes it).
 GRAPH_PINNED: list[dict[str, Any]] = [
     {
         "graph_faults": {
@@ -156,11 +158,14 @@ GRAPH_PINNED: list[dict[str, Any]] = [
     {"graph_faults": {("claim", 1): THROTTLED, ("removal", 1): BUSY, ("mime", 2): UNAVAILABLE}},
     {
         "graph_faults": {
+            ("folders", 1): Reset(after_forward=True),
+            ("folders", 3): Reset(after_forward=True),
             ("listing", 1): GATEWAY_TIMEOUT,
             ("removal", 2): UNAVAILABLE,
             ("check", 1): Drip(bytes_per_second=800),
         }
     },
+    {"graph_faults": {("removal", n): Reset(after_forward=False) for n in (1, 2, 3)}},
 ]
 
 
@@ -174,7 +179,7 @@ def _pinned(test: Any) -> Any:
 
 @pytest.mark.parametrize("done", ["delete", "move"])
 @settings(
-    max_examples=5,
+    max_examples=4,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
