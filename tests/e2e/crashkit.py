@@ -649,6 +649,9 @@ class Scenario:
         source.start(self.stack, self.killer)
         self.items: dict[str, str] = {}
         self.outputs: list[str] = []
+        #: When each run began and ended (monotonic, the proxies' clock): the requests a
+        #: proxy saw in a span are that run's.
+        self.spans: list[tuple[float, float]] = []
 
     @property
     def jira(self) -> JiraEmulator:
@@ -692,12 +695,14 @@ class Scenario:
         """One run of the real CLI; ``armed`` lets the killer fire in it."""
         if not armed:
             self.killer.fired = True
+        started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "shitshovela_core", "run"],
             env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.killer.process = process
         out, err = process.communicate(timeout=120)
+        self.spans.append((started, time.monotonic()))
         self.outputs.append(out + err)
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 

@@ -10,8 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from crashkit import ImapSide, Killer, S3Side, Scenario, row
-from hypothesis import HealthCheck, given, settings
+from crashkit import GraphSide, ImapSide, Killer, S3Side, Scenario, row
+from graphschedule import (
+    KINDS,
+    GraphFaults,
+    graph_answer,
+    removal_problems,
+    requests_bound,
+    retry_after_problems,
+)
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from shitshovela_testkit.faultproxy import (
     Answer,
@@ -102,6 +110,137 @@ def test_random_fault_schedules_imap_to_jira(
         verdict = scenario.verdict()
         row("imap -> jira").add(verdict, schedule=True)
         assert verdict.problems == []
+
+
+#: What Graph (or a gateway before it) does to one request: throttles it (429 with
+#: Retry-After), is busy with or without Retry-After, times out at a gateway (504), loses
+#: the answer after applying the request or drops it before, or drips the answer.
+THROTTLED = graph_answer(
+    429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", 2
+)
+BUSY = graph_answer(503, "ServiceNotAvailable", "The service is temporarily unavailable.", 1)
+UNAVAILABLE = graph_answer(503, "ServiceNotAvailable", "The service is temporarily unavailable.")
+GATEWAY_TIMEOUT = graph_answer(504, "UnknownError", "Gateway Timeout")
+GRAPH_FAULTS = st.sampled_from(
+    [
+        THROTTLED,
+        BUSY,
+        UNAVAILABLE,
+        GATEWAY_TIMEOUT,
+        Reset(after_forward=True),
+        Reset(after_forward=False),
+        Drip(bytes_per_second=800),
+    ]
+)
+#: Which Graph request a fault meets: the n-th of the run, or the n-th of a kind (a
+#: delete or move, a claim, ...), so that faults land on the requests that matter.
+GRAPH_AIMS = st.one_of(
+    st.tuples(st.just("any"), st.integers(1, 14)),
+    st.tuples(st.sampled_from(KINDS[1:]), st.integers(1, 3)),
+)
+GRAPH_SCRIPTS = st.dictionaries(GRAPH_AIMS, GRAPH_FAULTS, min_size=1, max_size=3)
+#: Messages a Graph schedule starts with.
+GRAPH_ITEMS = 3
+#: Schedules tried before the drawn ones (with each ``done``), one for each rule the
+#: test checks: a removal Graph applied whose answer was lost, and one that never came;
+#: 429 and 503 with Retry-After on a claim and a removal; 503 without it, 504, a drip,
+#: and a folder made whose answer was lost (the done folder, ``DONE=move``); one
+#: message's removal lost three times (the run stops; the next one finishes it).
+GRAPH_PINNED: list[dict[str, Any]] = [
+    {
+        "graph_faults": {
+            ("removal", 1): Reset(after_forward=True),
+            ("removal", 2): Reset(after_forward=False),
+        },
+        "jira_faults": {3: Answer(429, retry_after="1")},
+        "entra": True,
+    },
+    {"graph_faults": {("claim", 1): THROTTLED, ("removal", 1): BUSY, ("mime", 2): UNAVAILABLE}},
+    {
+        "graph_faults": {
+            ("folders", 1): Reset(after_forward=True),
+            ("folders", 3): Reset(after_forward=True),
+            ("listing", 1): GATEWAY_TIMEOUT,
+            ("removal", 2): UNAVAILABLE,
+            ("check", 1): Drip(bytes_per_second=800),
+        }
+    },
+    {"graph_faults": {("removal", n): Reset(after_forward=False) for n in (1, 2, 3)}},
+]
+
+
+def _pinned(test: Any) -> Any:
+    """``test`` with `GRAPH_PINNED` as explicit examples (fault-free otherwise, no kill)."""
+    defaults = {"kill": None, "jira_faults": {}, "entra": False, "runtime": "30"}
+    for schedule in reversed(GRAPH_PINNED):
+        test = example(**{**defaults, **schedule})(test)
+    return test
+
+
+@pytest.mark.parametrize("done", ["delete", "move"])
+@settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@_pinned
+@given(
+    kill=st.one_of(st.none(), st.tuples(st.integers(1, 20), st.sampled_from(["before", "after"]))),
+    graph_faults=GRAPH_SCRIPTS,
+    jira_faults=SCRIPTS,
+    entra=st.booleans(),
+    runtime=st.sampled_from(["4", "8", "30"]),
+)
+def test_random_fault_schedules_graph_to_jira(
+    graph: Any,
+    done: str,
+    kill: tuple[int, str] | None,
+    graph_faults: dict[tuple[str, int], Any],
+    jira_faults: dict[int, Any],
+    entra: bool,
+    runtime: str,
+) -> None:
+    """Microsoft Graph (the emulator, every exchange checked against Graph's excerpt)
+    into Jira, done messages deleted or moved: a kill at some request (Graph's,
+    Jira's, or Entra ID's for ``entra``), Graph's faults aimed at a kind of request
+    (`graphschedule.GraphFaults`), Jira's at request numbers, then fault-free runs,
+    and the matrix's verdict. Besides: after an answer with Retry-After, the next
+    request to Graph came no sooner than it said; a delete or move Graph applied was
+    never sent again (the message is read again instead), and each message is where
+    ``done`` puts it (Deleted Items, not on in Recoverable Items; or the done folder);
+    no run sent more Graph requests than `graphschedule.requests_bound` allows.
+    Split in two by ``done`` (each half about 30 s), like the matrix's shards."""
+    killer = Killer(*kill) if kill else Killer()
+    faults = GraphFaults(graph_faults, held=lambda: kill is not None and killer.fired)
+    with Scenario(GraphSide(graph, entra=entra, done=done), killer=killer) as scenario:
+        side = scenario.source
+        assert side.proxy is not None
+        side.proxy.on_event(faults)
+        scenario.seed(GRAPH_ITEMS)
+        scenario.jira_proxy.set_script(Script(http=jira_faults))
+        faults.arm()
+        scenario.run(armed=kill is not None, SHITSHOVELA_MAX_RUNTIME=runtime)
+        faults.arm(False)
+        scenario.jira_proxy.set_script(None)
+        faulted = side.proxy.events
+        scenario.settle(rounds=5)
+        verdict = scenario.verdict()
+        row("graph -> jira").add(verdict, schedule=True)
+        problems = verdict.problems + retry_after_problems(faulted, faults.applied)
+        problems += removal_problems(side.proxy.events)
+        arrivals = [e.time for e in side.proxy.requests]
+        for number, (start, end) in enumerate(scenario.spans, 1):
+            sent = sum(start <= t <= end for t in arrivals)
+            met = sum(start <= f.time <= end for f in faults.applied)
+            if sent > requests_bound(GRAPH_ITEMS, met):
+                problems.append(f"run {number} sent {sent} Graph requests ({met} faults met)")
+        where = "deleteditems" if done == "delete" else "Done"
+        if len(graph.messages(where, mailbox=side.mailbox)) != GRAPH_ITEMS:
+            problems.append(f"not every message is in {where}")
+        if graph.messages("recoverableitemsdeletions", mailbox=side.mailbox):
+            problems.append("a message was deleted twice, on into Recoverable Items")
+    assert problems == []
 
 
 def test_two_instances_with_different_sources_share_jira(moto: Any, dovecot: Any) -> None:
