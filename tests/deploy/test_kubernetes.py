@@ -173,7 +173,7 @@ def _mebibytes(quantity: str) -> float:
 @pytest.mark.unit
 @pytest.mark.parametrize("instance", INSTANCES, ids=IDS)
 def test_resources_are_sized_from_the_benchmarks(instance: Instance) -> None:
-    """bench/RESULTS.md: peak RSS 53-62 MB; the request covers the peak, the limit leaves room."""
+    """bench/RESULTS.md: peak RSS 52-61 MB; the request covers the peak, the limit leaves room."""
     bench = (DEPLOY.parent / "bench" / "RESULTS.md").read_text()
     peaks = [float(mb) for mb in re.findall(r"peak RSS[^|]*\| (\d+(?:\.\d+)?) MB", bench)]
     assert peaks, "bench/RESULTS.md lists peak RSS figures"
