@@ -56,9 +56,9 @@ def read(raw: bytes, part: Part) -> bytes:
         return stream.read()
 
 
-def check_like_the_standard_library(raw: bytes) -> None:
+def check_like_the_standard_library(raw: bytes) -> int:
     """Every leaf the scanner finds is the standard library's leaf at that section: same
-    type, file name and decoded content."""
+    type, file name and decoded content. Returns how many leaves were compared."""
     scanned = scan_message(io.BytesIO(raw))
     assert scanned.size == len(raw)
     expected = stdlib_leaves(email.message_from_bytes(raw, policy=email.policy.compat32))
@@ -71,12 +71,13 @@ def check_like_the_standard_library(raw: bytes) -> None:
         if part.content_type == "message/rfc822":
             continue  # the standard library parses it into a message; compare its header
         assert read(raw, part) == message.get_payload(decode=True), part.section
+    return len(leaves)
 
 
 @given(raw=mimegen.stdlib_messages())
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_scanned_messages_match_the_standard_library(raw: bytes) -> None:
-    check_like_the_standard_library(raw)
+    assert check_like_the_standard_library(raw) >= 1
 
 
 def _mixed() -> EmailMessage:
@@ -385,8 +386,16 @@ def test_generated_broken_mime_never_raises_and_ranges_stay_in_the_file(raw: byt
 @given(data=st.binary(max_size=2000))
 @settings(max_examples=300, deadline=None)
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
-    if data:
-        scan_message(io.BytesIO(data))
+    """Any bytes scan into a tree whose parts lie inside the file; only an empty file is
+    a `StructureError`."""
+    if not data:
+        with pytest.raises(StructureError):
+            scan_message(io.BytesIO(data))
+        return
+    scanned = scan_message(io.BytesIO(data))
+    assert scanned.size == len(data)
+    for part in scanned.root.leaves():
+        assert part.offset is not None and 0 <= part.offset <= part.offset + part.size <= len(data)
 
 
 # -- memory ---------------------------------------------------------------------------------

@@ -108,12 +108,13 @@ class _Route(Protocol):
 
 def check_routes_documented(
     routes: Iterable[_Route], spec_path: Path, readme: Path, not_in_excerpt: str
-) -> None:
+) -> set[str]:
     """Every route (``"METHOD /template"``) is in the excerpt and documented "checked" in
     the README's table (`readme_operations`), or answered unchecked because it is not in
     the excerpt (``unvalidated == not_in_excerpt``) and documented so; its aliases (a
     route's ``aliases``, if it has them) are documented "checked as" the route; what the
-    excerpt has and no route serves is documented "not served"; nothing else is."""
+    excerpt has and no route serves is documented "not served"; nothing else is. Returns
+    the operations served (aliases included), so a caller can say what it expects."""
     in_excerpt = {f"{m} {p}" for m, p in load_validator(spec_path).operations()}
     documented = readme_operations(readme)
     served: set[str] = set()
@@ -136,6 +137,7 @@ def check_routes_documented(
     for op in in_excerpt - served:
         assert documented.get(op, "").startswith("not served"), op
     assert set(documented) == in_excerpt | served  # the table lists no stray operation
+    return served
 
 
 def run_python(
