@@ -28,32 +28,7 @@ from shitshovela_testkit.faultproxy import Answer, Event, Fault, FaultProxy, Req
 
 from shitshovela_core.models import FLAG_PREFIX
 
-LONE = "\ud83d"  # what ``+2D0-`` decodes to in UTF-7: the high half of a pair, alone
 REPLACEMENT = "\ufffd"
-#: Python codecs that are no mail charset: read like an unknown charset (UTF-8 here).
-NOT_CHARSETS = (
-    "unicode-escape",
-    "UNICODE_ESCAPE",
-    "raw-unicode-escape",
-    "punycode",
-    "idna",
-    "rot13",
-    "hex",
-    "base64",
-    "zlib",
-    "bz2",
-    "uu",
-    "quopri",
-)
-
-
-def well_formed(text: str) -> bool:
-    """True when ``text`` encodes as UTF-8 (no lone surrogate)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # -- servers: the real CLI, Dovecot and the Jira emulator -----------------------------------

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from shitshovela_mail import mime
 
-LONE = "\ud83d"  # what ``+2D0-`` decodes to in UTF-7: the high half of a pair, alone
 REPLACEMENT = "\ufffd"
 #: Python codecs that are no mail charset: read like an unknown charset (UTF-8 here).
 NOT_CHARSETS = (
