@@ -116,23 +116,30 @@ def jira_emulator() -> Iterator[JiraEmulator]:
         jira.stop()
 
 
+def demo_bucket(moto: Any) -> tuple[Any, dict[str, str]]:
+    """The demo bucket on ``moto``, filled with `OBJECTS`: its client and the job's S3
+    settings for it."""
+    s3: Any = moto.client()
+    s3.create_bucket(Bucket=BUCKET)
+    for key, body in OBJECTS.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    settings = jobenv.s3(
+        moto.url,
+        BUCKET,
+        access_key_id="demo-access-key",
+        secret_access_key="demo-secret-key",
+        SET_ASIDE_PREFIX="set-aside/",
+        PREFIX="",
+    )
+    return s3, settings
+
+
 def s3_demo() -> int:
     from shitshovela_testservers.motoserver import MotoServer
 
     with MotoServer() as moto, jira_emulator() as jira:
-        s3: Any = moto.client()
-        s3.create_bucket(Bucket=BUCKET)
-        for key, body in OBJECTS.items():
-            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        s3, bucket = demo_bucket(moto)
         banner(f"bucket {BUCKET!r}: {len(OBJECTS)} objects ({moto.url}); Jira on {jira.url}")
-        bucket = jobenv.s3(
-            moto.url,
-            BUCKET,
-            access_key_id="demo-access-key",
-            secret_access_key="demo-secret-key",
-            SET_ASIDE_PREFIX="set-aside/",
-            PREFIX="",
-        )
         env = job_env(jira, "ops-drop", bucket)
         banner("shitshovela run (S3 -> Jira)")
         code = run_job(env)
@@ -175,19 +182,8 @@ def github_demo() -> int:
             listing_lag=2.0,
         ) as github,
     ):
-        s3: Any = moto.client()
-        s3.create_bucket(Bucket=BUCKET)
-        for key, body in OBJECTS.items():
-            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        s3, bucket = demo_bucket(moto)
         banner(f"bucket {BUCKET!r}: {len(OBJECTS)} objects ({moto.url}); GitHub on {github.url}")
-        bucket = jobenv.s3(
-            moto.url,
-            BUCKET,
-            access_key_id="demo-access-key",
-            secret_access_key="demo-secret-key",
-            SET_ASIDE_PREFIX="set-aside/",
-            PREFIX="",
-        )
         log_format = os.environ.get("SHITSHOVELA_LOG_FORMAT", "console")
 
         def env(token: str) -> dict[str, str]:

@@ -13,14 +13,20 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_moves_the_bucket_into_jira() -> None:
+def demo(*form: str, path: str = "/usr/bin:/bin") -> str:
+    """Run ``examples/demo.py`` in ``form`` as the README's first command does; its
+    output, after checking that it exited 0."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        [sys.executable, str(ROOT / "examples" / "demo.py"), *form],
         capture_output=True, text=True, timeout=180, check=False,
-        env={"PATH": "/usr/bin:/bin", "SHITSHOVELA_LOG_FORMAT": "console"},
+        env={"PATH": path, "SHITSHOVELA_LOG_FORMAT": "console"},
     )  # fmt: skip
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_demo_moves_the_bucket_into_jira() -> None:
+    out = demo()
     assert "OPS-3" in out and "OPS-4" not in out
     assert "'Disk almost full on db1'" in out
     assert "set-aside/alerts/core-dump.bin" in out
@@ -29,13 +35,7 @@ def test_demo_moves_the_bucket_into_jira() -> None:
 
 
 def test_demo_imap_moves_the_mailbox_into_jira() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py"), "--imap"],
-        capture_output=True, text=True, timeout=180, check=False,
-        env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHITSHOVELA_LOG_FORMAT": "console"},
-    )  # fmt: skip
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = demo("--imap", path="/usr/bin:/bin:/usr/sbin:/sbin")
     assert "OPS-2" in out and "OPS-3" not in out
     assert "components=['Databases']" in out  # the example plugin's hook took part
     assert "auto-reply" in out  # the out-of-office was set aside
@@ -43,13 +43,7 @@ def test_demo_imap_moves_the_mailbox_into_jira() -> None:
 
 
 def test_demo_github_moves_the_bucket_into_github() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py"), "--github"],
-        capture_output=True, text=True, timeout=180, check=False,
-        env={"PATH": "/usr/bin:/bin", "SHITSHOVELA_LOG_FORMAT": "console"},
-    )  # fmt: skip
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = demo("--github")
     assert "reader has no push access to acme/ops-inbox" in out
     assert "exit code 3 (stopped before anything changed)" in out
     assert "#3 " in out and "#4 " not in out
@@ -60,13 +54,7 @@ def test_demo_github_moves_the_bucket_into_github() -> None:
 
 
 def test_demo_graph_moves_the_mailbox_into_jira() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py"), "--graph"],
-        capture_output=True, text=True, timeout=180, check=False,
-        env={"PATH": "/usr/bin:/bin", "SHITSHOVELA_LOG_FORMAT": "console"},
-    )  # fmt: skip
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    out = demo("--graph")
     assert "OPS-3" in out and "OPS-4" not in out
     assert "'Disk almost full on db1'" in out
     assert "components=['Databases']" in out  # the example plugin's hook took part
