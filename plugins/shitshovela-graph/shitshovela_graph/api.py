@@ -22,7 +22,8 @@ backoff, the breaker, and redaction. What is Graph's own lives here:
 from __future__ import annotations
 
 import collections
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -32,9 +33,6 @@ from shitshovela_core import HttpClient, ProviderContext, TokenProvider, Unreach
 from .answers import GraphError
 from .config import GraphSettings
 from .diagnose import unauthorized
-
-if TYPE_CHECKING:
-    from shitshovela_core import AccessToken
 
 #: The preference every request sends (`specs/graph-mail.README.md`, section 5.2).
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
@@ -128,25 +126,28 @@ class GraphApi:
             what,
         )
 
-    def _signed(self, send: Any, method: str, url: str, what: str) -> httpx.Response:
-        token: AccessToken | None = None
-        for attempt in (1, 2):
+    def _signed(
+        self, send: Callable[[str], httpx.Response], method: str, url: str, what: str
+    ) -> httpx.Response:
+        """``send`` with the run's token; after a 401, once more with a new one (if the
+        token provider can get one); a 401 after that is `Unreachable`, naming the fix."""
+        token = self.tokens.token()
+        self.sent[f"{method} {path_shape(url)}"] += 1
+        response = send(token.value)
+        if response.status_code == 401 and self.tokens.renew(token):
+            self.context.log.warning(
+                "token_refused_mid_run",
+                call=what,
+                error=GraphError.of(response).describe(self.scrub),
+                action="one new token, then the request once more",
+            )
             token = self.tokens.token()
             self.sent[f"{method} {path_shape(url)}"] += 1
-            response: httpx.Response = send(token.value)
-            if response.status_code != 401:
-                return response
-            if attempt == 1 and self.tokens.renew(token):
-                self.context.log.warning(
-                    "token_refused_mid_run",
-                    call=what,
-                    error=GraphError.of(response).describe(self.scrub),
-                    action="one new token, then the request once more",
-                )
-                continue
+            response = send(token.value)
+        if response.status_code == 401:
             fix = unauthorized(self.settings, self.context.provider, GraphError.of(response), token)
             raise Unreachable(f"{what}: {fix}")
-        raise AssertionError("unreachable")  # pragma: no cover
+        return response
 
     def close(self) -> None:
         """Close the connections (the token endpoint's too)."""
