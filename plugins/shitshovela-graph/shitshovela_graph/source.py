@@ -217,37 +217,30 @@ class GraphSource(Source):
         token = listed.change_key
         limit = self.settings.max_message_size
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115  (the item's)
+        keep = False  # True once the item's attachments read from the spool
         try:
-            response = self.api.download(
-                f"{self._message(listed.id)}/$value",
-                spool,
-                limit=limit,
-                what=f"read message {listed.id[-12:]}",
-            )
-        except TransferTooSlow as exc:
-            spool.close()
-            raise self._too_slow(listed, exc) from None
-        except BaseException:
-            spool.close()
-            raise
-        if response.status_code == 404 and GraphError.of(response).code == "ErrorItemNotFound":
-            spool.close()
-            return None  # deleted or moved since it was listed
-        if not 200 <= response.status_code < 300:
-            spool.close()
-            raise answer_error(self.api, response, f"read message {listed.id[-12:]}")
-        size = spool.tell()
-        if size > limit:
-            spool.close()
-            return PoisonItem(
-                self._origin(listed, size, ""),
-                f"larger than {self._env('MAX_MESSAGE_SIZE')} (more than {limit} bytes); its "
-                "download was stopped there",
-                claimed_at=claimed,
-                claim_token=token,
-            )
-        keep = False
-        try:
+            try:
+                response = self.api.download(
+                    f"{self._message(listed.id)}/$value",
+                    spool,
+                    limit=limit,
+                    what=f"read message {listed.id[-12:]}",
+                )
+            except TransferTooSlow as exc:
+                raise self._too_slow(listed, exc) from None
+            if response.status_code == 404 and GraphError.of(response).code == "ErrorItemNotFound":
+                return None  # deleted or moved since it was listed
+            if not 200 <= response.status_code < 300:
+                raise answer_error(self.api, response, f"read message {listed.id[-12:]}")
+            size = spool.tell()
+            if size > limit:
+                return PoisonItem(
+                    self._origin(listed, size, ""),
+                    f"larger than {self._env('MAX_MESSAGE_SIZE')} (more than {limit} bytes); "
+                    "its download was stopped there",
+                    claimed_at=claimed,
+                    claim_token=token,
+                )
             entry, keep = self._read(spool, listed, claimed, policies=policies)
             return entry
         finally:
