@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         PoisonItem,
         Ticket,
         TicketDraft,
+        well_formed,
     )
     from .origintext import embed_origin, find_origin, origin_marker, strip_origin
     from .paging import follow_links, next_link, read_whole
@@ -107,6 +108,7 @@ _EXPORTS = {
     "Ticket": "models",
     "Flag": "models",
     "FLAG_PREFIX": "models",
+    "well_formed": "models",
     # errors
     "ShitShovelaError": "errors",
     "ConfigError": "errors",
@@ -218,6 +220,7 @@ __all__ = [
     "setting",
     "strip_origin",
     "token_provider",
+    "well_formed",
 ]
 
 
