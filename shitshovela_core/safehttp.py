@@ -26,6 +26,7 @@ A provider builds its client with ``HttpClient(context.safety, base_url, ...)``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime
 import email.utils
@@ -45,6 +46,16 @@ from .safety import DEFAULT_TIMEOUT, Exchange, Fault, SafetyPolicy, Verdict
 _CALL_DEADLINE: contextvars.ContextVar[tuple[float, Callable[[], float]] | None] = (
     contextvars.ContextVar("shitshovela_call_deadline", default=None)
 )
+
+
+@contextlib.contextmanager
+def _within(exchange: Exchange) -> Iterator[None]:
+    """The transport's reads and writes bounded by ``exchange``'s deadline meanwhile."""
+    token = _CALL_DEADLINE.set((exchange.deadline, exchange.clock))
+    try:
+        yield
+    finally:
+        _CALL_DEADLINE.reset(token)
 
 
 def _clip(timeout: float | None, error: type[Exception]) -> float | None:
@@ -409,13 +420,10 @@ class HttpClient:
         before the deadline), `Unreachable` or `TransientError`."""
 
         def send(exchange: Exchange) -> httpx.Response:
-            token = _CALL_DEADLINE.set((exchange.deadline, exchange.clock))
-            try:
+            with _within(exchange):
                 response = self._client.request(
                     method, url, timeout=httpx.Timeout(exchange.timeout()), **kwargs
                 )
-            finally:
-                _CALL_DEADLINE.reset(token)
             # The body is read; drop the stream so response and stream do not keep each
             # other (and every body) alive until the cyclic garbage collector runs.
             response.stream = httpx.ByteStream(b"")
@@ -460,29 +468,28 @@ class HttpClient:
         def send(exchange: Exchange) -> httpx.Response:
             into.seek(0)
             into.truncate()
-            token = _CALL_DEADLINE.set((exchange.deadline, exchange.clock))
-            try:
-                with self._client.stream(
+            with (
+                _within(exchange),
+                self._client.stream(
                     "GET", url, timeout=httpx.Timeout(exchange.timeout()), **kwargs
-                ) as response:
-                    if not 200 <= response.status_code < 300:
-                        response.read()
-                        return response
-                    written = 0
-                    try:
-                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
-                            if limit is not None and written + len(chunk) > limit:
-                                into.write(chunk[: limit + 1 - written])
-                                break
-                            into.write(chunk)
-                            written += len(chunk)
-                    except httpx.TimeoutException:
-                        arrived = response.num_bytes_downloaded
-                        if arrived and exchange.deadline < self.safety.budget.stop_at:
-                            raise _too_slow(exchange, arrived) from None
-                        raise  # the run's deadline, or a body that never began: the policy's
-            finally:
-                _CALL_DEADLINE.reset(token)
+                ) as response,
+            ):
+                if not 200 <= response.status_code < 300:
+                    response.read()
+                    return response
+                written = 0
+                try:
+                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                        if limit is not None and written + len(chunk) > limit:
+                            into.write(chunk[: limit + 1 - written])
+                            break
+                        into.write(chunk)
+                        written += len(chunk)
+                except httpx.TimeoutException:
+                    arrived = response.num_bytes_downloaded
+                    if arrived and exchange.deadline < self.safety.budget.stop_at:
+                        raise _too_slow(exchange, arrived) from None
+                    raise  # the run's deadline, or a body that never began: the policy's
             response.stream = httpx.ByteStream(b"")
             return response
 
